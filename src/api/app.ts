@@ -1,0 +1,57 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import { requestId } from 'hono/request-id';
+import type { ApiDeps } from './deps.ts';
+import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+import { registerKeyRoutes } from './routes/keys.ts';
+import { registerOpRoutes } from './routes/ops.ts';
+
+/** Builds the HTTP app. Pure wiring: every client it talks to arrives in `deps`. */
+export function createApp(deps: ApiDeps): OpenAPIHono {
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.use(requestId({ headerName: 'X-Request-Id' }));
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    if (deps.logger.isLevelEnabled('debug') || c.res.status >= 500) {
+      deps.logger[c.res.status >= 500 ? 'warn' : 'debug'](
+        {
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          ms: Math.round((performance.now() - started) * 100) / 100,
+          requestId: c.get('requestId'),
+        },
+        'request',
+      );
+    }
+  });
+
+  registerHealthRoutes(app, deps);
+  registerKeyRoutes(app, deps);
+  registerOpRoutes(app, deps);
+
+  const document = () => {
+    const doc = app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: {
+        title: 'kvq',
+        version: '1',
+        description:
+          'Queued key-value service: writes are accepted (202) with a per-key version and applied ' +
+          'by workers with version fencing; reads come from the data Redis.',
+      },
+    });
+    // `{key{.+}}` is Hono's syntax for a key that may contain "/"; OpenAPI calls it `{key}`.
+    const paths: Record<string, unknown> = {};
+    for (const [p, item] of Object.entries(doc.paths ?? {})) paths[p.replace('{key{.+}}', '{key}')] = item;
+    return { ...doc, paths };
+  };
+  app.get('/openapi.json', (c) => c.json(document()));
+  if (deps.docsEnabled) app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'kvq API' }));
+
+  app.notFound(notFound);
+  app.onError(createErrorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,67 @@
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { AppError, type ErrorCode, type Logger } from '../../core/index.ts';
+import { problemResponse, requestIdOf } from '../problem.ts';
+
+const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
+  400: 'MALFORMED_JSON',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+/** The single error renderer: AppErrors become problem+json; anything else is a logged 500. */
+export function createErrorHandler(logger: Logger): ErrorHandler {
+  return (err: Error, c: Context) => {
+    if (err instanceof AppError) {
+      if (err.status >= 500) {
+        logger.warn({ code: err.code, detail: err.detail, requestId: requestIdOf(c) }, 'request failed');
+      }
+      return problemResponse(c, err);
+    }
+    if (err instanceof HTTPException) {
+      const code = HTTP_EXCEPTION_CODES[err.status];
+      if (code) return problemResponse(c, new AppError(code, err.message));
+    }
+    logger.error({ err, requestId: requestIdOf(c), path: c.req.path }, 'unhandled error');
+    return problemResponse(c, new AppError('INTERNAL', 'internal error; see the server log'));
+  };
+}
+
+/** Routes and their methods, for 405 + Allow on a known path with the wrong method. */
+const ROUTE_METHODS: [RegExp, string][] = [
+  [/^\/v1\/keys\/?$/, 'GET, HEAD, POST'],
+  [/^\/v1\/keys\/.+$/, 'GET, HEAD, PUT, DELETE'],
+  [/^\/v1\/ops\/[^/]+$/, 'GET, HEAD'],
+  [/^\/(?:healthz|readyz|openapi\.json|docs)$/, 'GET, HEAD'],
+];
+
+export const notFound: NotFoundHandler = (c) => {
+  const path = c.req.path;
+  for (const [re, allow] of ROUTE_METHODS) {
+    if (re.test(path)) {
+      return problemResponse(
+        c,
+        new AppError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed here; use ${allow}`, {
+          headers: { Allow: allow },
+        }),
+      );
+    }
+  }
+  return problemResponse(c, new AppError('ROUTE_NOT_FOUND', `no route for ${c.req.method} ${path}`));
+};
+
+/** zod-openapi's validation hook: every issue listed, as problem+json 400. */
+export function validationHook(
+  result: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } },
+): void {
+  if (result.success) return;
+  const errors = (result.error?.issues ?? []).map((i) => ({
+    path: i.path.map(String).join('.'),
+    message: i.message,
+  }));
+  throw new AppError(
+    'VALIDATION_FAILED',
+    errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; '),
+    { errors },
+  );
+}

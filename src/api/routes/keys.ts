@@ -1,0 +1,220 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { AppError } from '../../core/index.ts';
+import type { ApiDeps } from '../deps.ts';
+import { etagMatches, parseWriteCondition, preferWaitSeconds } from '../http-headers.ts';
+import { keyFromUrl, validateKey } from '../key-path.ts';
+import { jsonBody } from '../middleware/json-body.ts';
+import { jsonResponse, recordJson, untyped } from '../render.ts';
+import {
+  createBody,
+  keyParam,
+  listQuery,
+  listResult,
+  opEnvelope,
+  problem,
+  putBody,
+  readQuery,
+  record,
+} from '../schemas.ts';
+import { isTerminal } from '../../store/index.ts';
+import { submitWrite } from '../write-flow.ts';
+
+/** `{key{.+}}` becomes Hono's `:key{.+}` so a key may contain "/"; docs show `{key}`. */
+const KEY_PATH = '/v1/keys/{key{.+}}';
+const KEY_PREFIX = '/v1/keys/';
+
+const problems = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [
+      s,
+      { description: 'Problem', content: { 'application/problem+json': { schema: problem } } },
+    ]),
+  );
+
+const accepted = {
+  202: {
+    description: 'Accepted: the op is queued. Location points at its receipt.',
+    content: { 'application/json': { schema: opEnvelope } },
+  },
+};
+
+const putRoute = createRoute({
+  method: 'put',
+  path: KEY_PATH,
+  summary: 'Create or replace a key (queued)',
+  request: {
+    params: keyParam,
+    body: { content: { 'application/json': { schema: putBody } }, required: true },
+  },
+  responses: {
+    ...accepted,
+    200: { description: 'Prefer: wait — updated', content: { 'application/json': { schema: record } } },
+    201: { description: 'Prefer: wait — created', content: { 'application/json': { schema: record } } },
+    ...problems(400, 409, 412, 413, 414, 415, 422, 503),
+  },
+});
+
+const createKeyRoute = createRoute({
+  method: 'post',
+  path: '/v1/keys',
+  summary: 'Create a key that must not exist yet (queued)',
+  request: { body: { content: { 'application/json': { schema: createBody } }, required: true } },
+  responses: {
+    ...accepted,
+    201: { description: 'Prefer: wait — created', content: { 'application/json': { schema: record } } },
+    ...problems(400, 409, 413, 415, 422, 503),
+  },
+});
+
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: KEY_PATH,
+  summary: 'Delete a key (queued; leaves a tombstone)',
+  request: { params: keyParam },
+  responses: {
+    ...accepted,
+    204: { description: 'Prefer: wait — deleted' },
+    ...problems(400, 404, 412, 414, 422, 503),
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: KEY_PATH,
+  summary: 'Read a key',
+  request: { params: keyParam, query: readQuery },
+  responses: {
+    200: { description: 'The record; ETag is its version', content: { 'application/json': { schema: record } } },
+    304: { description: 'If-None-Match matched' },
+    ...problems(400, 404, 414, 503),
+  },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/v1/keys',
+  summary: 'List live keys in byte order',
+  request: { query: listQuery },
+  responses: {
+    200: { description: 'A page of keys', content: { 'application/json': { schema: listResult } } },
+    ...problems(400, 503),
+  },
+});
+
+function encodeCursor(key: string): string {
+  return Buffer.from(key, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, maxKeyBytes: number): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new AppError('INVALID_CURSOR', 'cursor is not base64url');
+  const bytes = Buffer.from(cursor, 'base64url');
+  const key = bytes.toString('utf8');
+  if (bytes.length > maxKeyBytes || !Buffer.from(key, 'utf8').equals(bytes)) {
+    throw new AppError('INVALID_CURSOR', 'cursor does not name a key');
+  }
+  return key;
+}
+
+function ttlMs(ttlSeconds: number | undefined): number | undefined {
+  return ttlSeconds === undefined ? undefined : ttlSeconds * 1000;
+}
+
+function checkValueSize(valueJson: string, max: number): void {
+  const bytes = Buffer.byteLength(valueJson, 'utf8');
+  if (bytes > max) {
+    throw new AppError('VALUE_TOO_LARGE', `the value is ${String(bytes)} bytes as JSON; the limit is ${String(max)}`);
+  }
+}
+
+export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
+  const { limits } = deps;
+  // Room for the envelope around the largest value and key.
+  const body = jsonBody(limits.maxValueBytes + limits.maxKeyBytes * 6 + 4096);
+  const keyOf = (c: Context) => keyFromUrl(c.req.url, KEY_PREFIX, limits.maxKeyBytes);
+  const condition = (c: Context) =>
+    parseWriteCondition(c.req.header('If-Match'), c.req.header('If-None-Match'));
+
+  app.openapi({ ...putRoute, middleware: [body] }, async (c) => {
+    const key = keyOf(c);
+    const cond = condition(c);
+    const input = c.req.valid('json');
+    const valueJson = JSON.stringify(input.value);
+    checkValueSize(valueJson, limits.maxValueBytes);
+    return untyped(await submitWrite(c, deps, {
+      key,
+      type: 'put',
+      valueJson,
+      ttlMs: ttlMs(input.ttlSeconds),
+      condition: cond,
+    }));
+  });
+
+  app.openapi({ ...createKeyRoute, middleware: [body] }, async (c) => {
+    const input = c.req.valid('json');
+    const key = validateKey(input.key, limits.maxKeyBytes, 'body');
+    const valueJson = JSON.stringify(input.value);
+    checkValueSize(valueJson, limits.maxValueBytes);
+    return untyped(await submitWrite(c, deps, {
+      key,
+      type: 'put',
+      valueJson,
+      ttlMs: ttlMs(input.ttlSeconds),
+      condition: { kind: 'absent' },
+      conditionCode: 'KEY_EXISTS',
+    }));
+  });
+
+  app.openapi(deleteRoute, async (c) => {
+    const key = keyOf(c);
+    const cond = condition(c);
+    if (cond?.kind === 'absent') {
+      throw new AppError('INVALID_HEADER', 'If-None-Match is not supported on DELETE');
+    }
+    return untyped(await submitWrite(c, deps, { key, type: 'delete', condition: cond }));
+  });
+
+  app.openapi(getRoute, async (c) => {
+    const key = keyOf(c);
+    const { after } = c.req.valid('query');
+    if (after !== undefined) {
+      const waitS = preferWaitSeconds(c.req.header('Prefer'));
+      const ms = waitS === undefined ? deps.readAfterWaitMs : waitS * 1000;
+      const r = await deps.waiter.wait(after, ms);
+      if (!r) throw new AppError('OP_NOT_FOUND', `no op ${after} (unknown, or its receipt expired)`);
+      if (!isTerminal(r.status)) {
+        throw new AppError('OP_PENDING', `op ${after} is still ${r.status}; retry the read`, {
+          headers: { 'Retry-After': '1' },
+        });
+      }
+    }
+    const rec = await deps.records.get(key);
+    if (!rec) throw new AppError('KEY_NOT_FOUND', 'key does not exist');
+    const etag = `"${String(rec.version)}"`;
+    if (etagMatches(c.req.header('If-None-Match'), rec.version)) {
+      return untyped(new Response(null, { status: 304, headers: { ETag: etag } }));
+    }
+    return untyped(jsonResponse(recordJson(rec), 200, { ETag: etag }));
+  });
+
+  app.openapi(listRoute, async (c) => {
+    const q = c.req.valid('query');
+    if (q.prefix !== undefined && Buffer.byteLength(q.prefix) > limits.maxKeyBytes) {
+      throw new AppError('VALIDATION_FAILED', 'prefix is longer than the longest key', {
+        errors: [{ path: 'prefix', message: `over ${String(limits.maxKeyBytes)} bytes` }],
+      });
+    }
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, limits.maxKeyBytes);
+    const page = await deps.records.list({ prefix: q.prefix || undefined, after, limit: q.limit });
+    const body = {
+      items: page.items.map((i) => ({
+        key: i.key,
+        version: i.version,
+        updatedAt: new Date(i.updatedAt).toISOString(),
+        expiresAt: i.expiresAt === null ? null : new Date(i.expiresAt).toISOString(),
+      })),
+      nextCursor: page.more && page.last !== undefined ? encodeCursor(page.last) : null,
+    };
+    return c.json(body, 200);
+  });
+}

@@ -1,0 +1,132 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Context } from 'hono';
+import { AppError, type Condition, type JobPayload, type OpType } from '../core/index.ts';
+import type { KvRecord } from '../store/index.ts';
+import type { ApiDeps } from './deps.ts';
+import { parseIdempotencyKey, preferWaitSeconds } from './http-headers.ts';
+import { writeResponse } from './render.ts';
+
+export interface WriteInput {
+  key: string;
+  type: OpType;
+  valueJson?: string | undefined;
+  ttlMs?: number | undefined;
+  condition?: Condition | undefined;
+  /** What a failed condition is reported as: KEY_EXISTS for POST /v1/keys. */
+  conditionCode?: 'PRECONDITION_FAILED' | 'KEY_EXISTS' | undefined;
+}
+
+/** The reason a write would fail against `rec`, or undefined when it would go ahead. */
+function earlyFailure(input: WriteInput, rec: KvRecord | null): AppError | undefined {
+  const c = input.condition;
+  if (c?.kind === 'absent' && rec) {
+    return input.conditionCode === 'KEY_EXISTS'
+      ? new AppError('KEY_EXISTS', `key exists (at version ${String(rec.version)})`)
+      : new AppError('PRECONDITION_FAILED', `If-None-Match: * failed: key is at version ${String(rec.version)}`);
+  }
+  if (c?.kind === 'exists' && !rec) {
+    return new AppError('PRECONDITION_FAILED', 'If-Match: * failed: key does not exist');
+  }
+  if (c?.kind === 'version' && rec?.version !== c.version) {
+    const at = rec ? `is at version ${String(rec.version)}` : 'does not exist';
+    return new AppError('PRECONDITION_FAILED', `If-Match: "${String(c.version)}" failed: key ${at}`);
+  }
+  if (!c && input.type === 'delete' && !rec) {
+    return new AppError('KEY_NOT_FOUND', 'key does not exist');
+  }
+  return undefined;
+}
+
+function needsEarlyCheck(input: WriteInput): boolean {
+  return input.condition !== undefined || input.type === 'delete';
+}
+
+/**
+ * A failed condition is answered at once when nothing is pending for the key (the current state
+ * is then what the worker would see). With writes pending, or the data Redis unreachable, the
+ * worker decides.
+ */
+async function decideEarly(deps: ApiDeps, input: WriteInput): Promise<void> {
+  if (!needsEarlyCheck(input)) return;
+  const pending = await deps.ledger.pending(input.key);
+  if (pending > 0) return;
+  let rec: KvRecord | null;
+  try {
+    rec = await deps.records.get(input.key);
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'DATA_UNAVAILABLE') return;
+    throw err;
+  }
+  const failure = earlyFailure(input, rec);
+  if (failure) throw failure;
+}
+
+function fingerprint(input: WriteInput): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify([input.type, input.key, input.ttlMs ?? null, input.condition ?? null, input.conditionCode ?? null]),
+    )
+    .update('\n')
+    .update(input.valueJson ?? '')
+    .digest('base64url');
+}
+
+export async function submitWrite(c: Context, deps: ApiDeps, input: WriteInput): Promise<Response> {
+  if (deps.isShuttingDown()) {
+    throw new AppError('SHUTTING_DOWN', 'this instance is shutting down; retry', {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  const idempotencyKey = parseIdempotencyKey(c.req.header('Idempotency-Key'));
+  const waitS = preferWaitSeconds(c.req.header('Prefer'));
+  const fp = idempotencyKey ? fingerprint(input) : undefined;
+
+  // A repeat of an accepted request answers with the original op, whatever the key's state now.
+  if (!idempotencyKey) await decideEarly(deps, input);
+
+  const opId = randomUUID();
+  const accepted = await deps.ledger.accept({
+    opId,
+    key: input.key,
+    type: input.type,
+    fingerprint: fp,
+    idempotencyKey,
+  });
+  if (accepted.kind === 'reused') {
+    throw new AppError(
+      'IDEMPOTENCY_KEY_REUSED',
+      `Idempotency-Key was first used for op ${accepted.opId} with a different request`,
+    );
+  }
+  let id: string = opId;
+  if (accepted.kind === 'dup') {
+    id = accepted.opId;
+  } else {
+    const payload: JobPayload = {
+      opId,
+      key: input.key,
+      type: input.type,
+      version: accepted.version,
+      acceptedAt: accepted.acceptedAt,
+    };
+    if (input.valueJson !== undefined) payload.value = input.valueJson;
+    if (input.ttlMs !== undefined) payload.ttlMs = input.ttlMs;
+    if (input.condition) payload.condition = input.condition;
+    if (input.conditionCode) payload.conditionCode = input.conditionCode;
+    try {
+      await deps.enqueue(payload);
+    } catch (err) {
+      await deps.ledger.unaccept({ opId, key: input.key, idempotencyKey }).catch(() => undefined);
+      throw err instanceof AppError
+        ? err
+        : new AppError('QUEUE_UNAVAILABLE', `could not enqueue: ${(err as Error).message}`, {
+            cause: err,
+            headers: { 'Retry-After': '1' },
+          });
+    }
+  }
+
+  const receipt = await deps.waiter.wait(id, waitS === undefined ? 0 : waitS * 1000);
+  if (!receipt) throw new AppError('OP_NOT_FOUND', `op ${id} is no longer known`);
+  return writeResponse(c, receipt, { valueJson: input.valueJson, waited: waitS });
+}

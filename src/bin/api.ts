@@ -1,0 +1,103 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { Queue } from 'bullmq';
+import { createApp, createOpWaiter, type Subscriber } from '../api/index.ts';
+import { JOB_NAME, type Config, type JobPayload, type Lifecycle, type Logger } from '../core/index.ts';
+import { createLedger, createRecordStore } from '../store/index.ts';
+import { jobOptions } from './job-options.ts';
+import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
+
+export interface ApiHandle {
+  url: string;
+  port: number;
+  server: ServerType;
+}
+
+/** Composition root of the API role. Registers its closers on `lifecycle`. */
+export async function startApi(
+  config: Config,
+  urls: { queueUrl: string; kvUrl: string },
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<ApiHandle> {
+  const queueRedis = createRedisClient(urls.queueUrl, 'command', config, 'api-queue');
+  const kvRedis = createRedisClient(urls.kvUrl, 'command', config, 'api-data');
+  const subRedis = createRedisClient(urls.queueUrl, 'subscriber', config, 'api-sub');
+  lifecycle.register('redis', async () => {
+    await Promise.all([closeClient(queueRedis), closeClient(kvRedis), closeClient(subRedis)]);
+  });
+  const [q, d] = await Promise.all([waitReady(queueRedis, 5000), waitReady(kvRedis, 5000)]);
+  if (!q) logger.warn('queue Redis not reachable yet; serving anyway (writes answer 503)');
+  if (!d) logger.warn('data Redis not reachable yet; serving anyway (reads answer 503)');
+
+  const queue = new Queue<JobPayload>(config.QUEUE_NAME, {
+    connection: queueRedis,
+    skipWaitingForReady: true,
+  });
+  queue.on('error', (err) => {
+    logger.debug({ err }, 'queue error');
+  });
+  lifecycle.register('queue', () => queue.close());
+
+  const ledger = createLedger({
+    redis: queueRedis,
+    prefix: config.KEY_PREFIX,
+    retentionMs: config.OP_RETENTION_SECONDS * 1000,
+    retentionCount: config.OP_RETENTION_COUNT,
+  });
+  const records = createRecordStore({
+    redis: kvRedis,
+    prefix: config.KEY_PREFIX,
+    fenceWindowMs: config.FENCE_WINDOW_SECONDS * 1000,
+  });
+  const handlers: ((channel: string) => void)[] = [];
+  subRedis.on('message', (channel: string) => {
+    for (const h of handlers) h(channel);
+  });
+  const subscriber: Subscriber = {
+    subscribe: async (ch) => {
+      await subRedis.subscribe(ch);
+    },
+    unsubscribe: async (ch) => {
+      await subRedis.unsubscribe(ch);
+    },
+    onMessage: (h) => handlers.push(h),
+  };
+  const opts = jobOptions(config);
+  const app = createApp({
+    ledger,
+    records,
+    enqueue: async (payload) => {
+      await queue.add(JOB_NAME, payload, { ...opts, jobId: payload.opId });
+    },
+    waiter: createOpWaiter({ ledger, subscriber }),
+    logger,
+    limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
+    readAfterWaitMs: config.READ_AFTER_WAIT_MS,
+    docsEnabled: config.DOCS_ENABLED,
+    isShuttingDown: () => lifecycle.shuttingDown,
+  });
+
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => {
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  lifecycle.register('http', () => closeServer(server));
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const url = `http://${host}:${String(port)}`;
+  logger.info({ url }, 'api listening');
+  return { url, port, server };
+}
+
+/** Stops accepting connections and waits for in-flight requests; idle keep-alives are closed. */
+function closeServer(server: ServerType): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
+  });
+}

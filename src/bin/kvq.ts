@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+import {
+  ConfigError,
+  createLifecycle,
+  createLogger,
+  loadConfig,
+  requireRedisUrls,
+  type Config,
+} from '../core/index.ts';
+import { startApi } from './api.ts';
+import { MissingRedisError, startDev } from './dev.ts';
+import { startWorker } from './worker.ts';
+
+const USAGE = `usage: kvq <role>
+
+roles:
+  api      HTTP API (needs QUEUE_REDIS_URL and KV_REDIS_URL)
+  worker   applies queued writes to the data Redis
+  dev      local stack: two redis-server children + api + worker (or uses the URLs when set)
+  help     this text
+
+All configuration comes from environment variables; see the README.`;
+
+async function main(argv: string[]): Promise<number> {
+  const role = argv[0] ?? 'help';
+  if (role === 'help' || role === '--help' || role === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (!['api', 'worker', 'dev'].includes(role)) {
+    process.stderr.write(`kvq: unknown role "${role}"\n\n${USAGE}\n`);
+    return 2;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig();
+    if (role !== 'dev') requireRedisUrls(config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`kvq: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const logger = createLogger(config.LOG_LEVEL, role);
+  const lifecycle = createLifecycle({ deadlineMs: config.SHUTDOWN_TIMEOUT_MS, logger });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    void lifecycle.shutdown(signal).then((r) => {
+      process.exit(r.timedOut || r.failed.length > 0 ? 1 : 0);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    if (role === 'api') {
+      await startApi(config, requireRedisUrls(config), logger, lifecycle);
+    } else if (role === 'worker') {
+      await startWorker(config, requireRedisUrls(config), logger, lifecycle);
+    } else {
+      const dev = await startDev(config, logger, lifecycle);
+      process.stdout.write(
+        `\nkvq is running at ${dev.url}  (docs: ${dev.url}/docs)\n` +
+          `  queue Redis ${dev.queueUrl}  data Redis ${dev.kvUrl}\n` +
+          `  try: curl -X PUT ${dev.url}/v1/keys/hello -H 'Content-Type: application/json' -d '{"value":"world"}'\n` +
+          `  Ctrl-C stops everything.\n\n`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof MissingRedisError) {
+      process.stderr.write(`kvq: ${err.message}\n`);
+      await lifecycle.shutdown('startup failed');
+      return 1;
+    }
+    logger.fatal({ err }, 'startup failed');
+    await lifecycle.shutdown('startup failed');
+    return 1;
+  }
+  return -1; // keep running until a signal
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`kvq: ${String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,128 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { resolve } from 'node:path';
+
+/**
+ * Spawns and stops local redis-server processes on loopback. Used by `kvq dev`, the tests, the
+ * property test and the benchmark. Only ever ends processes it started, by PID.
+ */
+
+export const REDIS_INSTALL_HINT =
+  'redis-server not found on PATH: install it (Debian/Ubuntu: sudo apt-get install -y redis-server; ' +
+  'macOS: brew install redis) or run one with `docker run -p 6379:6379 redis:7` and set ' +
+  'QUEUE_REDIS_URL and KV_REDIS_URL';
+
+export function redisServerAvailable(bin = 'redis-server'): boolean {
+  const r = spawnSync(bin, ['--version'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+/** A free TCP port on 127.0.0.1 (asks the OS, so no guessing at ranges other sessions use). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => {
+        res(port);
+      });
+    });
+  });
+}
+
+export interface RedisServerOptions {
+  dir: string;
+  port?: number;
+  appendonly?: boolean;
+  appendfsync?: 'always' | 'everysec' | 'no';
+  noeviction?: boolean;
+  extraArgs?: string[];
+}
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  dir: string;
+  pid: number;
+  child: ChildProcess;
+  /** SIGTERM (or SIGKILL) this server and wait for it to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Start again on the same port and directory (AOF is reloaded when enabled). */
+  restart(): Promise<RedisServer>;
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const sock = connect(port, '127.0.0.1');
+    let buf = '';
+    const done = (ok: boolean) => {
+      sock.destroy();
+      res(ok);
+    };
+    sock.setTimeout(500, () => {
+      done(false);
+    });
+    sock.on('error', () => {
+      done(false);
+    });
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+    });
+  });
+}
+
+export async function startRedisServer(opts: RedisServerOptions): Promise<RedisServer> {
+  const dir = resolve(opts.dir);
+  mkdirSync(dir, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', opts.appendonly === false ? 'no' : 'yes',
+    '--appendfsync', opts.appendfsync ?? 'everysec',
+    '--logfile', resolve(dir, 'redis.log'),
+    '--daemonize', 'no',
+    ...(opts.noeviction ? ['--maxmemory-policy', 'noeviction'] : []),
+    ...(opts.extraArgs ?? []),
+  ];
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  const spawnError = new Promise<never>((_, rej) => child.once('error', rej));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const up = await Promise.race([ping(port), spawnError, exited.then(() => 'exited' as const)]);
+    if (up === true) break;
+    if (up === 'exited') throw new Error(`redis-server on port ${String(port)} exited at start (see ${dir}/redis.log)`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server on port ${String(port)} did not answer PING`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const pid = child.pid ?? -1;
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${String(port)}`,
+    dir,
+    pid,
+    child,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await exited;
+    },
+    async restart() {
+      await server.stop();
+      return startRedisServer({ ...opts, port });
+    },
+  };
+  return server;
+}

@@ -1,0 +1,88 @@
+import { Worker } from 'bullmq';
+import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
+import { createLedger, createRecordStore } from '../store/index.ts';
+import { createProcessor, createReaper, DEFAULT_IN_JOB_RETRY, type ProcessResult } from '../workers/index.ts';
+import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
+
+export interface WorkerHandle {
+  worker: Worker<JobPayload, ProcessResult>;
+}
+
+/** Composition root of the worker role. Registers its closers on `lifecycle`. */
+export async function startWorker(
+  config: Config,
+  urls: { queueUrl: string; kvUrl: string },
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<WorkerHandle> {
+  const blocking = createRedisClient(urls.queueUrl, 'blocking', config, 'worker-bullmq');
+  const queueRedis = createRedisClient(urls.queueUrl, 'command', config, 'worker-queue');
+  const kvRedis = createRedisClient(urls.kvUrl, 'command', config, 'worker-data');
+  lifecycle.register('redis', async () => {
+    await Promise.all([closeClient(queueRedis), closeClient(kvRedis), closeClient(blocking)]);
+  });
+  await Promise.all([waitReady(queueRedis, 5000), waitReady(kvRedis, 5000)]);
+
+  const ledger = createLedger({
+    redis: queueRedis,
+    prefix: config.KEY_PREFIX,
+    retentionMs: config.OP_RETENTION_SECONDS * 1000,
+    retentionCount: config.OP_RETENTION_COUNT,
+  });
+  const records = createRecordStore({
+    redis: kvRedis,
+    prefix: config.KEY_PREFIX,
+    fenceWindowMs: config.FENCE_WINDOW_SECONDS * 1000,
+  });
+  const processor = createProcessor({ records, ledger, logger, retry: DEFAULT_IN_JOB_RETRY });
+
+  const worker = new Worker<JobPayload, ProcessResult>(config.QUEUE_NAME, processor, {
+    connection: blocking,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.WORKER_LOCK_MS,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+    // Fencing makes redelivery harmless, so a job may be recovered from a stall several times.
+    maxStalledCount: 5,
+  });
+  worker.on('error', (err) => {
+    logger.warn({ err }, 'worker error');
+  });
+  // A job can also end failed without the processor seeing its last attempt (it stalled too
+  // often): make sure its receipt says dead. finish() is idempotent.
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    void (async () => {
+      if (!(await job.isFailed().catch(() => false))) return;
+      await ledger.finish({
+        opId: job.data.opId,
+        key: job.data.key,
+        status: 'dead',
+        attempts: job.attemptsMade,
+        error: { code: 'RETRIES_EXHAUSTED', message: err.message },
+      });
+    })().catch((e: unknown) => {
+      logger.error({ err: e, jobId: job.id }, 'could not record a failed job');
+    });
+  });
+
+  const reaper = createReaper({ records, logger, intervalMs: 1000 });
+  reaper.start();
+  lifecycle.register('reaper', () => reaper.stop());
+  lifecycle.register('worker', async () => {
+    // Stop fetching and let in-flight jobs finish; past the deadline, force so the process can
+    // exit (the unfinished jobs are redelivered after the lock expires, and fencing makes that
+    // harmless).
+    const graceful = worker.close();
+    const timeout = new Promise<'timeout'>((resolve) =>
+      setTimeout(() => {
+        resolve('timeout');
+      }, Math.max(100, config.SHUTDOWN_TIMEOUT_MS - 2000)).unref(),
+    );
+    if ((await Promise.race([graceful.then(() => 'ok' as const), timeout])) === 'timeout') {
+      logger.warn('in-flight jobs did not finish before the deadline; forcing');
+      await worker.close(true);
+    }
+  });
+  logger.info({ concurrency: config.WORKER_CONCURRENCY, queue: config.QUEUE_NAME }, 'worker started');
+  return { worker };
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+/**
+ * The only module that reads `process.env`. Every tunable is listed here with its default; the
+ * README's config table is written from this schema.
+ */
+
+const redisUrl = z
+  .string()
+  .trim()
+  .refine((s) => /^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s), {
+    message: 'must be a redis:// or rediss:// URL',
+  });
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const schema = z.object({
+  QUEUE_REDIS_URL: redisUrl.optional(),
+  KV_REDIS_URL: redisUrl.optional(),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(8080),
+  WORKER_CONCURRENCY: int(1, 1024).default(64),
+  MAX_KEY_BYTES: int(1, 65536).default(512),
+  MAX_VALUE_BYTES: int(16, 64 * 1024 * 1024).default(1024 * 1024),
+  /** How long a finished op's receipt stays readable. */
+  OP_RETENTION_SECONDS: int(1, 30 * 24 * 3600).default(3600),
+  /** At most this many finished receipts are kept; the oldest are dropped first. */
+  OP_RETENTION_COUNT: int(100, 100_000_000).default(1_000_000),
+  /** How long a key's last version outlives its delete or TTL expiry. */
+  FENCE_WINDOW_SECONDS: int(60, 365 * 24 * 3600).default(24 * 3600),
+  JOB_ATTEMPTS: int(1, 100).default(8),
+  JOB_BACKOFF_MS: int(10, 600_000).default(500),
+  /** Worker stall detection: a killed worker's job is redelivered after about lock + interval. */
+  WORKER_LOCK_MS: int(1000, 600_000).default(10_000),
+  WORKER_STALLED_INTERVAL_MS: int(1000, 600_000).default(5000),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(20_000),
+  /** Upper bound for `GET /v1/keys/{key}?after=` when no `Prefer: wait` is given. */
+  READ_AFTER_WAIT_MS: int(0, 30_000).default(5000),
+  QUEUE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('kvq-ops'),
+  KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:-]{1,64}$/)
+    .default('kvq:'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `kvq dev`: where the embedded redis-server children keep their data. */
+  DEV_DATA_DIR: z.string().min(1).default('.kvq'),
+  DEV_WORKERS: int(1, 16).default(1),
+  REDIS_CONNECT_TIMEOUT_MS: int(100, 60_000).default(1500),
+  REDIS_COMMAND_TIMEOUT_MS: int(100, 60_000).default(1500),
+  DOCS_ENABLED: bool.default(true),
+});
+
+export type Config = Readonly<z.output<typeof schema>>;
+export type ConfigInput = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Parses and validates configuration; throws ConfigError listing every problem at once. */
+export function loadConfig(env: ConfigInput = process.env): Config {
+  const picked: Record<string, string> = {};
+  for (const name of Object.keys(schema.shape)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') picked[name] = v;
+  }
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** Config for a role that needs both Redis URLs. */
+export function requireRedisUrls(config: Config): { queueUrl: string; kvUrl: string } {
+  const problems: string[] = [];
+  if (!config.QUEUE_REDIS_URL) problems.push('QUEUE_REDIS_URL: required for this role');
+  if (!config.KV_REDIS_URL) problems.push('KV_REDIS_URL: required for this role');
+  if (problems.length > 0 || !config.QUEUE_REDIS_URL || !config.KV_REDIS_URL) {
+    throw new ConfigError(problems);
+  }
+  return { queueUrl: config.QUEUE_REDIS_URL, kvUrl: config.KV_REDIS_URL };
+}
+
+/** The documented defaults, for the README generator and tests. */
+export const CONFIG_KEYS = Object.keys(schema.shape);

@@ -1,0 +1,114 @@
+/**
+ * One catalogue of error codes. HTTP status, title and whether a worker should retry are data here,
+ * not `if`s scattered through the code.
+ */
+export const ERRORS = {
+  MALFORMED_JSON: { status: 400, retryable: false, title: 'Malformed JSON body' },
+  VALIDATION_FAILED: { status: 400, retryable: false, title: 'Request validation failed' },
+  INVALID_KEY: { status: 400, retryable: false, title: 'Invalid key' },
+  INVALID_CURSOR: { status: 400, retryable: false, title: 'Invalid cursor' },
+  INVALID_HEADER: { status: 400, retryable: false, title: 'Invalid header' },
+  KEY_NOT_FOUND: { status: 404, retryable: false, title: 'Key not found' },
+  OP_NOT_FOUND: { status: 404, retryable: false, title: 'Operation not found' },
+  ROUTE_NOT_FOUND: { status: 404, retryable: false, title: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, retryable: false, title: 'Method not allowed' },
+  KEY_EXISTS: { status: 409, retryable: false, title: 'Key already exists' },
+  PRECONDITION_FAILED: { status: 412, retryable: false, title: 'Precondition failed' },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false, title: 'Request body too large' },
+  VALUE_TOO_LARGE: { status: 413, retryable: false, title: 'Value too large' },
+  KEY_TOO_LONG: { status: 414, retryable: false, title: 'Key too long' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, title: 'Unsupported media type' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    retryable: false,
+    title: 'Idempotency key reused with a different request',
+  },
+  OP_PENDING: { status: 503, retryable: true, title: 'Operation not finished yet' },
+  QUEUE_UNAVAILABLE: { status: 503, retryable: true, title: 'Queue store unavailable' },
+  DATA_UNAVAILABLE: { status: 503, retryable: true, title: 'Data store unavailable' },
+  SHUTTING_DOWN: { status: 503, retryable: true, title: 'Shutting down' },
+  /** A job whose payload does not parse: retrying cannot help. */
+  MALFORMED_JOB: { status: 500, retryable: false, title: 'Malformed job' },
+  /** An op older than the fencing window: applying it could resurrect stale data. */
+  OP_EXPIRED: { status: 409, retryable: false, title: 'Operation outside the fencing window' },
+  INTERNAL: { status: 500, retryable: false, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; retryable: boolean; title: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: string;
+  readonly errors: readonly FieldError[] | undefined;
+  /** Extra response headers, e.g. Allow or Retry-After. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    opts: { cause?: unknown; errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(detail ?? ERRORS[code].title, { cause: opts.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.detail = detail ?? ERRORS[code].title;
+    this.errors = opts.errors;
+    this.headers = opts.headers ?? {};
+  }
+
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+
+  get retryable(): boolean {
+    return ERRORS[this.code].retryable;
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}
+
+/**
+ * Redis/network errors that are worth retrying. Matched on `code` or message, because ioredis
+ * surfaces connection loss as plain Errors with these texts.
+ */
+const TRANSIENT_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+const TRANSIENT_MESSAGE_PATTERNS = [
+  /Connection is closed/i,
+  /Stream isn't writeable/i,
+  /enableOfflineQueue/i,
+  /Command timed out/i,
+  /max retries per request/i,
+  /^LOADING\b/,
+  /^BUSY\b/,
+  /^TRYAGAIN\b/,
+  /^CLUSTERDOWN\b/,
+  /^MASTERDOWN\b/,
+  /^READONLY\b/,
+  /^NOSCRIPT\b/,
+  /Reached the max retries/i,
+];
+
+/** True when an error (an AppError or a raw Redis/network error) is worth retrying. */
+export function isTransient(e: unknown): boolean {
+  if (e instanceof AppError) return e.retryable;
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && TRANSIENT_ERROR_CODES.has(code)) return true;
+  return TRANSIENT_MESSAGE_PATTERNS.some((re) => re.test(e.message));
+}

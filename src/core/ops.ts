@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/**
+ * The contract between the API (producer) and the workers (consumer): the job payload, op
+ * statuses, and every Redis key name. Nothing else is shared between `api` and `workers`.
+ */
+
+export const OP_TYPES = ['put', 'delete'] as const;
+export type OpType = (typeof OP_TYPES)[number];
+
+export const OP_STATUSES = [
+  'queued',
+  'active',
+  'applied',
+  'superseded',
+  'failed',
+  'dead',
+] as const;
+export type OpStatus = (typeof OP_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<OpStatus> = new Set([
+  'applied',
+  'superseded',
+  'failed',
+  'dead',
+]);
+
+/**
+ * Conditions are decided by the worker against the key's state at apply time:
+ * `absent` = If-None-Match: *, `exists` = If-Match: *, `version` = If-Match: "N".
+ */
+export const conditionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('absent') }),
+  z.object({ kind: z.literal('exists') }),
+  z.object({ kind: z.literal('version'), version: z.number().int().min(0) }),
+]);
+export type Condition = z.infer<typeof conditionSchema>;
+
+/** What a precondition failure is called: POST create-only reports KEY_EXISTS. */
+export const FAILURE_CODES = ['PRECONDITION_FAILED', 'KEY_EXISTS'] as const;
+
+export const jobPayloadSchema = z.object({
+  opId: z.string().min(1),
+  key: z.string().min(1),
+  type: z.enum(OP_TYPES),
+  version: z.number().int().min(1),
+  /** The value as JSON text (never re-parsed by the worker). */
+  value: z.string().optional(),
+  ttlMs: z.number().int().min(1).optional(),
+  condition: conditionSchema.optional(),
+  /** Error code to report when the condition fails. */
+  conditionCode: z.enum(FAILURE_CODES).optional(),
+  acceptedAt: z.number().int().min(0),
+});
+export type JobPayload = z.infer<typeof jobPayloadSchema>;
+
+export const JOB_NAME = 'apply';
+
+export interface OpError {
+  code: string;
+  message: string;
+}
+
+/** A write receipt: compact, never holds the value. */
+export interface OpReceipt {
+  id: string;
+  key: string;
+  type: OpType;
+  version: number;
+  status: OpStatus;
+  attempts: number;
+  acceptedAt: string;
+  appliedAt?: string;
+  error?: OpError;
+}
+
+/** Redis key names, all in one place. `p` is the configured KEY_PREFIX. */
+export function queueKeys(p: string) {
+  return {
+    /** hash {n: last issued version, p: pending writes} per user key */
+    version: (key: string) => `${p}ver:${key}`,
+    /** hash per op id: the receipt */
+    op: (id: string) => `${p}op:${id}`,
+    /** zset of finished op ids by finish time, for the count cap */
+    finished: `${p}ops:finished`,
+    /** string: "<fingerprint> <opId>" per Idempotency-Key */
+    idempotency: (ik: string) => `${p}idem:${ik}`,
+    /** pub/sub channel announcing "<opId> <status>" when an op finishes */
+    doneChannel: `${p}ops:done`,
+  };
+}
+
+export function dataKeys(p: string) {
+  return {
+    /** hash per user key: v, val, c, u, e (live) or v, d, u (tombstone) */
+    record: (key: string) => `${p}r:${key}`,
+    /** zset (all scores 0) of live keys, for lexicographic listing */
+    index: `${p}idx`,
+    /** zset of keys with a TTL by expiry time (ms), for the reaper */
+    expiry: `${p}exp`,
+  };
+}

@@ -1,0 +1,23 @@
+import { AppError, isTransient, type ErrorCode } from '../core/index.ts';
+
+/**
+ * Turns connection-level Redis failures into a retryable AppError (503 + Retry-After over HTTP,
+ * a retry in workers). Logic errors pass through unchanged.
+ */
+export async function guard<T>(
+  p: Promise<T>,
+  code: Extract<ErrorCode, 'QUEUE_UNAVAILABLE' | 'DATA_UNAVAILABLE'>,
+): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    if (isTransient(err)) {
+      throw new AppError(code, `${code === 'QUEUE_UNAVAILABLE' ? 'queue' : 'data'} Redis: ${(err as Error).message}`, {
+        cause: err,
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,198 @@
+import type { Redis } from 'ioredis';
+import {
+  queueKeys,
+  TERMINAL_STATUSES,
+  type OpReceipt,
+  type OpStatus,
+  type OpType,
+} from '../core/index.ts';
+import { defineScript } from './lua.ts';
+import { guard } from './guard.ts';
+
+/**
+ * The queue Redis side of an op: per-key version counters, pending counts, receipts and
+ * Idempotency-Keys. Lives beside BullMQ's own keys so that a write can be accepted while the
+ * data Redis is down.
+ */
+
+export type AcceptResult =
+  | { kind: 'new'; version: number; pendingBefore: number; acceptedAt: number }
+  | { kind: 'dup'; opId: string }
+  | { kind: 'reused'; opId: string };
+
+/** A receipt plus the fields kept for answering `Prefer: wait` (never the value). */
+export interface StoredReceipt extends OpReceipt {
+  created: boolean;
+  createdAtMs: number | null;
+  expiresAtMs: number | null;
+  acceptedAtMs: number;
+  appliedAtMs: number | null;
+}
+
+export interface FinishInput {
+  opId: string;
+  key: string;
+  status: Exclude<OpStatus, 'queued' | 'active'>;
+  attempts: number;
+  error?: { code: string; message: string } | undefined;
+  created?: boolean;
+  createdAt?: number;
+  expiresAt?: number | null;
+}
+
+export interface Ledger {
+  accept(input: {
+    opId: string;
+    key: string;
+    type: OpType;
+    fingerprint?: string | undefined;
+    idempotencyKey?: string | undefined;
+  }): Promise<AcceptResult>;
+  unaccept(input: { opId: string; key: string; idempotencyKey?: string | undefined }): Promise<void>;
+  pending(key: string): Promise<number>;
+  receipt(opId: string): Promise<StoredReceipt | null>;
+  /** Returns the receipt's previous status, or 'missing'. */
+  start(opId: string, attempt: number): Promise<OpStatus | 'missing'>;
+  /** Records a terminal status once and notifies waiters; returns the status that stands. */
+  finish(input: FinishInput): Promise<OpStatus>;
+  /** Channel on which `finish` announces an op. */
+  doneChannel(opId: string): string;
+  ping(): Promise<void>;
+}
+
+export function createLedger(deps: {
+  redis: Redis;
+  prefix: string;
+  retentionMs: number;
+  retentionCount: number;
+}): Ledger {
+  const { redis } = deps;
+  const k = queueKeys(deps.prefix);
+  const acceptScript = defineScript<(string | number)[]>(redis, 'accept', 3);
+  const unacceptScript = defineScript<number>(redis, 'unaccept', 3);
+  const startScript = defineScript<string>(redis, 'start', 1);
+  const finishScript = defineScript<string>(redis, 'finish', 3);
+  const receiptPrefix = k.op('');
+  const idemTtlSeconds = Math.max(1, Math.ceil(deps.retentionMs / 1000));
+  const channel = (opId: string) => `${k.doneChannel}:${opId}`;
+
+  return {
+    async accept({ opId, key, type, fingerprint, idempotencyKey }) {
+      const r = await guard(
+        acceptScript(
+          [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? '')],
+          [opId, key, type, idempotencyKey ? (fingerprint ?? '') : '', idemTtlSeconds],
+        ),
+        'QUEUE_UNAVAILABLE',
+      );
+      const kind = String(r[0]);
+      if (kind === 'new') {
+        return {
+          kind,
+          version: Number(r[1]),
+          pendingBefore: Number(r[2]),
+          acceptedAt: Number(r[3]),
+        };
+      }
+      return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
+    },
+
+    async unaccept({ opId, key, idempotencyKey }) {
+      await guard(
+        unacceptScript([k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? '')], [opId]),
+        'QUEUE_UNAVAILABLE',
+      );
+    },
+
+    async pending(key) {
+      const p = await guard(redis.hget(k.version(key), 'p'), 'QUEUE_UNAVAILABLE');
+      return Math.max(0, Number(p ?? 0));
+    },
+
+    async receipt(opId) {
+      const h = await guard(redis.hgetall(k.op(opId)), 'QUEUE_UNAVAILABLE');
+      if (!h.id) return null;
+      return toReceipt(h);
+    },
+
+    async start(opId, attempt) {
+      const st = await guard(startScript([k.op(opId)], [attempt]), 'QUEUE_UNAVAILABLE');
+      return st as OpStatus | 'missing';
+    },
+
+    async finish(f) {
+      const st = await guard(
+        finishScript(
+          [k.op(f.opId), k.version(f.key), k.finished],
+          [
+            f.opId,
+            f.status,
+            f.error?.code ?? '',
+            f.error?.message ?? '',
+            deps.retentionMs,
+            deps.retentionCount,
+            receiptPrefix,
+            channel(f.opId),
+            f.created ? 1 : 0,
+            f.createdAt ?? '',
+            f.expiresAt ?? '',
+            f.attempts,
+          ],
+        ),
+        'QUEUE_UNAVAILABLE',
+      );
+      return st as OpStatus;
+    },
+
+    doneChannel: channel,
+
+    async ping() {
+      await guard(redis.ping(), 'QUEUE_UNAVAILABLE');
+    },
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const optNum = (s: string | undefined) => (s === undefined || s === '' ? null : Number(s));
+
+function toReceipt(h: Record<string, string>): StoredReceipt {
+  const acceptedAtMs = Number(h.acceptedAt);
+  const appliedAtMs = optNum(h.appliedAt);
+  const r: StoredReceipt = {
+    id: h.id ?? '',
+    key: h.key ?? '',
+    type: h.type === 'delete' ? 'delete' : 'put',
+    version: Number(h.version),
+    status: (h.status ?? 'queued') as OpStatus,
+    attempts: Number(h.attempts ?? 0),
+    acceptedAt: iso(acceptedAtMs),
+    created: h.created === '1',
+    createdAtMs: optNum(h.c),
+    expiresAtMs: optNum(h.e),
+    acceptedAtMs,
+    appliedAtMs,
+  };
+  if (appliedAtMs !== null) r.appliedAt = iso(appliedAtMs);
+  if (h.errCode) r.error = { code: h.errCode, message: h.errMsg ?? '' };
+  return r;
+}
+
+export function isTerminal(status: OpStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
+
+/** The public receipt shape (drops the fields kept for `Prefer: wait`). */
+export function publicReceipt(r: StoredReceipt): OpReceipt {
+  const out: OpReceipt = {
+    id: r.id,
+    key: r.key,
+    type: r.type,
+    version: r.version,
+    status: r.status,
+    attempts: r.attempts,
+    acceptedAt: r.acceptedAt,
+  };
+  if (r.appliedAt !== undefined) out.appliedAt = r.appliedAt;
+  if (r.error !== undefined) out.error = r.error;
+  return out;
+}

@@ -1,0 +1,28 @@
+-- Record an op's terminal status once: later calls for the same op change nothing.
+-- KEYS: 1 receipt hash, 2 version hash, 3 finished zset
+-- ARGV: 1 op id, 2 status, 3 error code, 4 error message, 5 retention ms, 6 count cap,
+--       7 receipt key prefix, 8 notify channel, 9 created (0|1), 10 createdAt, 11 expiresAt,
+--       12 attempts
+-- Returns the op's terminal status (the earlier one when it had finished already).
+local st = redis.call('HGET', KEYS[1], 'status')
+if st and st ~= 'queued' and st ~= 'active' then return st end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if st then
+  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'finishedAt', now, 'attempts', ARGV[12])
+  if ARGV[2] == 'applied' then
+    redis.call('HSET', KEYS[1], 'appliedAt', now, 'created', ARGV[9], 'c', ARGV[10], 'e', ARGV[11])
+  end
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'errCode', ARGV[3], 'errMsg', ARGV[4]) end
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+  if redis.call('HINCRBY', KEYS[2], 'p', -1) < 0 then redis.call('HSET', KEYS[2], 'p', 0) end
+  redis.call('ZADD', KEYS[3], now, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[5]))
+  local over = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[6])
+  if over > 0 then
+    local old = redis.call('ZPOPMIN', KEYS[3], over)
+    for i = 1, #old, 2 do redis.call('DEL', ARGV[7] .. old[i]) end
+  end
+end
+redis.call('PUBLISH', ARGV[8], ARGV[2])
+return ARGV[2]
