@@ -45,7 +45,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
     });
     // `{key{.+}}` is Hono's syntax for a key that may contain "/"; OpenAPI calls it `{key}`.
     const paths: Record<string, unknown> = {};
-    for (const [p, item] of Object.entries(doc.paths ?? {})) paths[p.replace('{key{.+}}', '{key}')] = item;
+    for (const [p, item] of Object.entries(doc.paths ?? {}))
+      paths[p.replace('{key{.+}}', '{key}')] = item;
     return { ...doc, paths };
   };
   app.get('/openapi.json', (c) => c.json(document()));

@@ -67,9 +67,16 @@ export function writeResponse(
     };
     headers.ETag = `"${String(r.version)}"`;
     if (r.created) headers.Location = keyUrl(r.key);
-    return jsonResponse(recordJson(rec, `,"op":${JSON.stringify(publicReceipt(r))}`), r.created ? 201 : 200, headers);
+    return jsonResponse(
+      recordJson(rec, `,"op":${JSON.stringify(publicReceipt(r))}`),
+      r.created ? 201 : 200,
+      headers,
+    );
   }
-  if (r.status === 'failed' && (r.error?.code === 'PRECONDITION_FAILED' || r.error?.code === 'KEY_EXISTS')) {
+  if (
+    r.status === 'failed' &&
+    (r.error?.code === 'PRECONDITION_FAILED' || r.error?.code === 'KEY_EXISTS')
+  ) {
     const err = new AppError(r.error.code, r.error.message, { headers });
     return problemResponse(c, err, { op: publicReceipt(r) });
   }

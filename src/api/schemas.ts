@@ -33,15 +33,21 @@ export const createBody = z
   .openapi('CreateBody');
 
 export const keyParam = z.object({
-  key: z.string().min(1).openapi({
-    param: { name: 'key', in: 'path' },
-    description: 'The key, URL-encoded; it may contain "/".',
-    example: 'users/42',
-  }),
+  key: z
+    .string()
+    .min(1)
+    .openapi({
+      param: { name: 'key', in: 'path' },
+      description: 'The key, URL-encoded; it may contain "/".',
+      example: 'users/42',
+    }),
 });
 
 export const opIdParam = z.object({
-  id: z.string().min(1).openapi({ param: { name: 'id', in: 'path' } }),
+  id: z
+    .string()
+    .min(1)
+    .openapi({ param: { name: 'id', in: 'path' } }),
 });
 
 export const opError = z.object({ code: z.string(), message: z.string() }).openapi('OpError');

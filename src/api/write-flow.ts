@@ -22,14 +22,20 @@ function earlyFailure(input: WriteInput, rec: KvRecord | null): AppError | undef
   if (c?.kind === 'absent' && rec) {
     return input.conditionCode === 'KEY_EXISTS'
       ? new AppError('KEY_EXISTS', `key exists (at version ${String(rec.version)})`)
-      : new AppError('PRECONDITION_FAILED', `If-None-Match: * failed: key is at version ${String(rec.version)}`);
+      : new AppError(
+          'PRECONDITION_FAILED',
+          `If-None-Match: * failed: key is at version ${String(rec.version)}`,
+        );
   }
   if (c?.kind === 'exists' && !rec) {
     return new AppError('PRECONDITION_FAILED', 'If-Match: * failed: key does not exist');
   }
   if (c?.kind === 'version' && rec?.version !== c.version) {
     const at = rec ? `is at version ${String(rec.version)}` : 'does not exist';
-    return new AppError('PRECONDITION_FAILED', `If-Match: "${String(c.version)}" failed: key ${at}`);
+    return new AppError(
+      'PRECONDITION_FAILED',
+      `If-Match: "${String(c.version)}" failed: key ${at}`,
+    );
   }
   if (!c && input.type === 'delete' && !rec) {
     return new AppError('KEY_NOT_FOUND', 'key does not exist');
@@ -64,7 +70,13 @@ async function decideEarly(deps: ApiDeps, input: WriteInput): Promise<void> {
 function fingerprint(input: WriteInput): string {
   return createHash('sha256')
     .update(
-      JSON.stringify([input.type, input.key, input.ttlMs ?? null, input.condition ?? null, input.conditionCode ?? null]),
+      JSON.stringify([
+        input.type,
+        input.key,
+        input.ttlMs ?? null,
+        input.condition ?? null,
+        input.conditionCode ?? null,
+      ]),
     )
     .update('\n')
     .update(input.valueJson ?? '')

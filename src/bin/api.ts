@@ -1,7 +1,13 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Queue } from 'bullmq';
 import { createApp, createOpWaiter, type Subscriber } from '../api/index.ts';
-import { JOB_NAME, type Config, type JobPayload, type Lifecycle, type Logger } from '../core/index.ts';
+import {
+  JOB_NAME,
+  type Config,
+  type JobPayload,
+  type Lifecycle,
+  type Logger,
+} from '../core/index.ts';
 import { createLedger, createRecordStore } from '../store/index.ts';
 import { jobOptions } from './job-options.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';

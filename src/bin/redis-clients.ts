@@ -9,7 +9,12 @@ import type { Config } from '../core/index.ts';
  */
 export type ClientKind = 'command' | 'blocking' | 'subscriber';
 
-export function createRedisClient(url: string, kind: ClientKind, config: Config, name: string): Redis {
+export function createRedisClient(
+  url: string,
+  kind: ClientKind,
+  config: Config,
+  name: string,
+): Redis {
   const common: RedisOptions = {
     connectionName: `kvq-${name}`,
     connectTimeout: config.REDIS_CONNECT_TIMEOUT_MS,

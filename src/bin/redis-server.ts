@@ -82,14 +82,22 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
   mkdirSync(dir, { recursive: true });
   const port = opts.port ?? (await freePort());
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', opts.appendonly === false ? 'no' : 'yes',
-    '--appendfsync', opts.appendfsync ?? 'everysec',
-    '--logfile', resolve(dir, 'redis.log'),
-    '--daemonize', 'no',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    opts.appendonly === false ? 'no' : 'yes',
+    '--appendfsync',
+    opts.appendfsync ?? 'everysec',
+    '--logfile',
+    resolve(dir, 'redis.log'),
+    '--daemonize',
+    'no',
     ...(opts.noeviction ? ['--maxmemory-policy', 'noeviction'] : []),
     ...(opts.extraArgs ?? []),
   ];
@@ -100,7 +108,10 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
   for (;;) {
     const up = await Promise.race([ping(port), spawnError, exited.then(() => 'exited' as const)]);
     if (up === true) break;
-    if (up === 'exited') throw new Error(`redis-server on port ${String(port)} exited at start (see ${dir}/redis.log)`);
+    if (up === 'exited')
+      throw new Error(
+        `redis-server on port ${String(port)} exited at start (see ${dir}/redis.log)`,
+      );
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`redis-server on port ${String(port)} did not answer PING`);

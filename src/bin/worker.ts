@@ -1,7 +1,12 @@
 import { Worker } from 'bullmq';
 import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
 import { createLedger, createRecordStore } from '../store/index.ts';
-import { createProcessor, createReaper, DEFAULT_IN_JOB_RETRY, type ProcessResult } from '../workers/index.ts';
+import {
+  createProcessor,
+  createReaper,
+  DEFAULT_IN_JOB_RETRY,
+  type ProcessResult,
+} from '../workers/index.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
 
 export interface WorkerHandle {
@@ -74,15 +79,21 @@ export async function startWorker(
     // harmless).
     const graceful = worker.close();
     const timeout = new Promise<'timeout'>((resolve) =>
-      setTimeout(() => {
-        resolve('timeout');
-      }, Math.max(100, config.SHUTDOWN_TIMEOUT_MS - 2000)).unref(),
+      setTimeout(
+        () => {
+          resolve('timeout');
+        },
+        Math.max(100, config.SHUTDOWN_TIMEOUT_MS - 2000),
+      ).unref(),
     );
     if ((await Promise.race([graceful.then(() => 'ok' as const), timeout])) === 'timeout') {
       logger.warn('in-flight jobs did not finish before the deadline; forcing');
       await worker.close(true);
     }
   });
-  logger.info({ concurrency: config.WORKER_CONCURRENCY, queue: config.QUEUE_NAME }, 'worker started');
+  logger.info(
+    { concurrency: config.WORKER_CONCURRENCY, queue: config.QUEUE_NAME },
+    'worker started',
+  );
   return { worker };
 }

@@ -8,14 +8,7 @@ import { z } from 'zod';
 export const OP_TYPES = ['put', 'delete'] as const;
 export type OpType = (typeof OP_TYPES)[number];
 
-export const OP_STATUSES = [
-  'queued',
-  'active',
-  'applied',
-  'superseded',
-  'failed',
-  'dead',
-] as const;
+export const OP_STATUSES = ['queued', 'active', 'applied', 'superseded', 'failed', 'dead'] as const;
 export type OpStatus = (typeof OP_STATUSES)[number];
 export const TERMINAL_STATUSES: ReadonlySet<OpStatus> = new Set([
   'applied',

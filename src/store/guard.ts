@@ -13,10 +13,14 @@ export async function guard<T>(
   } catch (err) {
     if (err instanceof AppError) throw err;
     if (isTransient(err)) {
-      throw new AppError(code, `${code === 'QUEUE_UNAVAILABLE' ? 'queue' : 'data'} Redis: ${(err as Error).message}`, {
-        cause: err,
-        headers: { 'Retry-After': '1' },
-      });
+      throw new AppError(
+        code,
+        `${code === 'QUEUE_UNAVAILABLE' ? 'queue' : 'data'} Redis: ${(err as Error).message}`,
+        {
+          cause: err,
+          headers: { 'Retry-After': '1' },
+        },
+      );
     }
     throw err;
   }

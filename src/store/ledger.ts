@@ -48,7 +48,11 @@ export interface Ledger {
     fingerprint?: string | undefined;
     idempotencyKey?: string | undefined;
   }): Promise<AcceptResult>;
-  unaccept(input: { opId: string; key: string; idempotencyKey?: string | undefined }): Promise<void>;
+  unaccept(input: {
+    opId: string;
+    key: string;
+    idempotencyKey?: string | undefined;
+  }): Promise<void>;
   pending(key: string): Promise<number>;
   receipt(opId: string): Promise<StoredReceipt | null>;
   /** Returns the receipt's previous status, or 'missing'. */

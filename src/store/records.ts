@@ -130,7 +130,10 @@ export function createRecordStore(deps: {
       // prefix + 0xFF is above every key that starts with prefix.
       let start: Buffer | string = '-';
       if (prefix) start = Buffer.concat([Buffer.from('['), Buffer.from(prefix)]);
-      if (after !== undefined && (!prefix || Buffer.compare(Buffer.from(after), Buffer.from(prefix)) >= 0)) {
+      if (
+        after !== undefined &&
+        (!prefix || Buffer.compare(Buffer.from(after), Buffer.from(prefix)) >= 0)
+      ) {
         start = Buffer.concat([Buffer.from('('), Buffer.from(after)]);
       }
       const end: Buffer | string = prefix

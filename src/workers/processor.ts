@@ -129,7 +129,8 @@ export function createProcessor(deps: {
       const transient = isTransient(err);
       if (!transient || lastAttempt) {
         // Out of attempts (or an error no retry can fix): the receipt must say so.
-        const code = err instanceof AppError ? err.code : transient ? 'RETRIES_EXHAUSTED' : 'INTERNAL';
+        const code =
+          err instanceof AppError ? err.code : transient ? 'RETRIES_EXHAUSTED' : 'INTERNAL';
         const message = err instanceof Error ? err.message : String(err);
         try {
           await ledger.finish({

@@ -14,7 +14,10 @@ export function createErrorHandler(logger: Logger): ErrorHandler {
   return (err: Error, c: Context) => {
     if (err instanceof AppError) {
       if (err.status >= 500) {
-        logger.warn({ code: err.code, detail: err.detail, requestId: requestIdOf(c) }, 'request failed');
+        logger.warn(
+          { code: err.code, detail: err.detail, requestId: requestIdOf(c) },
+          'request failed',
+        );
       }
       return problemResponse(c, err);
     }
@@ -47,13 +50,17 @@ export const notFound: NotFoundHandler = (c) => {
       );
     }
   }
-  return problemResponse(c, new AppError('ROUTE_NOT_FOUND', `no route for ${c.req.method} ${path}`));
+  return problemResponse(
+    c,
+    new AppError('ROUTE_NOT_FOUND', `no route for ${c.req.method} ${path}`),
+  );
 };
 
 /** zod-openapi's validation hook: every issue listed, as problem+json 400. */
-export function validationHook(
-  result: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } },
-): void {
+export function validationHook(result: {
+  success: boolean;
+  error?: { issues: { path: PropertyKey[]; message: string }[] };
+}): void {
   if (result.success) return;
   const errors = (result.error?.issues ?? []).map((i) => ({
     path: i.path.map(String).join('.'),

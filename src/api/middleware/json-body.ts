@@ -47,12 +47,19 @@ export function jsonBody(maxBytes: number): MiddlewareHandler {
         body = await c.req.json();
       } catch (err) {
         if (err instanceof AppError) throw err;
-        throw new AppError('MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`);
+        throw new AppError(
+          'MALFORMED_JSON',
+          `the body is not valid JSON: ${(err as Error).message}`,
+        );
       }
       if (depthExceeds(body, MAX_JSON_DEPTH)) {
-        throw new AppError('VALIDATION_FAILED', `JSON nested deeper than ${String(MAX_JSON_DEPTH)} levels`, {
-          errors: [{ path: '', message: `nesting depth over ${String(MAX_JSON_DEPTH)}` }],
-        });
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `JSON nested deeper than ${String(MAX_JSON_DEPTH)} levels`,
+          {
+            errors: [{ path: '', message: `nesting depth over ${String(MAX_JSON_DEPTH)}` }],
+          },
+        );
       }
       await next();
     });

@@ -31,10 +31,17 @@ async function check(p: Promise<void>): Promise<'up' | 'down'> {
 export function registerHealthRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   app.openapi(healthz, (c) => c.json({ status: 'ok' }, 200));
   app.openapi(readyz, async (c) => {
-    const [queue, data] = await Promise.all([check(deps.ledger.ping()), check(deps.records.ping())]);
+    const [queue, data] = await Promise.all([
+      check(deps.ledger.ping()),
+      check(deps.records.ping()),
+    ]);
     const shuttingDown = deps.isShuttingDown();
     const ok = queue === 'up' && data === 'up' && !shuttingDown;
-    const checks = { queueRedis: queue, dataRedis: data, lifecycle: shuttingDown ? 'stopping' : 'running' };
+    const checks = {
+      queueRedis: queue,
+      dataRedis: data,
+      lifecycle: shuttingDown ? 'stopping' : 'running',
+    };
     if (!ok) c.header('Retry-After', '1');
     return ok
       ? c.json({ status: 'ready', checks }, 200)

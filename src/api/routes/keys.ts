@@ -49,8 +49,14 @@ const putRoute = createRoute({
   },
   responses: {
     ...accepted,
-    200: { description: 'Prefer: wait — updated', content: { 'application/json': { schema: record } } },
-    201: { description: 'Prefer: wait — created', content: { 'application/json': { schema: record } } },
+    200: {
+      description: 'Prefer: wait — updated',
+      content: { 'application/json': { schema: record } },
+    },
+    201: {
+      description: 'Prefer: wait — created',
+      content: { 'application/json': { schema: record } },
+    },
     ...problems(400, 409, 412, 413, 414, 415, 422, 503),
   },
 });
@@ -62,7 +68,10 @@ const createKeyRoute = createRoute({
   request: { body: { content: { 'application/json': { schema: createBody } }, required: true } },
   responses: {
     ...accepted,
-    201: { description: 'Prefer: wait — created', content: { 'application/json': { schema: record } } },
+    201: {
+      description: 'Prefer: wait — created',
+      content: { 'application/json': { schema: record } },
+    },
     ...problems(400, 409, 413, 415, 422, 503),
   },
 });
@@ -85,7 +94,10 @@ const getRoute = createRoute({
   summary: 'Read a key',
   request: { params: keyParam, query: readQuery },
   responses: {
-    200: { description: 'The record; ETag is its version', content: { 'application/json': { schema: record } } },
+    200: {
+      description: 'The record; ETag is its version',
+      content: { 'application/json': { schema: record } },
+    },
     304: { description: 'If-None-Match matched' },
     ...problems(400, 404, 414, 503),
   },
@@ -107,7 +119,8 @@ function encodeCursor(key: string): string {
 }
 
 function decodeCursor(cursor: string, maxKeyBytes: number): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new AppError('INVALID_CURSOR', 'cursor is not base64url');
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor))
+    throw new AppError('INVALID_CURSOR', 'cursor is not base64url');
   const bytes = Buffer.from(cursor, 'base64url');
   const key = bytes.toString('utf8');
   if (bytes.length > maxKeyBytes || !Buffer.from(key, 'utf8').equals(bytes)) {
@@ -123,7 +136,10 @@ function ttlMs(ttlSeconds: number | undefined): number | undefined {
 function checkValueSize(valueJson: string, max: number): void {
   const bytes = Buffer.byteLength(valueJson, 'utf8');
   if (bytes > max) {
-    throw new AppError('VALUE_TOO_LARGE', `the value is ${String(bytes)} bytes as JSON; the limit is ${String(max)}`);
+    throw new AppError(
+      'VALUE_TOO_LARGE',
+      `the value is ${String(bytes)} bytes as JSON; the limit is ${String(max)}`,
+    );
   }
 }
 
@@ -141,13 +157,15 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     const input = c.req.valid('json');
     const valueJson = JSON.stringify(input.value);
     checkValueSize(valueJson, limits.maxValueBytes);
-    return untyped(await submitWrite(c, deps, {
-      key,
-      type: 'put',
-      valueJson,
-      ttlMs: ttlMs(input.ttlSeconds),
-      condition: cond,
-    }));
+    return untyped(
+      await submitWrite(c, deps, {
+        key,
+        type: 'put',
+        valueJson,
+        ttlMs: ttlMs(input.ttlSeconds),
+        condition: cond,
+      }),
+    );
   });
 
   app.openapi({ ...createKeyRoute, middleware: [body] }, async (c) => {
@@ -155,14 +173,16 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     const key = validateKey(input.key, limits.maxKeyBytes, 'body');
     const valueJson = JSON.stringify(input.value);
     checkValueSize(valueJson, limits.maxValueBytes);
-    return untyped(await submitWrite(c, deps, {
-      key,
-      type: 'put',
-      valueJson,
-      ttlMs: ttlMs(input.ttlSeconds),
-      condition: { kind: 'absent' },
-      conditionCode: 'KEY_EXISTS',
-    }));
+    return untyped(
+      await submitWrite(c, deps, {
+        key,
+        type: 'put',
+        valueJson,
+        ttlMs: ttlMs(input.ttlSeconds),
+        condition: { kind: 'absent' },
+        conditionCode: 'KEY_EXISTS',
+      }),
+    );
   });
 
   app.openapi(deleteRoute, async (c) => {
@@ -181,7 +201,8 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
       const waitS = preferWaitSeconds(c.req.header('Prefer'));
       const ms = waitS === undefined ? deps.readAfterWaitMs : waitS * 1000;
       const r = await deps.waiter.wait(after, ms);
-      if (!r) throw new AppError('OP_NOT_FOUND', `no op ${after} (unknown, or its receipt expired)`);
+      if (!r)
+        throw new AppError('OP_NOT_FOUND', `no op ${after} (unknown, or its receipt expired)`);
       if (!isTerminal(r.status)) {
         throw new AppError('OP_PENDING', `op ${after} is still ${r.status}; retry the read`, {
           headers: { 'Retry-After': '1' },

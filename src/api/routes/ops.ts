@@ -12,8 +12,14 @@ const getOpRoute = createRoute({
   request: { params: opIdParam },
   responses: {
     200: { description: 'The receipt', content: { 'application/json': { schema: opEnvelope } } },
-    404: { description: 'Unknown op', content: { 'application/problem+json': { schema: problem } } },
-    503: { description: 'Queue Redis down', content: { 'application/problem+json': { schema: problem } } },
+    404: {
+      description: 'Unknown op',
+      content: { 'application/problem+json': { schema: problem } },
+    },
+    503: {
+      description: 'Queue Redis down',
+      content: { 'application/problem+json': { schema: problem } },
+    },
   },
 });
 

@@ -1,0 +1,59 @@
+// @ts-check
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import { importX } from 'eslint-plugin-import-x';
+import tseslint from 'typescript-eslint';
+
+/** Dependency direction (see ../shared/STYLE.md): http -> api -> queue -> worker -> store. */
+const zone = (from, target, message) => ({
+  files: [`src/${from}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', { patterns: [{ group: target, message }] }],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.kvq/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX },
+    rules: {
+      'import-x/order': [
+        'error',
+        { groups: ['builtin', 'external', 'parent', 'sibling', 'index'] },
+      ],
+      'import-x/no-duplicates': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      '@typescript-eslint/no-confusing-void-expression': 'off',
+    },
+  },
+  zone('core', ['../*', '!../core/*'], 'core imports nothing from the rest of src'),
+  zone('store', ['../api/*', '../workers/*', '../bin/*'], 'store may import only core'),
+  zone(
+    'api',
+    ['../workers/*', '../bin/*', '../../workers/*', '../../bin/*'],
+    'api never imports workers',
+  ),
+  zone('workers', ['../api/*', '../bin/*'], 'workers never import api'),
+  {
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { URL: 'readonly', process: 'readonly', console: 'readonly' },
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts', '**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+    },
+  },
+  prettier,
+);
