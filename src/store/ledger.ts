@@ -38,6 +38,8 @@ export interface FinishInput {
   created?: boolean;
   createdAt?: number;
   expiresAt?: number | null;
+  /** When the data Redis applied the op (its clock). */
+  appliedAt?: number;
 }
 
 export interface Ledger {
@@ -141,6 +143,7 @@ export function createLedger(deps: {
             f.createdAt ?? '',
             f.expiresAt ?? '',
             f.attempts,
+            f.appliedAt ?? '',
           ],
         ),
         'QUEUE_UNAVAILABLE',

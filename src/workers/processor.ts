@@ -118,9 +118,11 @@ export function createProcessor(deps: {
             status,
             attempts: attempt,
             error,
-            created: outcome.created,
-            createdAt: outcome.createdAt,
-            expiresAt: outcome.expiresAt,
+            // 'already' (a redelivery of an applied op) carries no record details.
+            ...(outcome.outcome === 'applied'
+              ? { created: outcome.created, createdAt: outcome.createdAt, expiresAt: outcome.expiresAt }
+              : {}),
+            appliedAt: outcome.outcome === 'applied' ? outcome.updatedAt : undefined,
           }),
         retry,
       );

@@ -2,7 +2,7 @@
 -- KEYS: 1 receipt hash, 2 version hash, 3 finished zset
 -- ARGV: 1 op id, 2 status, 3 error code, 4 error message, 5 retention ms, 6 count cap,
 --       7 receipt key prefix, 8 notify channel, 9 created (0|1), 10 createdAt, 11 expiresAt,
---       12 attempts
+--       12 attempts, 13 appliedAt ms (the data Redis' apply time; '' = now)
 -- Returns the op's terminal status (the earlier one when it had finished already).
 local st = redis.call('HGET', KEYS[1], 'status')
 if st and st ~= 'queued' and st ~= 'active' then return st end
@@ -11,7 +11,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if st then
   redis.call('HSET', KEYS[1], 'status', ARGV[2], 'finishedAt', now, 'attempts', ARGV[12])
   if ARGV[2] == 'applied' then
-    redis.call('HSET', KEYS[1], 'appliedAt', now, 'created', ARGV[9], 'c', ARGV[10], 'e', ARGV[11])
+    local at = tonumber(ARGV[13]) or now
+    redis.call('HSET', KEYS[1], 'appliedAt', at, 'created', ARGV[9], 'c', ARGV[10], 'e', ARGV[11])
   end
   if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'errCode', ARGV[3], 'errMsg', ARGV[4]) end
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
