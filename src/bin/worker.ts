@@ -48,6 +48,9 @@ export async function startWorker(
     stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
     // Fencing makes redelivery harmless, so a job may be recovered from a stall several times.
     maxStalledCount: 5,
+    // Also for jobs added without options (a replay by hand): never keep values around.
+    removeOnComplete: { count: 0 },
+    removeOnFail: { age: 3600 },
   });
   worker.on('error', (err) => {
     logger.warn({ err }, 'worker error');

@@ -1,0 +1,100 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { call, eventually, startStack, type Stack } from '../helpers/stack.ts';
+
+let s: Stack;
+beforeAll(async () => {
+  s = await startStack({ worker: false });
+});
+afterAll(async () => {
+  await s.stop();
+});
+
+it('goes queued → applied/superseded, and duplicated jobs change nothing', async () => {
+  const a = await call(s.url, 'PUT', '/v1/keys/r', { body: { value: 'v1' } });
+  const b = await call(s.url, 'PUT', '/v1/keys/r', { body: { value: 'v2' } });
+  expect((await call(s.url, 'GET', `/v1/ops/${a.body.op.id}`)).body.op.status).toBe('queued');
+
+  // Deliver v2 first by hand-ordering: add a copy of b's job under another id, run workers.
+  const q = new Queue(s.config.QUEUE_NAME, { connection: { url: s.queueUrl } });
+  const bJob = await q.getJob(b.body.op.id);
+  const aJob = await q.getJob(a.body.op.id);
+  expect(bJob?.data.version).toBe(2);
+  await q.add('apply', aJob!.data, { jobId: `${a.body.op.id}-dup` });
+  await q.close();
+
+  await s.startWorker();
+  const ra = await call(s.url, 'GET', `/v1/ops/${a.body.op.id}`, { headers: { Prefer: 'wait=10' } });
+  const rb = await call(s.url, 'GET', `/v1/ops/${b.body.op.id}`, { headers: { Prefer: 'wait=10' } });
+  expect(rb.body.op.status).toBe('applied');
+  expect(['applied', 'superseded']).toContain(ra.body.op.status);
+  const g = await call(s.url, 'GET', '/v1/keys/r');
+  expect(g.body).toMatchObject({ value: 'v2', version: 2 });
+
+  // Jobs are removed once done: the value does not linger in the queue Redis.
+  const left = await eventually(async () => {
+    const ids = [a.body.op.id, b.body.op.id, `${a.body.op.id}-dup`] as string[];
+    const n = await s.queueRedis.exists(...ids.map((id) => `bull:${s.config.QUEUE_NAME}:${id}`));
+    return n === 0;
+  });
+  expect(left).toBe(true);
+});
+
+it('a later write applied first makes the earlier one superseded', async () => {
+  const p = await startStack({ worker: false });
+  try {
+    const first = await call(p.url, 'PUT', '/v1/keys/s', { body: { value: 'old' } });
+    const second = await call(p.url, 'PUT', '/v1/keys/s', { body: { value: 'new' } });
+    // Apply the second op's job alone, then let the first one run.
+    const q = new Queue(p.config.QUEUE_NAME, { connection: { url: p.queueUrl } });
+    const job1 = await q.getJob(first.body.op.id);
+    await job1!.remove();
+    await p.startWorker();
+    await call(p.url, 'GET', `/v1/ops/${second.body.op.id}`, { headers: { Prefer: 'wait=10' } });
+    await q.add('apply', job1!.data, { jobId: first.body.op.id });
+    await q.close();
+    const r = await call(p.url, 'GET', `/v1/ops/${first.body.op.id}`, { headers: { Prefer: 'wait=10' } });
+    expect(r.body.op.status).toBe('superseded');
+    expect(r.body.op.appliedAt).toBeUndefined();
+    expect((await call(p.url, 'GET', '/v1/keys/s')).body).toMatchObject({ value: 'new', version: 2 });
+  } finally {
+    await p.stop();
+  }
+});
+
+it('receipts never hold the value and expire after OP_RETENTION_SECONDS', async () => {
+  const p = await startStack({ env: { OP_RETENTION_SECONDS: '1' } });
+  try {
+    const w = await call(p.url, 'PUT', '/v1/keys/ret', {
+      body: { value: 'secret-value-123' },
+      headers: { Prefer: 'wait=5' },
+    });
+    const id = w.body.op.id as string;
+    const raw = await p.queueRedis.hgetall(`${p.config.KEY_PREFIX}op:${id}`);
+    expect(JSON.stringify(raw)).not.toContain('secret-value-123');
+    expect(await p.queueRedis.pttl(`${p.config.KEY_PREFIX}op:${id}`)).toBeGreaterThan(0);
+    const gone = await eventually(async () => (await call(p.url, 'GET', `/v1/ops/${id}`)).status === 404, 3000);
+    expect(gone).toBe(true);
+  } finally {
+    await p.stop();
+  }
+});
+
+it('keeps at most OP_RETENTION_COUNT finished receipts', async () => {
+  const p = await startStack({ env: { OP_RETENTION_COUNT: '100' } });
+  try {
+    const ids: string[] = [];
+    for (let i = 0; i < 110; i++) {
+      const r = await call(p.url, 'PUT', `/v1/keys/cap${String(i)}`, { body: { value: i } });
+      ids.push(r.body.op.id);
+    }
+    await call(p.url, 'GET', `/v1/ops/${ids.at(-1)!}`, { headers: { Prefer: 'wait=10' } });
+    const done = await eventually(async () => (await p.queueRedis.zcard(`${p.config.KEY_PREFIX}ops:finished`)) === 100);
+    expect(done).toBe(true);
+    let missing = 0;
+    for (const id of ids) if ((await call(p.url, 'GET', `/v1/ops/${id}`)).status === 404) missing++;
+    expect(missing).toBe(10);
+  } finally {
+    await p.stop();
+  }
+});
