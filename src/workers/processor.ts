@@ -120,7 +120,11 @@ export function createProcessor(deps: {
             error,
             // 'already' (a redelivery of an applied op) carries no record details.
             ...(outcome.outcome === 'applied'
-              ? { created: outcome.created, createdAt: outcome.createdAt, expiresAt: outcome.expiresAt }
+              ? {
+                  created: outcome.created,
+                  createdAt: outcome.createdAt,
+                  expiresAt: outcome.expiresAt,
+                }
               : {}),
             appliedAt: outcome.outcome === 'applied' ? outcome.updatedAt : undefined,
           }),

@@ -11,10 +11,15 @@ const keys = Array.from({ length: 57 }, (_, i) => `list/${String(i).padStart(3, 
 beforeAll(async () => {
   s = await startStack();
   await Promise.all(
-    keys.map((k) => call(s.url, 'PUT', `/v1/keys/${k}`, { body: { value: k }, headers: { Prefer: 'wait=10' } })),
+    keys.map((k) =>
+      call(s.url, 'PUT', `/v1/keys/${k}`, { body: { value: k }, headers: { Prefer: 'wait=10' } }),
+    ),
   );
   await call(s.url, 'DELETE', '/v1/keys/list/010', { headers: { Prefer: 'wait=5' } });
-  await call(s.url, 'PUT', '/v1/keys/list/ttl', { body: { value: 1, ttlSeconds: 1 }, headers: { Prefer: 'wait=5' } });
+  await call(s.url, 'PUT', '/v1/keys/list/ttl', {
+    body: { value: 1, ttlSeconds: 1 },
+    headers: { Prefer: 'wait=5' },
+  });
 });
 afterAll(async () => {
   await s.stop();

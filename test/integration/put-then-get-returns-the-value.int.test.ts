@@ -17,7 +17,9 @@ describe('PUT then GET', () => {
     expect(r.body.op).toMatchObject({ key: 'users/42', type: 'put', version: 1, status: 'queued' });
     expect(Date.parse(r.body.op.acceptedAt)).not.toBeNaN();
 
-    const op = await call(s.url, 'GET', r.headers.get('location')!, { headers: { Prefer: 'wait=5' } });
+    const op = await call(s.url, 'GET', r.headers.get('location')!, {
+      headers: { Prefer: 'wait=5' },
+    });
     expect(op.status).toBe(200);
     expect(op.headers.get('preference-applied')).toBe('wait=5');
     expect(op.body.op).toMatchObject({ id: r.body.op.id, status: 'applied', attempts: 1 });
@@ -26,7 +28,12 @@ describe('PUT then GET', () => {
     const g = await call(s.url, 'GET', '/v1/keys/users/42');
     expect(g.status).toBe(200);
     expect(g.headers.get('etag')).toBe('"1"');
-    expect(g.body).toMatchObject({ key: 'users/42', value: { name: 'Ada' }, version: 1, expiresAt: null });
+    expect(g.body).toMatchObject({
+      key: 'users/42',
+      value: { name: 'Ada' },
+      version: 1,
+      expiresAt: null,
+    });
   });
 
   it('Prefer: wait answers 201 on create and 200 on update, with the record', async () => {
@@ -41,7 +48,10 @@ describe('PUT then GET', () => {
     expect(a.body).toMatchObject({ key: 'w', value: [1, 'two', null], version: 1 });
     expect(a.body.op.status).toBe('applied');
 
-    const b = await call(s.url, 'PUT', '/v1/keys/w', { body: { value: false }, headers: { Prefer: 'wait=10' } });
+    const b = await call(s.url, 'PUT', '/v1/keys/w', {
+      body: { value: false },
+      headers: { Prefer: 'wait=10' },
+    });
     expect(b.status).toBe(200);
     expect(b.body).toMatchObject({ key: 'w', value: false, version: 2 });
     expect(b.body.createdAt).toBe(a.body.createdAt);
@@ -59,12 +69,17 @@ describe('PUT then GET', () => {
   });
 
   it('answers 304 for a matching If-None-Match and supports HEAD', async () => {
-    await call(s.url, 'PUT', '/v1/keys/etag', { body: { value: 'x' }, headers: { Prefer: 'wait=5' } });
+    await call(s.url, 'PUT', '/v1/keys/etag', {
+      body: { value: 'x' },
+      headers: { Prefer: 'wait=5' },
+    });
     const nm = await call(s.url, 'GET', '/v1/keys/etag', { headers: { 'If-None-Match': '"1"' } });
     expect(nm.status).toBe(304);
     expect(nm.headers.get('etag')).toBe('"1"');
     expect(nm.text).toBe('');
-    const other = await call(s.url, 'GET', '/v1/keys/etag', { headers: { 'If-None-Match': '"7"' } });
+    const other = await call(s.url, 'GET', '/v1/keys/etag', {
+      headers: { 'If-None-Match': '"7"' },
+    });
     expect(other.status).toBe(200);
     const head = await call(s.url, 'HEAD', '/v1/keys/etag');
     expect(head.status).toBe(200);
@@ -112,7 +127,10 @@ describe('PUT then GET', () => {
     const g = await call(s.url, 'GET', `/v1/keys/del?after=${d.body.op.id}`);
     expect(g.status).toBe(404);
 
-    await call(s.url, 'PUT', '/v1/keys/del2', { body: { value: 1 }, headers: { Prefer: 'wait=5' } });
+    await call(s.url, 'PUT', '/v1/keys/del2', {
+      body: { value: 1 },
+      headers: { Prefer: 'wait=5' },
+    });
     const d2 = await call(s.url, 'DELETE', '/v1/keys/del2', { headers: { Prefer: 'wait=5' } });
     expect(d2.status).toBe(204);
     expect(d2.headers.get('preference-applied')).toBe('wait=5');

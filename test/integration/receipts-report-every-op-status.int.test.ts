@@ -24,8 +24,12 @@ it('goes queued → applied/superseded, and duplicated jobs change nothing', asy
   await q.close();
 
   await s.startWorker();
-  const ra = await call(s.url, 'GET', `/v1/ops/${a.body.op.id}`, { headers: { Prefer: 'wait=10' } });
-  const rb = await call(s.url, 'GET', `/v1/ops/${b.body.op.id}`, { headers: { Prefer: 'wait=10' } });
+  const ra = await call(s.url, 'GET', `/v1/ops/${a.body.op.id}`, {
+    headers: { Prefer: 'wait=10' },
+  });
+  const rb = await call(s.url, 'GET', `/v1/ops/${b.body.op.id}`, {
+    headers: { Prefer: 'wait=10' },
+  });
   expect(rb.body.op.status).toBe('applied');
   expect(['applied', 'superseded']).toContain(ra.body.op.status);
   const g = await call(s.url, 'GET', '/v1/keys/r');
@@ -53,10 +57,15 @@ it('a later write applied first makes the earlier one superseded', async () => {
     await call(p.url, 'GET', `/v1/ops/${second.body.op.id}`, { headers: { Prefer: 'wait=10' } });
     await q.add('apply', job1!.data, { jobId: first.body.op.id });
     await q.close();
-    const r = await call(p.url, 'GET', `/v1/ops/${first.body.op.id}`, { headers: { Prefer: 'wait=10' } });
+    const r = await call(p.url, 'GET', `/v1/ops/${first.body.op.id}`, {
+      headers: { Prefer: 'wait=10' },
+    });
     expect(r.body.op.status).toBe('superseded');
     expect(r.body.op.appliedAt).toBeUndefined();
-    expect((await call(p.url, 'GET', '/v1/keys/s')).body).toMatchObject({ value: 'new', version: 2 });
+    expect((await call(p.url, 'GET', '/v1/keys/s')).body).toMatchObject({
+      value: 'new',
+      version: 2,
+    });
   } finally {
     await p.stop();
   }
@@ -73,7 +82,10 @@ it('receipts never hold the value and expire after OP_RETENTION_SECONDS', async 
     const raw = await p.queueRedis.hgetall(`${p.config.KEY_PREFIX}op:${id}`);
     expect(JSON.stringify(raw)).not.toContain('secret-value-123');
     expect(await p.queueRedis.pttl(`${p.config.KEY_PREFIX}op:${id}`)).toBeGreaterThan(0);
-    const gone = await eventually(async () => (await call(p.url, 'GET', `/v1/ops/${id}`)).status === 404, 3000);
+    const gone = await eventually(
+      async () => (await call(p.url, 'GET', `/v1/ops/${id}`)).status === 404,
+      3000,
+    );
     expect(gone).toBe(true);
   } finally {
     await p.stop();
@@ -89,7 +101,9 @@ it('keeps at most OP_RETENTION_COUNT finished receipts', async () => {
       ids.push(r.body.op.id);
     }
     await call(p.url, 'GET', `/v1/ops/${ids.at(-1)!}`, { headers: { Prefer: 'wait=10' } });
-    const done = await eventually(async () => (await p.queueRedis.zcard(`${p.config.KEY_PREFIX}ops:finished`)) === 100);
+    const done = await eventually(
+      async () => (await p.queueRedis.zcard(`${p.config.KEY_PREFIX}ops:finished`)) === 100,
+    );
     expect(done).toBe(true);
     let missing = 0;
     for (const id of ids) if ((await call(p.url, 'GET', `/v1/ops/${id}`)).status === 404) missing++;

@@ -40,8 +40,10 @@ const ROUTE_METHODS: [RegExp, string][] = [
 
 export const notFound: NotFoundHandler = (c) => {
   const path = c.req.path;
+  const readOnly = c.req.method === 'GET' || c.req.method === 'HEAD';
   for (const [re, allow] of ROUTE_METHODS) {
-    if (re.test(path)) {
+    // A GET that reached here found no route (e.g. /docs switched off): that is a 404.
+    if (re.test(path) && !readOnly) {
       return problemResponse(
         c,
         new AppError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed here; use ${allow}`, {

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, requireRedisUrls } from './config.ts';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      PORT: 8080,
+      HOST: '0.0.0.0',
+      WORKER_CONCURRENCY: 64,
+      MAX_KEY_BYTES: 512,
+      MAX_VALUE_BYTES: 1048576,
+      OP_RETENTION_SECONDS: 3600,
+      FENCE_WINDOW_SECONDS: 86400,
+      JOB_ATTEMPTS: 8,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('accepts redis:// and rediss:// URLs with a password, and coerces numbers', () => {
+    const c = loadConfig({
+      QUEUE_REDIS_URL: 'rediss://:s3cret@queue.example:6380/0',
+      KV_REDIS_URL: 'redis://default:pw@127.0.0.1:6379',
+      PORT: '9000',
+    });
+    expect(c.PORT).toBe(9000);
+    expect(requireRedisUrls(c)).toEqual({
+      queueUrl: 'rediss://:s3cret@queue.example:6380/0',
+      kvUrl: 'redis://default:pw@127.0.0.1:6379',
+    });
+  });
+
+  it('lists every problem at once', () => {
+    try {
+      loadConfig({
+        QUEUE_REDIS_URL: 'http://x',
+        PORT: 'eighty',
+        WORKER_CONCURRENCY: '0',
+        LOG_LEVEL: 'loud',
+      });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const problems = (e as ConfigError).problems.join('\n');
+      for (const name of ['QUEUE_REDIS_URL', 'PORT', 'WORKER_CONCURRENCY', 'LOG_LEVEL']) {
+        expect(problems).toContain(name);
+      }
+    }
+  });
+
+  it('requires both URLs for the api and worker roles', () => {
+    expect(() => requireRedisUrls(loadConfig({}))).toThrow(/QUEUE_REDIS_URL[\s\S]*KV_REDIS_URL/);
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { AppError, ERRORS, isTransient, type ErrorCode } from './errors.ts';
+
+describe('the error catalogue', () => {
+  const pinned: Record<ErrorCode, number> = {
+    MALFORMED_JSON: 400,
+    VALIDATION_FAILED: 400,
+    INVALID_KEY: 400,
+    INVALID_CURSOR: 400,
+    INVALID_HEADER: 400,
+    KEY_NOT_FOUND: 404,
+    OP_NOT_FOUND: 404,
+    ROUTE_NOT_FOUND: 404,
+    METHOD_NOT_ALLOWED: 405,
+    KEY_EXISTS: 409,
+    PRECONDITION_FAILED: 412,
+    PAYLOAD_TOO_LARGE: 413,
+    VALUE_TOO_LARGE: 413,
+    KEY_TOO_LONG: 414,
+    UNSUPPORTED_MEDIA_TYPE: 415,
+    IDEMPOTENCY_KEY_REUSED: 422,
+    OP_PENDING: 503,
+    QUEUE_UNAVAILABLE: 503,
+    DATA_UNAVAILABLE: 503,
+    SHUTTING_DOWN: 503,
+    MALFORMED_JOB: 500,
+    OP_EXPIRED: 409,
+    INTERNAL: 500,
+  };
+
+  it.each(Object.entries(pinned))('%s is HTTP %i', (code, status) => {
+    const e = new AppError(code as ErrorCode);
+    expect(e.status).toBe(status);
+    expect(e.detail).toBe(ERRORS[code as ErrorCode].title);
+    // Only server-side availability problems are worth retrying.
+    expect(e.retryable).toBe(status === 503);
+  });
+
+  it('pins every code', () => {
+    expect(Object.keys(ERRORS).sort()).toEqual(Object.keys(pinned).sort());
+  });
+});
+
+describe('isTransient', () => {
+  it.each([
+    [Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), true],
+    [new Error("Stream isn't writeable and enableOfflineQueue options is false"), true],
+    [new Error('Connection is closed.'), true],
+    [new Error('Command timed out'), true],
+    [new Error('LOADING Redis is loading the dataset in memory'), true],
+    [new Error('ERR wrong number of arguments'), false],
+    [new AppError('DATA_UNAVAILABLE'), true],
+    [new AppError('VALIDATION_FAILED'), false],
+    ['not an error', false],
+  ])('%s → %s', (err, expected) => {
+    expect(isTransient(err)).toBe(expected);
+  });
+});

@@ -1,0 +1,85 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createApp, createOpWaiter } from '../../src/api/index.ts';
+import { createLogger } from '../../src/core/index.ts';
+import { createLedger, createRecordStore } from '../../src/store/index.ts';
+import { call, startStack, type Stack } from '../helpers/stack.ts';
+
+let s: Stack;
+beforeAll(async () => {
+  s = await startStack({ worker: false });
+});
+afterAll(async () => {
+  await s.stop();
+});
+
+it('/healthz and /readyz answer 200 when both Redis are up', async () => {
+  expect((await call(s.url, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
+  const r = await call(s.url, 'GET', '/readyz');
+  expect(r.status).toBe(200);
+  expect(r.body.checks).toEqual({ queueRedis: 'up', dataRedis: 'up', lifecycle: 'running' });
+});
+
+it('serves an OpenAPI 3.1 document generated from the route schemas', async () => {
+  const r = await call(s.url, 'GET', '/openapi.json');
+  expect(r.status).toBe(200);
+  expect(r.body.openapi).toBe('3.1.0');
+  const paths = Object.keys(r.body.paths);
+  expect(paths).toEqual(
+    expect.arrayContaining(['/v1/keys/{key}', '/v1/keys', '/v1/ops/{id}', '/healthz', '/readyz']),
+  );
+  const put = r.body.paths['/v1/keys/{key}'].put;
+  expect(Object.keys(put.responses)).toEqual(expect.arrayContaining(['202', '412', '413', '415']));
+  expect(r.body.components.schemas.PutBody.required).toContain('value');
+});
+
+it('serves a docs UI at /docs', async () => {
+  const r = await call(s.url, 'GET', '/docs');
+  expect(r.status).toBe(200);
+  expect(r.text).toContain('/openapi.json');
+});
+
+it('/readyz and writes answer 503 once shutdown has begun', async () => {
+  const queueRedis = new Redis(s.queueUrl);
+  const kvRedis = new Redis(s.kvUrl);
+  try {
+    const ledger = createLedger({
+      redis: queueRedis,
+      prefix: 'sd:',
+      retentionMs: 60_000,
+      retentionCount: 100,
+    });
+    const records = createRecordStore({ redis: kvRedis, prefix: 'sd:', fenceWindowMs: 60_000 });
+    const app = createApp({
+      ledger,
+      records,
+      enqueue: () => Promise.reject(new Error('must not enqueue while shutting down')),
+      waiter: createOpWaiter({
+        ledger,
+        subscriber: { subscribe: async () => {}, unsubscribe: async () => {}, onMessage: () => {} },
+      }),
+      logger: createLogger('silent', 'test'),
+      limits: { maxKeyBytes: 512, maxValueBytes: 1024 },
+      readAfterWaitMs: 0,
+      docsEnabled: false,
+      isShuttingDown: () => true,
+    });
+    const ready = await app.request('/readyz');
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({
+      checks: { lifecycle: 'stopping', queueRedis: 'up' },
+    });
+    const w = await app.request('/v1/keys/x', {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"value":1}',
+    });
+    expect(w.status).toBe(503);
+    expect(w.headers.get('retry-after')).toBe('1');
+    expect(((await w.json()) as { code: string }).code).toBe('SHUTTING_DOWN');
+    expect((await app.request('/docs')).status).toBe(404);
+  } finally {
+    queueRedis.disconnect();
+    kvRedis.disconnect();
+  }
+});
