@@ -9,6 +9,7 @@ import {
 } from '../core/index.ts';
 import { startApi } from './api.ts';
 import { MissingRedisError, startDev } from './dev.ts';
+import { REDIS_INSTALL_HINT, redisServerAvailable } from './redis-server.ts';
 import { startWorker } from './worker.ts';
 
 const USAGE = `usage: kvq <role>
@@ -42,6 +43,11 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     throw err;
+  }
+
+  if (role === 'dev' && (!config.QUEUE_REDIS_URL || !config.KV_REDIS_URL) && !redisServerAvailable()) {
+    process.stderr.write(`kvq: ${REDIS_INSTALL_HINT}\n`);
+    return 1;
   }
 
   const logger = createLogger(config.LOG_LEVEL, role);
