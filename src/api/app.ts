@@ -1,6 +1,7 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
+
 import type { ApiDeps } from './deps.ts';
 import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
 import { registerHealthRoutes } from './routes/health.ts';

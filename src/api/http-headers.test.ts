@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { etagMatches, parseWriteCondition, preferWaitSeconds } from './http-headers.ts';
 import { keyFromUrl } from './key-path.ts';
 

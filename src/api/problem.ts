@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+
 import { AppError, ERRORS } from '../core/index.ts';
 
 export const PROBLEM_TYPE_BASE = 'https://kvq.dev/problems/';

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+
 import { AppError } from '../core/index.ts';
 import type { KvRecord, StoredReceipt } from '../store/index.ts';
 import { isTerminal, publicReceipt } from '../store/index.ts';

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+
 import { OP_STATUSES, OP_TYPES } from '../core/index.ts';
 
 /**

@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+
 import type { Context } from 'hono';
+
 import { AppError, type Condition, type JobPayload, type OpType } from '../core/index.ts';
 import type { KvRecord } from '../store/index.ts';
 import type { ApiDeps } from './deps.ts';

@@ -1,9 +1,10 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Queue } from 'bullmq';
+
 import { createApp, createOpWaiter, type Subscriber } from '../api/index.ts';
 import {
-  JOB_NAME,
   type Config,
+  JOB_NAME,
   type JobPayload,
   type Lifecycle,
   type Logger,

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+
 import type { Config, Lifecycle, Logger } from '../core/index.ts';
 import { startApi } from './api.ts';
 import { REDIS_INSTALL_HINT, redisServerAvailable, startRedisServer } from './redis-server.ts';

@@ -1,4 +1,5 @@
 import type { JobsOptions } from 'bullmq';
+
 import type { Config } from '../core/index.ts';
 
 /**

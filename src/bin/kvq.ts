@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import {
+  type Config,
   ConfigError,
   createLifecycle,
   createLogger,
   loadConfig,
   requireRedisUrls,
-  type Config,
 } from '../core/index.ts';
 import { startApi } from './api.ts';
 import { MissingRedisError, startDev } from './dev.ts';
@@ -45,7 +45,11 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
 
-  if (role === 'dev' && (!config.QUEUE_REDIS_URL || !config.KV_REDIS_URL) && !redisServerAvailable()) {
+  if (
+    role === 'dev' &&
+    (!config.QUEUE_REDIS_URL || !config.KV_REDIS_URL) &&
+    !redisServerAvailable()
+  ) {
     process.stderr.write(`kvq: ${REDIS_INSTALL_HINT}\n`);
     return 1;
   }

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+
 import type { Config } from '../core/index.ts';
 
 /**

@@ -1,4 +1,5 @@
 import { Worker } from 'bullmq';
+
 import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
 import { createLedger, createRecordStore } from '../store/index.ts';
 import {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { ConfigError, loadConfig, requireRedisUrls } from './config.ts';
 
 describe('loadConfig', () => {

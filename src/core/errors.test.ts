@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AppError, ERRORS, isTransient, type ErrorCode } from './errors.ts';
+
+import { AppError, type ErrorCode, ERRORS, isTransient } from './errors.ts';
 
 describe('the error catalogue', () => {
   const pinned: Record<ErrorCode, number> = {

@@ -1,20 +1,20 @@
-export { loadConfig, requireRedisUrls, ConfigError, CONFIG_KEYS } from './config.ts';
 export type { Config, ConfigInput } from './config.ts';
-export { ERRORS, AppError, isAppError, isTransient } from './errors.ts';
+export { CONFIG_KEYS, ConfigError, loadConfig, requireRedisUrls } from './config.ts';
 export type { ErrorCode, FieldError } from './errors.ts';
+export { AppError, ERRORS, isAppError, isTransient } from './errors.ts';
+export type { Lifecycle, ShutdownResult } from './lifecycle.ts';
+export { createLifecycle } from './lifecycle.ts';
+export type { Logger } from './logger.ts';
+export { createLogger } from './logger.ts';
+export type { Condition, JobPayload, OpError, OpReceipt, OpStatus, OpType } from './ops.ts';
 export {
-  OP_TYPES,
-  OP_STATUSES,
-  TERMINAL_STATUSES,
+  conditionSchema,
+  dataKeys,
   FAILURE_CODES,
   JOB_NAME,
-  conditionSchema,
   jobPayloadSchema,
+  OP_STATUSES,
+  OP_TYPES,
   queueKeys,
-  dataKeys,
+  TERMINAL_STATUSES,
 } from './ops.ts';
-export type { OpType, OpStatus, Condition, JobPayload, OpReceipt, OpError } from './ops.ts';
-export { createLifecycle } from './lifecycle.ts';
-export type { Lifecycle, ShutdownResult } from './lifecycle.ts';
-export { createLogger } from './logger.ts';
-export type { Logger } from './logger.ts';

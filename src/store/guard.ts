@@ -1,4 +1,4 @@
-import { AppError, isTransient, type ErrorCode } from '../core/index.ts';
+import { AppError, type ErrorCode, isTransient } from '../core/index.ts';
 
 /**
  * Turns connection-level Redis failures into a retryable AppError (503 + Retry-After over HTTP,

@@ -1,11 +1,11 @@
-export { createRecordStore } from './records.ts';
+export type { AcceptResult, FinishInput, Ledger, StoredReceipt } from './ledger.ts';
+export { createLedger, isTerminal, publicReceipt } from './ledger.ts';
 export type {
-  RecordStore,
-  KvRecord,
-  ListedKey,
   ApplyInput,
   ApplyOutcome,
   ApplyOutcomeKind,
+  KvRecord,
+  ListedKey,
+  RecordStore,
 } from './records.ts';
-export { createLedger, isTerminal, publicReceipt } from './ledger.ts';
-export type { Ledger, AcceptResult, StoredReceipt, FinishInput } from './ledger.ts';
+export { createRecordStore } from './records.ts';

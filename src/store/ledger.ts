@@ -1,13 +1,14 @@
 import type { Redis } from 'ioredis';
+
 import {
-  queueKeys,
-  TERMINAL_STATUSES,
   type OpReceipt,
   type OpStatus,
   type OpType,
+  queueKeys,
+  TERMINAL_STATUSES,
 } from '../core/index.ts';
-import { defineScript } from './lua.ts';
 import { guard } from './guard.ts';
+import { defineScript } from './lua.ts';
 
 /**
  * The queue Redis side of an op: per-key version counters, pending counts, receipts and

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+
 import type { Redis } from 'ioredis';
 
 type ScriptArg = string | number | Buffer;

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
-import { dataKeys, type Condition, type OpType } from '../core/index.ts';
-import { defineScript } from './lua.ts';
+
+import { type Condition, dataKeys, type OpType } from '../core/index.ts';
 import { guard } from './guard.ts';
+import { defineScript } from './lua.ts';
 
 /** A live record as stored: the value stays JSON text end to end (never re-serialised). */
 export interface KvRecord {

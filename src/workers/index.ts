@@ -1,5 +1,5 @@
-export { createProcessor } from './processor.ts';
 export type { ApplyJob, ProcessResult } from './processor.ts';
+export { createProcessor } from './processor.ts';
 export { createReaper } from './reaper.ts';
-export { withRetry, DEFAULT_IN_JOB_RETRY } from './retry-policy.ts';
 export type { InJobRetry } from './retry-policy.ts';
+export { DEFAULT_IN_JOB_RETRY, withRetry } from './retry-policy.ts';

@@ -1,14 +1,15 @@
 import { UnrecoverableError } from 'bullmq';
+
 import {
   AppError,
   isTransient,
-  jobPayloadSchema,
   type JobPayload,
+  jobPayloadSchema,
   type Logger,
   type OpStatus,
 } from '../core/index.ts';
 import type { ApplyOutcome, Ledger, RecordStore } from '../store/index.ts';
-import { withRetry, type InJobRetry } from './retry-policy.ts';
+import { type InJobRetry, withRetry } from './retry-policy.ts';
 
 /** The part of a BullMQ job the processor reads (kept small so tests can build one). */
 export interface ApplyJob {

@@ -1,4 +1,5 @@
 import pRetry from 'p-retry';
+
 import { isTransient } from '../core/index.ts';
 
 /**

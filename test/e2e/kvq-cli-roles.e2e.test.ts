@@ -2,9 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+
 import { afterAll, describe, expect, inject, it } from 'vitest';
+
 import { freePort } from '../../src/bin/redis-server.ts';
-import { KVQ_BIN, exitOf, output, spawnRole, stopChild } from '../helpers/processes.ts';
+import { exitOf, KVQ_BIN, output, spawnRole, stopChild } from '../helpers/processes.ts';
 import { eventually } from '../helpers/stack.ts';
 
 const dirs: string[] = [];
@@ -30,7 +32,7 @@ describe('kvq dev (what npm start runs)', () => {
     const out = output(child);
     try {
       const url = `http://127.0.0.1:${String(port)}`;
-      const up = await eventually(async () => out().includes(`kvq is running at ${url}`), 20_000, 50);
+      const up = await eventually(() => out().includes(`kvq is running at ${url}`), 20_000, 50);
       expect(up, out()).toBe(true);
       const put = await fetch(`${url}/v1/keys/hello`, {
         method: 'PUT',
@@ -40,7 +42,9 @@ describe('kvq dev (what npm start runs)', () => {
       expect(put.status).toBe(201);
       const get = await fetch(`${url}/v1/keys/hello`);
       expect(((await get.json()) as { value: string }).value).toBe('world');
-      const pids = [...out().matchAll(/"pid":(\d+),"dir":"[^"]*"[^\n]*redis-server started/g)].map((m) => Number(m[1]));
+      const pids = [...out().matchAll(/"pid":(\d+),"dir":"[^"]*"[^\n]*redis-server started/g)].map(
+        (m) => Number(m[1]),
+      );
       expect(pids).toHaveLength(2);
       expect(pids.every(alive)).toBe(true);
 
@@ -64,7 +68,7 @@ describe('kvq dev (what npm start runs)', () => {
     });
     const out = output(child);
     try {
-      const up = await eventually(async () => out().includes('kvq is running'), 20_000, 50);
+      const up = await eventually(() => out().includes('kvq is running'), 20_000, 50);
       expect(up, out()).toBe(true);
       expect(out()).not.toContain('redis-server started');
       expect(out()).toContain(inject('queueRedisUrl'));
@@ -84,7 +88,9 @@ describe('kvq dev (what npm start runs)', () => {
     expect(exit.code).toBe(1);
     const lines = out().trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/redis-server not found.*apt-get install.*brew install redis.*docker run/);
+    expect(lines[0]).toMatch(
+      /redis-server not found.*apt-get install.*brew install redis.*docker run/,
+    );
   });
 });
 
@@ -114,7 +120,7 @@ describe('roles and configuration', () => {
       LOG_LEVEL: 'info',
     });
     const out = output(w);
-    const started = await eventually(async () => out().includes('worker started'), 15_000, 50);
+    const started = await eventually(() => out().includes('worker started'), 15_000, 50);
     expect(started, out()).toBe(true);
     const t = Date.now();
     const exit = await stopChild(w, 'SIGTERM');
@@ -132,7 +138,7 @@ describe('roles and configuration', () => {
       LOG_LEVEL: 'info',
     });
     const out = output(a);
-    expect(await eventually(async () => out().includes('api listening'), 15_000, 50), out()).toBe(true);
+    expect(await eventually(() => out().includes('api listening'), 15_000, 50), out()).toBe(true);
     const ready = await fetch(`http://127.0.0.1:${String(port)}/readyz`);
     expect(ready.status).toBe(200);
     expect((await stopChild(a, 'SIGTERM')).code).toBe(0);

@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import type { TestProject } from 'vitest/node';
-import { startRedisServer, type RedisServer } from '../../src/bin/redis-server.ts';
+
+import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

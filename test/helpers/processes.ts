@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const KVQ_BIN = fileURLToPath(new URL('../../src/bin/kvq.ts', import.meta.url));
@@ -11,7 +11,9 @@ export function spawnRole(role: string, env: Record<string, string>): ChildProce
   });
 }
 
-export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
+export function exitOf(
+  child: ChildProcess,
+): Promise<{ code: number | null; signal: string | null }> {
   if (child.exitCode !== null || child.signalCode !== null) {
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
+
 import { startApi } from '../../src/bin/api.ts';
 import { startWorker, type WorkerHandle } from '../../src/bin/worker.ts';
-import { createLifecycle, createLogger, loadConfig, type Config } from '../../src/core/index.ts';
+import { type Config, createLifecycle, createLogger, loadConfig } from '../../src/core/index.ts';
 
 export interface Stack {
   url: string;
@@ -91,7 +93,11 @@ export async function call(
 }
 
 /** Polls until fn() is truthy or ms pass. */
-export async function eventually<T>(fn: () => Promise<T>, ms = 10_000, stepMs = 25): Promise<T> {
+export async function eventually<T>(
+  fn: () => T | Promise<T>,
+  ms = 10_000,
+  stepMs = 25,
+): Promise<T> {
   const end = Date.now() + ms;
   let last: T = await fn();
   while (!last && Date.now() < end) {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRecordStore, type ApplyInput, type RecordStore } from '../../src/store/index.ts';
+
+import { type ApplyInput, createRecordStore, type RecordStore } from '../../src/store/index.ts';
 
 let redis: Redis;
 let store: RecordStore;

@@ -1,9 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import { createApp, createOpWaiter } from '../../src/api/index.ts';
 import { createLogger } from '../../src/core/index.ts';
 import { createLedger, createRecordStore } from '../../src/store/index.ts';
-import { call, startStack, type Stack } from '../helpers/stack.ts';
+import { call, type Stack, startStack } from '../helpers/stack.ts';
 
 let s: Stack;
 beforeAll(async () => {

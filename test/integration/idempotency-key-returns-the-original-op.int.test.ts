@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { call, startStack, type Stack } from '../helpers/stack.ts';
+
+import { call, type Stack, startStack } from '../helpers/stack.ts';
 
 let s: Stack;
 beforeAll(async () => {

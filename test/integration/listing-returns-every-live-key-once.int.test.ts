@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { call, startStack, type Stack } from '../helpers/stack.ts';
+
+import { call, type Stack, startStack } from '../helpers/stack.ts';
 
 let s: Stack;
 const keys = Array.from({ length: 57 }, (_, i) => `list/${String(i).padStart(3, '0')}`).concat([

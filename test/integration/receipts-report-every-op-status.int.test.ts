@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { call, eventually, startStack, type Stack } from '../helpers/stack.ts';
+
+import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
 
 let s: Stack;
 beforeAll(async () => {

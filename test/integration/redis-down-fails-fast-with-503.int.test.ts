@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../../src/bin/redis-server.ts';
-import { call, startStack, type Stack } from '../helpers/stack.ts';
+
+import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
+import { call, type Stack, startStack } from '../helpers/stack.ts';
 
 let dir: string;
 let queue: RedisServer;

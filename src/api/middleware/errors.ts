@@ -1,5 +1,6 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+
 import { AppError, type ErrorCode, type Logger } from '../../core/index.ts';
 import { problemResponse, requestIdOf } from '../problem.ts';
 

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+
 import type { ApiDeps } from '../deps.ts';
 import { health } from '../schemas.ts';
 

@@ -1,6 +1,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+
 import { AppError } from '../../core/index.ts';
+import { isTerminal } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { etagMatches, parseWriteCondition, preferWaitSeconds } from '../http-headers.ts';
 import { keyFromUrl, validateKey } from '../key-path.ts';
@@ -17,7 +19,6 @@ import {
   readQuery,
   record,
 } from '../schemas.ts';
-import { isTerminal } from '../../store/index.ts';
 import { submitWrite } from '../write-flow.ts';
 
 /** `{key{.+}}` becomes Hono's `:key{.+}` so a key may contain "/"; docs show `{key}`. */

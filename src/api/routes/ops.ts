@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+
 import { AppError } from '../../core/index.ts';
 import { publicReceipt } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
