@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import request from 'supertest';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { createApp, createOpWaiter } from '../../src/api/index.ts';
@@ -15,10 +16,10 @@ afterAll(async () => {
 });
 
 it('/healthz and /readyz answer 200 when both Redis are up', async () => {
-  expect((await call(s.url, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
-  const r = await call(s.url, 'GET', '/readyz');
-  expect(r.status).toBe(200);
+  await request(s.url).get('/healthz').expect('Content-Type', /json/).expect(200, { status: 'ok' });
+  const r = await request(s.url).get('/readyz').expect(200);
   expect(r.body.checks).toEqual({ queueRedis: 'up', dataRedis: 'up', lifecycle: 'running' });
+  await request(s.url).head('/healthz').expect(200);
 });
 
 it('serves an OpenAPI 3.1 document generated from the route schemas', async () => {
