@@ -1,0 +1,41 @@
+import { Queue } from 'bullmq';
+import { expect, it } from 'vitest';
+
+import { freePort } from '../../src/bin/redis-server.ts';
+import { call, eventually, startStack } from '../helpers/stack.ts';
+
+it('retries a transient data-Redis failure with backoff, then marks the op dead', async () => {
+  const deadPort = await freePort();
+  const s = await startStack({
+    kvUrl: `redis://127.0.0.1:${String(deadPort)}`,
+    env: { JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '20', REDIS_CONNECT_TIMEOUT_MS: '200' },
+  });
+  try {
+    const w = await call(s.url, 'PUT', '/v1/keys/k', { body: { value: 1 } });
+    expect(w.status).toBe(202);
+    const r = await call(s.url, 'GET', `/v1/ops/${w.body.op.id}`, {
+      headers: { Prefer: 'wait=25' },
+    });
+    expect(r.body.op.status).toBe('dead');
+    expect(r.body.op.attempts).toBe(3);
+    expect(r.body.op.error.code).toBe('DATA_UNAVAILABLE');
+  } finally {
+    await s.stop();
+  }
+}, 40_000);
+
+it('fails a malformed job at once, without retries', async () => {
+  const s = await startStack({ env: { JOB_ATTEMPTS: '5' } });
+  const q = new Queue(s.config.QUEUE_NAME, { connection: { url: s.queueUrl } });
+  try {
+    const job = await q.add('apply', { opId: 'x', nonsense: true }, { attempts: 5, backoff: 10 });
+    const failed = await eventually(async () => (await q.getJob(job.id!))?.failedReason, 10_000);
+    expect(failed).toMatch(/malformed job/);
+    const fresh = await q.getJob(job.id!);
+    expect(fresh?.attemptsMade).toBe(1);
+    expect(await fresh?.isFailed()).toBe(true);
+  } finally {
+    await q.close();
+    await s.stop();
+  }
+});
