@@ -4,6 +4,7 @@ import { requestId } from 'hono/request-id';
 
 import type { ApiDeps } from './deps.ts';
 import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
+import { registerDeadLetterRoutes } from './routes/dead-letters.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerKeyRoutes } from './routes/keys.ts';
 import { registerOpRoutes } from './routes/ops.ts';
@@ -35,6 +36,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   registerHealthRoutes(app, deps);
   registerKeyRoutes(app, deps);
   registerOpRoutes(app, deps);
+  registerDeadLetterRoutes(app, deps);
 
   const document = () => {
     const doc = app.getOpenAPI31Document({

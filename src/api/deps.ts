@@ -1,13 +1,21 @@
 import type { JobPayload, Logger } from '../core/index.ts';
-import type { Ledger, RecordStore } from '../store/index.ts';
+import type { DeadLetters, Ledger, RecordStore } from '../store/index.ts';
 import type { OpWaiter } from './op-waiter.ts';
 
 /** Everything the HTTP layer needs, built by a composition root. */
 export interface ApiDeps {
   ledger: Ledger;
   records: RecordStore;
-  /** Puts one job on the queue; rejects when the queue Redis cannot take it. */
-  enqueue(payload: JobPayload): Promise<void>;
+  deadLetters: DeadLetters;
+  /**
+   * Puts one job on the queue under `jobId`; a no-op when that job exists already. Rejects when
+   * the queue Redis cannot take it.
+   */
+  enqueue(payload: JobPayload, jobId: string): Promise<void>;
+  /** Jobs waiting in the queue (may be cached for a fraction of a second). */
+  backlog(): Promise<number>;
+  /** 0 = no limit. */
+  maxBacklog: number;
   waiter: OpWaiter;
   logger: Logger;
   limits: { maxKeyBytes: number; maxValueBytes: number };

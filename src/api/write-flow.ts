@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
 
 import { AppError, type Condition, type JobPayload, type OpType } from '../core/index.ts';
-import type { KvRecord } from '../store/index.ts';
+import type { KvRecord, StoredReceipt } from '../store/index.ts';
 import type { ApiDeps } from './deps.ts';
 import { parseIdempotencyKey, preferWaitSeconds } from './http-headers.ts';
 import { writeResponse } from './render.ts';
@@ -85,6 +85,43 @@ function fingerprint(input: WriteInput): string {
     .digest('base64url');
 }
 
+function payloadOf(
+  input: WriteInput,
+  opId: string,
+  version: number,
+  acceptedAt: number,
+): JobPayload {
+  const payload: JobPayload = { opId, key: input.key, type: input.type, version, acceptedAt };
+  if (input.valueJson !== undefined) payload.value = input.valueJson;
+  if (input.ttlMs !== undefined) payload.ttlMs = input.ttlMs;
+  if (input.condition) payload.condition = input.condition;
+  if (input.conditionCode) payload.conditionCode = input.conditionCode;
+  return payload;
+}
+
+function queuedReceipt(
+  input: WriteInput,
+  opId: string,
+  version: number,
+  acceptedAt: number,
+): StoredReceipt {
+  return {
+    id: opId,
+    key: input.key,
+    type: input.type,
+    version,
+    status: 'queued',
+    attempts: 0,
+    acceptedAt: new Date(acceptedAt).toISOString(),
+    created: false,
+    createdAtMs: null,
+    expiresAtMs: null,
+    acceptedAtMs: acceptedAt,
+    appliedAtMs: null,
+    jobId: opId,
+  };
+}
+
 export async function submitWrite(c: Context, deps: ApiDeps, input: WriteInput): Promise<Response> {
   if (deps.isShuttingDown()) {
     throw new AppError('SHUTTING_DOWN', 'this instance is shutting down; retry', {
@@ -95,6 +132,16 @@ export async function submitWrite(c: Context, deps: ApiDeps, input: WriteInput):
   const waitS = preferWaitSeconds(c.req.header('Prefer'));
   const fp = idempotencyKey ? fingerprint(input) : undefined;
 
+  if (deps.maxBacklog > 0) {
+    const waiting = await deps.backlog();
+    if (waiting > deps.maxBacklog) {
+      throw new AppError(
+        'BACKLOG_FULL',
+        `${String(waiting)} writes are waiting (limit ${String(deps.maxBacklog)}); retry shortly`,
+        { headers: { 'Retry-After': '2' } },
+      );
+    }
+  }
   // A repeat of an accepted request answers with the original op, whatever the key's state now.
   if (!idempotencyKey) await decideEarly(deps, input);
 
@@ -115,20 +162,16 @@ export async function submitWrite(c: Context, deps: ApiDeps, input: WriteInput):
   let id: string = opId;
   if (accepted.kind === 'dup') {
     id = accepted.opId;
+    // The original request may have died between accepting and enqueueing: make sure the job
+    // exists (adding an existing job id is a no-op in BullMQ).
+    const r = await deps.ledger.receipt(id);
+    if (r?.status === 'queued') {
+      await deps.enqueue(payloadOf(input, id, r.version, r.acceptedAtMs), r.jobId);
+    }
   } else {
-    const payload: JobPayload = {
-      opId,
-      key: input.key,
-      type: input.type,
-      version: accepted.version,
-      acceptedAt: accepted.acceptedAt,
-    };
-    if (input.valueJson !== undefined) payload.value = input.valueJson;
-    if (input.ttlMs !== undefined) payload.ttlMs = input.ttlMs;
-    if (input.condition) payload.condition = input.condition;
-    if (input.conditionCode) payload.conditionCode = input.conditionCode;
+    const payload = payloadOf(input, opId, accepted.version, accepted.acceptedAt);
     try {
-      await deps.enqueue(payload);
+      await deps.enqueue(payload, opId);
     } catch (err) {
       await deps.ledger.unaccept({ opId, key: input.key, idempotencyKey }).catch(() => undefined);
       throw err instanceof AppError
@@ -137,6 +180,14 @@ export async function submitWrite(c: Context, deps: ApiDeps, input: WriteInput):
             cause: err,
             headers: { 'Retry-After': '1' },
           });
+    }
+    if (waitS === undefined) {
+      // The common path: answer from what acceptance returned, without reading the receipt back.
+      return writeResponse(
+        c,
+        queuedReceipt(input, opId, accepted.version, accepted.acceptedAt),
+        {},
+      );
     }
   }
 

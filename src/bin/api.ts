@@ -3,13 +3,14 @@ import { Queue } from 'bullmq';
 
 import { createApp, createOpWaiter, type Subscriber } from '../api/index.ts';
 import {
+  AppError,
   type Config,
   JOB_NAME,
   type JobPayload,
   type Lifecycle,
   type Logger,
 } from '../core/index.ts';
-import { createLedger, createRecordStore } from '../store/index.ts';
+import { createDeadLetters, createLedger, createRecordStore } from '../store/index.ts';
 import { jobOptions } from './job-options.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
 
@@ -73,9 +74,12 @@ export async function startApi(
   const app = createApp({
     ledger,
     records,
-    enqueue: async (payload) => {
-      await queue.add(JOB_NAME, payload, { ...opts, jobId: payload.opId });
+    deadLetters: createDeadLetters({ redis: queueRedis, prefix: config.KEY_PREFIX }),
+    enqueue: async (payload, jobId) => {
+      await queue.add(JOB_NAME, payload, { ...opts, jobId });
     },
+    backlog: cachedBacklog(queue),
+    maxBacklog: config.MAX_BACKLOG,
     waiter: createOpWaiter({ ledger, subscriber }),
     logger,
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
@@ -97,6 +101,36 @@ export async function startApi(
   const url = `http://${host}:${String(port)}`;
   logger.info({ url }, 'api listening');
   return { url, port, server };
+}
+
+/**
+ * The waiting count, shared by concurrent requests and reused for 250 ms: backpressure needs an
+ * approximate number, not one more round trip per write.
+ */
+function cachedBacklog(queue: Queue): () => Promise<number> {
+  let value = 0;
+  let at = 0;
+  let inflight: Promise<number> | undefined;
+  return () => {
+    if (Date.now() - at < 250) return Promise.resolve(value);
+    inflight ??= queue
+      .getWaitingCount()
+      .then((n) => {
+        value = n;
+        at = Date.now();
+        return n;
+      })
+      .catch((err: unknown) => {
+        throw new AppError('QUEUE_UNAVAILABLE', `queue Redis: ${(err as Error).message}`, {
+          cause: err,
+          headers: { 'Retry-After': '1' },
+        });
+      })
+      .finally(() => {
+        inflight = undefined;
+      });
+    return inflight;
+  };
 }
 
 /** Stops accepting connections and waits for in-flight requests; idle keep-alives are closed. */

@@ -1,11 +1,13 @@
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 
 import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
 import { createLedger, createRecordStore } from '../store/index.ts';
 import {
   createProcessor,
   createReaper,
+  createReconciler,
   DEFAULT_IN_JOB_RETRY,
+  type JobSource,
   type ProcessResult,
 } from '../workers/index.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
@@ -56,23 +58,52 @@ export async function startWorker(
   worker.on('error', (err) => {
     logger.warn({ err }, 'worker error');
   });
-  // A job can also end failed without the processor seeing its last attempt (it stalled too
-  // often): make sure its receipt says dead. finish() is idempotent.
+  // The failed set holds only final failures (a retry goes back to delayed/wait). The reconciler
+  // dead-letters them; this handler does it at once, the periodic tick covers crashed processes.
+  const admin = new Queue(config.QUEUE_NAME, { connection: queueRedis, skipWaitingForReady: true });
+  admin.on('error', () => undefined);
+  lifecycle.register('admin-queue', () => admin.close());
+  const jobs: JobSource = {
+    async failed(limit) {
+      const list = await admin.getFailed(0, limit - 1);
+      return list.map((j) => ({
+        id: j.id ?? '',
+        data: j.data,
+        failedReason: j.failedReason,
+        attemptsMade: j.attemptsMade,
+      }));
+    },
+    async exists(jobId) {
+      return (await admin.getJobState(jobId)) !== 'unknown';
+    },
+    async remove(jobId) {
+      await admin.remove(jobId);
+    },
+  };
+  const reconciler = createReconciler({
+    ledger,
+    jobs,
+    logger,
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    orphanAgeMs: config.ORPHAN_AGE_MS,
+  });
   worker.on('failed', (job, err) => {
-    if (!job) return;
+    if (!job?.id) return;
+    const id = job.id;
     void (async () => {
-      if (!(await job.isFailed().catch(() => false))) return;
-      await ledger.finish({
-        opId: job.data.opId,
-        key: job.data.key,
-        status: 'dead',
-        attempts: job.attemptsMade,
-        error: { code: 'RETRIES_EXHAUSTED', message: err.message },
+      if (!(await job.isFailed())) return;
+      await reconciler.deadLetter({
+        id,
+        data: job.data,
+        failedReason: job.failedReason || err.message,
+        attemptsMade: job.attemptsMade,
       });
     })().catch((e: unknown) => {
-      logger.error({ err: e, jobId: job.id }, 'could not record a failed job');
+      logger.warn({ err: e, jobId: id }, 'dead-lettering deferred to the reconciler');
     });
   });
+  reconciler.start();
+  lifecycle.register('reconciler', () => reconciler.stop());
 
   const reaper = createReaper({ records, logger, intervalMs: 1000 });
   reaper.start();

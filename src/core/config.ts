@@ -38,6 +38,12 @@ const schema = z.object({
   WORKER_LOCK_MS: int(1000, 600_000).default(10_000),
   WORKER_STALLED_INTERVAL_MS: int(1000, 600_000).default(5000),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(20_000),
+  /** Writes get 503 BACKLOG_FULL while more than this many jobs wait (0 = no limit). */
+  MAX_BACKLOG: int(0, 100_000_000).default(100_000),
+  /** How often a worker (one at a time) moves final failures to the DLQ and closes lost ops. */
+  RECONCILE_INTERVAL_MS: int(100, 600_000).default(10_000),
+  /** An accepted op whose job is missing for this long is closed as dead (JOB_LOST). */
+  ORPHAN_AGE_MS: int(1000, 86_400_000).default(60_000),
   /** Upper bound for `GET /v1/keys/{key}?after=` when no `Prefer: wait` is given. */
   READ_AFTER_WAIT_MS: int(0, 30_000).default(5000),
   QUEUE_NAME: z

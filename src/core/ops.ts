@@ -77,8 +77,16 @@ export function queueKeys(p: string) {
     finished: `${p}ops:finished`,
     /** string: "<fingerprint> <opId>" per Idempotency-Key */
     idempotency: (ik: string) => `${p}idem:${ik}`,
-    /** pub/sub channel announcing "<opId> <status>" when an op finishes */
+    /** pub/sub channel prefix: `${doneChannel}:<opId>` announces the op's terminal status */
     doneChannel: `${p}ops:done`,
+    /** zset of accepted, unfinished op ids by acceptance time, for the orphan reconciler */
+    open: `${p}ops:open`,
+    /** hash per dead op: the original op (with its value), last error, attempts, times */
+    deadLetter: (id: string) => `${p}dlq:${id}`,
+    /** zset of dead-letter op ids by failure time */
+    deadLetters: `${p}dlq`,
+    /** string lock so that one worker at a time reconciles */
+    reconcileLock: `${p}lock:reconcile`,
   };
 }
 

@@ -1,3 +1,5 @@
+export type { DeadLetter, DeadLetterPage, DeadLetters } from './dead-letters.ts';
+export { createDeadLetters } from './dead-letters.ts';
 export type { AcceptResult, FinishInput, Ledger, StoredReceipt } from './ledger.ts';
 export { createLedger, isTerminal, publicReceipt } from './ledger.ts';
 export type {

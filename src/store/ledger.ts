@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 
 import {
+  type JobPayload,
   type OpReceipt,
   type OpStatus,
   type OpType,
@@ -28,6 +29,8 @@ export interface StoredReceipt extends OpReceipt {
   expiresAtMs: number | null;
   acceptedAtMs: number;
   appliedAtMs: number | null;
+  /** The BullMQ job that carries the op now (the op id, or a replay's id). */
+  jobId: string;
 }
 
 export interface FinishInput {
@@ -40,7 +43,12 @@ export interface FinishInput {
   createdAt?: number;
   expiresAt?: number | null;
   /** When the data Redis applied the op (its clock). */
-  appliedAt?: number;
+  appliedAt?: number | undefined;
+  /**
+   * With status 'dead': the original op (value included) for the dead-letter queue, or the raw
+   * job data when it did not even parse.
+   */
+  deadLetter?: JobPayload | string | undefined;
 }
 
 export interface Ledger {
@@ -62,6 +70,12 @@ export interface Ledger {
   start(opId: string, attempt: number): Promise<OpStatus | 'missing'>;
   /** Records a terminal status once and notifies waiters; returns the status that stands. */
   finish(input: FinishInput): Promise<OpStatus>;
+  /** Accepted ops still not finished that were accepted more than `ageMs` ago (oldest first). */
+  openOlderThan(ageMs: number, limit: number): Promise<string[]>;
+  /** Drops an op id from the open list (its receipt is gone or terminal). */
+  forgetOpen(opId: string): Promise<void>;
+  /** A best-effort lock so that one process at a time reconciles; true when taken. */
+  tryLock(name: 'reconcile', ttlMs: number, owner: string): Promise<boolean>;
   /** Channel on which `finish` announces an op. */
   doneChannel(opId: string): string;
   ping(): Promise<void>;
@@ -75,10 +89,10 @@ export function createLedger(deps: {
 }): Ledger {
   const { redis } = deps;
   const k = queueKeys(deps.prefix);
-  const acceptScript = defineScript<(string | number)[]>(redis, 'accept', 3);
-  const unacceptScript = defineScript<number>(redis, 'unaccept', 3);
+  const acceptScript = defineScript<(string | number)[]>(redis, 'accept', 4);
+  const unacceptScript = defineScript<number>(redis, 'unaccept', 4);
   const startScript = defineScript<string>(redis, 'start', 1);
-  const finishScript = defineScript<string>(redis, 'finish', 3);
+  const finishScript = defineScript<string>(redis, 'finish', 6);
   const receiptPrefix = k.op('');
   const idemTtlSeconds = Math.max(1, Math.ceil(deps.retentionMs / 1000));
   const channel = (opId: string) => `${k.doneChannel}:${opId}`;
@@ -87,7 +101,7 @@ export function createLedger(deps: {
     async accept({ opId, key, type, fingerprint, idempotencyKey }) {
       const r = await guard(
         acceptScript(
-          [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? '')],
+          [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? ''), k.open],
           [opId, key, type, idempotencyKey ? (fingerprint ?? '') : '', idemTtlSeconds],
         ),
         'QUEUE_UNAVAILABLE',
@@ -106,7 +120,10 @@ export function createLedger(deps: {
 
     async unaccept({ opId, key, idempotencyKey }) {
       await guard(
-        unacceptScript([k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? '')], [opId]),
+        unacceptScript(
+          [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? ''), k.open],
+          [opId],
+        ),
         'QUEUE_UNAVAILABLE',
       );
     },
@@ -130,7 +147,7 @@ export function createLedger(deps: {
     async finish(f) {
       const st = await guard(
         finishScript(
-          [k.op(f.opId), k.version(f.key), k.finished],
+          [k.op(f.opId), k.version(f.key), k.finished, k.open, k.deadLetter(f.opId), k.deadLetters],
           [
             f.opId,
             f.status,
@@ -145,11 +162,44 @@ export function createLedger(deps: {
             f.expiresAt ?? '',
             f.attempts,
             f.appliedAt ?? '',
+            f.status !== 'dead' || f.deadLetter === undefined
+              ? ''
+              : typeof f.deadLetter === 'string'
+                ? f.deadLetter
+                : JSON.stringify(f.deadLetter),
+            f.key,
           ],
         ),
         'QUEUE_UNAVAILABLE',
       );
       return st as OpStatus;
+    },
+
+    async openOlderThan(ageMs, limit) {
+      const [sec, micro] = await guard(redis.time(), 'QUEUE_UNAVAILABLE');
+      const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+      return guard(
+        redis.zrangebyscore(k.open, '-inf', now - ageMs, 'LIMIT', 0, limit),
+        'QUEUE_UNAVAILABLE',
+      );
+    },
+
+    async forgetOpen(opId) {
+      await guard(redis.zrem(k.open, opId), 'QUEUE_UNAVAILABLE');
+    },
+
+    async tryLock(_name, ttlMs, owner) {
+      const r = await guard(
+        redis.set(k.reconcileLock, owner, 'PX', ttlMs, 'NX'),
+        'QUEUE_UNAVAILABLE',
+      );
+      if (r === 'OK') return true;
+      // Re-entrant for the holder, so it keeps the lock while it runs every interval.
+      if ((await guard(redis.get(k.reconcileLock), 'QUEUE_UNAVAILABLE')) === owner) {
+        await guard(redis.pexpire(k.reconcileLock, ttlMs), 'QUEUE_UNAVAILABLE');
+        return true;
+      }
+      return false;
     },
 
     doneChannel: channel,
@@ -179,6 +229,7 @@ function toReceipt(h: Record<string, string>): StoredReceipt {
     expiresAtMs: optNum(h.e),
     acceptedAtMs,
     appliedAtMs,
+    jobId: h.job ?? h.id ?? '',
   };
   if (appliedAtMs !== null) r.appliedAt = iso(appliedAtMs);
   if (h.errCode) r.error = { code: h.errCode, message: h.errMsg ?? '' };

@@ -52,8 +52,9 @@ function statusOf(
       };
     }
     case 'expired':
+      // Refused rather than applied; it goes to the dead-letter queue so that it stays visible.
       return {
-        status: 'failed',
+        status: 'dead',
         error: {
           code: 'OP_EXPIRED',
           message: 'the op is older than the fencing window and the key has no record to fence it',
@@ -128,6 +129,7 @@ export function createProcessor(deps: {
                 }
               : {}),
             appliedAt: outcome.outcome === 'applied' ? outcome.updatedAt : undefined,
+            deadLetter: status === 'dead' ? op : undefined,
           }),
         retry,
       );
@@ -146,6 +148,7 @@ export function createProcessor(deps: {
             status: 'dead',
             attempts: attempt,
             error: { code, message },
+            deadLetter: op,
           });
         } catch (finishErr) {
           logger.error({ err: finishErr, opId: op.opId }, 'could not record dead op');

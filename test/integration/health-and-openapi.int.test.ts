@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { createApp, createOpWaiter } from '../../src/api/index.ts';
 import { createLogger } from '../../src/core/index.ts';
-import { createLedger, createRecordStore } from '../../src/store/index.ts';
+import { createDeadLetters, createLedger, createRecordStore } from '../../src/store/index.ts';
 import { call, type Stack, startStack } from '../helpers/stack.ts';
 
 let s: Stack;
@@ -55,7 +55,10 @@ it('/readyz and writes answer 503 once shutdown has begun', async () => {
     const app = createApp({
       ledger,
       records,
+      deadLetters: createDeadLetters({ redis: queueRedis, prefix: 'sd:' }),
       enqueue: () => Promise.reject(new Error('must not enqueue while shutting down')),
+      backlog: () => Promise.resolve(0),
+      maxBacklog: 0,
       waiter: createOpWaiter({
         ledger,
         subscriber: { subscribe: async () => {}, unsubscribe: async () => {}, onMessage: () => {} },

@@ -24,16 +24,26 @@ it('retries a transient data-Redis failure with backoff, then marks the op dead'
   }
 }, 40_000);
 
-it('fails a malformed job at once, without retries', async () => {
+it('fails a malformed job at once, without retries, into the dead-letter queue', async () => {
   const s = await startStack({ env: { JOB_ATTEMPTS: '5' } });
   const q = new Queue(s.config.QUEUE_NAME, { connection: { url: s.queueUrl } });
   try {
     const job = await q.add('apply', { opId: 'x', nonsense: true }, { attempts: 5, backoff: 10 });
-    const failed = await eventually(async () => (await q.getJob(job.id!))?.failedReason, 10_000);
-    expect(failed).toMatch(/malformed job/);
-    const fresh = await q.getJob(job.id!);
-    expect(fresh?.attemptsMade).toBe(1);
-    expect(await fresh?.isFailed()).toBe(true);
+    const dl = await eventually(async () => {
+      const r = await call(s.url, 'GET', `/v1/dlq/${job.id!}`);
+      return r.status === 200 ? r.body : undefined;
+    });
+    expect(dl).toMatchObject({
+      opId: job.id,
+      attempts: 1,
+      error: { code: 'MALFORMED_JOB' },
+      op: null,
+    });
+    // Dead-lettered jobs leave BullMQ.
+    expect(await eventually(async () => (await q.getJob(job.id!)) === undefined)).toBe(true);
+    const retry = await call(s.url, 'POST', `/v1/dlq/${job.id!}/retry`);
+    expect(retry.status).toBe(409);
+    expect(retry.body.code).toBe('NOT_REPLAYABLE');
   } finally {
     await q.close();
     await s.stop();

@@ -36,6 +36,10 @@ const ROUTE_METHODS: [RegExp, string][] = [
   [/^\/v1\/keys\/?$/, 'GET, HEAD, POST'],
   [/^\/v1\/keys\/.+$/, 'GET, HEAD, PUT, DELETE'],
   [/^\/v1\/ops\/[^/]+$/, 'GET, HEAD'],
+  [/^\/v1\/dlq\/?$/, 'GET, HEAD'],
+  [/^\/v1\/dlq\/retry$/, 'POST'],
+  [/^\/v1\/dlq\/[^/]+\/retry$/, 'POST'],
+  [/^\/v1\/dlq\/[^/]+$/, 'GET, HEAD, DELETE'],
   [/^\/(?:healthz|readyz|openapi\.json|docs)$/, 'GET, HEAD'],
 ];
 

@@ -1,6 +1,7 @@
 -- Accept a write on the queue Redis: assign the key's next version, count it as pending, create
--- the receipt and remember the Idempotency-Key, all at once.
--- KEYS: 1 version hash, 2 receipt hash, 3 idempotency string (unused when ARGV[4] is '')
+-- the receipt, list it as open and remember the Idempotency-Key, all at once.
+-- KEYS: 1 version hash, 2 receipt hash, 3 idempotency string (unused when ARGV[4] is ''),
+--       4 open-ops zset
 -- ARGV: 1 op id, 2 user key, 3 type, 4 request fingerprint ('' = no Idempotency-Key),
 --       5 idempotency ttl seconds
 -- Returns {'new', version, pendingBefore, acceptedAt} | {'dup', opId} | {'reused', opId}
@@ -18,7 +19,8 @@ end
 local version = redis.call('HINCRBY', KEYS[1], 'n', 1)
 local pending = redis.call('HINCRBY', KEYS[1], 'p', 1) - 1
 redis.call('HSET', KEYS[2], 'id', ARGV[1], 'key', ARGV[2], 'type', ARGV[3], 'version', version,
-  'status', 'queued', 'attempts', 0, 'acceptedAt', now)
+  'status', 'queued', 'attempts', 0, 'acceptedAt', now, 'job', ARGV[1])
+redis.call('ZADD', KEYS[4], now, ARGV[1])
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[3], ARGV[4] .. ' ' .. ARGV[1], 'EX', tonumber(ARGV[5]))
 end

@@ -1,0 +1,209 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+
+import { AppError } from '../../core/index.ts';
+import { type DeadLetter, publicReceipt } from '../../store/index.ts';
+import type { ApiDeps } from '../deps.ts';
+import { opUrl } from '../render.ts';
+import { opEnvelope, opError, problem } from '../schemas.ts';
+
+const entry = z
+  .object({
+    opId: z.string(),
+    key: z.string(),
+    type: z.string().nullable(),
+    version: z.number().int().nullable(),
+    error: opError,
+    attempts: z.number().int(),
+    acceptedAt: z.string().nullable(),
+    failedAt: z.string(),
+  })
+  .openapi('DeadLetter');
+
+const entryWithOp = entry
+  .extend({ op: z.record(z.string(), z.unknown()).nullable() })
+  .openapi('DeadLetterWithOp');
+
+const idParam = z.object({
+  opId: z
+    .string()
+    .min(1)
+    .openapi({ param: { name: 'opId', in: 'path' } }),
+});
+
+const problems = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [
+      s,
+      { description: 'Problem', content: { 'application/problem+json': { schema: problem } } },
+    ]),
+  );
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/v1/dlq',
+  summary: 'Dead-lettered ops, newest first',
+  request: {
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+      cursor: z.string().max(300).optional(),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'A page of entries',
+      content: {
+        'application/json': {
+          schema: z.object({ items: z.array(entry), nextCursor: z.string().nullable() }),
+        },
+      },
+    },
+    ...problems(400, 503),
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/v1/dlq/{opId}',
+  summary: 'One dead-lettered op, with the original op (value included)',
+  request: { params: idParam },
+  responses: {
+    200: { description: 'The entry', content: { 'application/json': { schema: entryWithOp } } },
+    ...problems(404, 503),
+  },
+});
+
+const retryOneRoute = createRoute({
+  method: 'post',
+  path: '/v1/dlq/{opId}/retry',
+  summary: 'Replay one dead-lettered op through the queue (fencing decides again)',
+  request: { params: idParam },
+  responses: {
+    202: { description: 'Requeued', content: { 'application/json': { schema: opEnvelope } } },
+    ...problems(404, 409, 503),
+  },
+});
+
+const retryAllRoute = createRoute({
+  method: 'post',
+  path: '/v1/dlq/retry',
+  summary: 'Replay every dead-lettered op (optionally only keys under a prefix)',
+  request: { query: z.object({ prefix: z.string().optional() }) },
+  responses: {
+    200: {
+      description: 'How many were requeued',
+      content: {
+        'application/json': {
+          schema: z.object({ retried: z.number().int(), skipped: z.number().int() }),
+        },
+      },
+    },
+    ...problems(503),
+  },
+});
+
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: '/v1/dlq/{opId}',
+  summary: 'Discard a dead-lettered op (its receipt stays dead)',
+  request: { params: idParam },
+  responses: { 204: { description: 'Discarded' }, ...problems(404, 503) },
+});
+
+function summary(d: DeadLetter) {
+  return {
+    opId: d.opId,
+    key: d.key,
+    type: d.op?.type ?? null,
+    version: d.op?.version ?? null,
+    error: d.error,
+    attempts: d.attempts,
+    acceptedAt: d.op ? new Date(d.op.acceptedAt).toISOString() : null,
+    failedAt: new Date(d.failedAt).toISOString(),
+  };
+}
+
+function withOp(d: DeadLetter) {
+  let op: Record<string, unknown> | null = null;
+  if (d.op) {
+    const { value, ...rest } = d.op;
+    op = { ...rest, ...(value === undefined ? {} : { value: JSON.parse(value) as unknown }) };
+  }
+  return { ...summary(d), op };
+}
+
+export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps): void {
+  const { deadLetters } = deps;
+
+  /** Takes one entry out and enqueues it under a fresh job id; puts it back if that fails. */
+  async function replay(opId: string): Promise<'requeued' | 'missing' | 'unreplayable'> {
+    const jobId = `${opId}:replay:${String(Date.now())}`;
+    const op = await deadLetters.take(opId, jobId);
+    if (op === null) return 'missing';
+    if (op === 'unreplayable') return 'unreplayable';
+    try {
+      await deps.enqueue(op, jobId);
+    } catch (err) {
+      await deps.ledger
+        .finish({
+          opId,
+          key: op.key,
+          status: 'dead',
+          attempts: 0,
+          error: { code: 'REPLAY_FAILED', message: (err as Error).message },
+          deadLetter: op,
+        })
+        .catch(() => undefined);
+      throw new AppError('QUEUE_UNAVAILABLE', 'could not requeue the op', {
+        cause: err,
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    return 'requeued';
+  }
+
+  app.openapi(listRoute, async (c) => {
+    const q = c.req.valid('query');
+    const page = await deadLetters.list({ limit: q.limit, cursor: q.cursor });
+    return c.json({ items: page.items.map(summary), nextCursor: page.nextCursor }, 200);
+  });
+
+  app.openapi(retryAllRoute, async (c) => {
+    const { prefix } = c.req.valid('query');
+    let retried = 0;
+    let skipped = 0;
+    for (const id of await deadLetters.ids(prefix)) {
+      if ((await replay(id)) === 'requeued') retried++;
+      else skipped++;
+    }
+    return c.json({ retried, skipped }, 200);
+  });
+
+  app.openapi(getRoute, async (c) => {
+    const { opId } = c.req.valid('param');
+    const d = await deadLetters.get(opId);
+    if (!d) throw new AppError('DEAD_LETTER_NOT_FOUND', `no dead letter for op ${opId}`);
+    return c.json(withOp(d), 200);
+  });
+
+  app.openapi(retryOneRoute, async (c) => {
+    const { opId } = c.req.valid('param');
+    const r = await replay(opId);
+    if (r === 'missing')
+      throw new AppError('DEAD_LETTER_NOT_FOUND', `no dead letter for op ${opId}`);
+    if (r === 'unreplayable') {
+      throw new AppError('NOT_REPLAYABLE', 'the job was malformed; inspect and delete it instead');
+    }
+    const receipt = await deps.ledger.receipt(opId);
+    if (!receipt) throw new AppError('OP_NOT_FOUND', `op ${opId} vanished during the replay`);
+    c.header('Location', opUrl(opId));
+    return c.json({ op: publicReceipt(receipt) }, 202);
+  });
+
+  app.openapi(deleteRoute, async (c) => {
+    const { opId } = c.req.valid('param');
+    if (!(await deadLetters.remove(opId))) {
+      throw new AppError('DEAD_LETTER_NOT_FOUND', `no dead letter for op ${opId}`);
+    }
+    return c.body(null, 204);
+  });
+}
