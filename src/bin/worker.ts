@@ -68,7 +68,7 @@ export async function startWorker(
       const list = await admin.getFailed(0, limit - 1);
       return list.map((j) => ({
         id: j.id ?? '',
-        data: j.data,
+        data: j.data as unknown,
         failedReason: j.failedReason,
         attemptsMade: j.attemptsMade,
       }));

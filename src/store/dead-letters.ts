@@ -140,7 +140,10 @@ export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadL
       const pipe = redis.pipeline();
       for (const id of all) pipe.hget(k.deadLetter(id), 'key');
       const keys = (await q(pipe.exec())) ?? [];
-      return all.filter((_, i) => String(keys[i]?.[1] ?? '').startsWith(prefix));
+      return all.filter((_, i) => {
+        const key = keys[i]?.[1];
+        return typeof key === 'string' && key.startsWith(prefix);
+      });
     },
 
     size: () => q(redis.zcard(k.deadLetters)),
