@@ -150,7 +150,7 @@ describe('the dead-letter queue', () => {
         connection: { url: p.queueUrl, maxRetriesPerRequest: null },
       });
       const job = await silent.getNextJob('tok');
-      expect(job!.id).toBe(id);
+      expect(job.id).toBe(id);
       await job.moveToFailed(new UnrecoverableError('simulated crash before recording'), 'tok');
       await silent.close();
       expect((await call(p.url, 'GET', `/v1/ops/${id}`)).body.op.status).toBe('queued');
