@@ -2,3 +2,4 @@ export { createApp } from './app.ts';
 export type { ApiDeps } from './deps.ts';
 export type { OpWaiter, Subscriber } from './op-waiter.ts';
 export { createOpWaiter } from './op-waiter.ts';
+export { rawProblemResponse, requestErrorResponse } from './problem.ts';

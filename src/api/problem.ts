@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 
-import { AppError, ERRORS } from '../core/index.ts';
+import { AppError, type ErrorCode, ERRORS } from '../core/index.ts';
 
 export const PROBLEM_TYPE_BASE = 'https://kvq.dev/problems/';
 
@@ -27,4 +27,43 @@ export function problemResponse(c: Context, err: AppError, extra: Record<string,
 export function requestIdOf(c: Context): string {
   const id: unknown = c.get('requestId' as never);
   return typeof id === 'string' ? id : '';
+}
+
+/**
+ * A whole HTTP/1.1 response for errors the HTTP parser raises before any route runs (bad request
+ * line, header overflow): still problem+json, so every 4xx a client sees has the same shape.
+ */
+export function rawProblemResponse(parserCode: string | undefined): string {
+  const code: ErrorCode =
+    parserCode === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+  const { status, title } = ERRORS[code];
+  const body = JSON.stringify({
+    type: `${PROBLEM_TYPE_BASE}${code.toLowerCase().replaceAll('_', '-')}`,
+    title,
+    status,
+    detail: `the HTTP request could not be parsed (${parserCode ?? 'unknown'})`,
+    code,
+    requestId: '',
+  });
+  return (
+    `HTTP/1.1 ${String(status)} ${title}\r\nContent-Type: application/problem+json\r\n` +
+    `Content-Length: ${String(Buffer.byteLength(body))}\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
+/** For requests the HTTP adapter rejects before the app sees them (invalid request target). */
+export function requestErrorResponse(): Response {
+  const code: ErrorCode = 'BAD_REQUEST';
+  const body = JSON.stringify({
+    type: `${PROBLEM_TYPE_BASE}bad-request`,
+    title: ERRORS[code].title,
+    status: 400,
+    detail: 'the request target is not a valid origin-form path',
+    code,
+    requestId: '',
+  });
+  return new Response(body, {
+    status: 400,
+    headers: { 'Content-Type': 'application/problem+json' },
+  });
 }

@@ -1,7 +1,16 @@
-import { serve, type ServerType } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+import { getRequestListener } from '@hono/node-server';
 import { Queue } from 'bullmq';
 
-import { createApp, createOpWaiter, type Subscriber } from '../api/index.ts';
+import {
+  createApp,
+  createOpWaiter,
+  rawProblemResponse,
+  requestErrorResponse,
+  type Subscriber,
+} from '../api/index.ts';
 import {
   AppError,
   type Config,
@@ -17,7 +26,7 @@ import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
 export interface ApiHandle {
   url: string;
   port: number;
-  server: ServerType;
+  server: Server;
 }
 
 /** Composition root of the API role. Registers its closers on `lifecycle`. */
@@ -88,11 +97,23 @@ export async function startApi(
     isShuttingDown: () => lifecycle.shuttingDown,
   });
 
-  const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => {
-      resolve(s);
+  // getRequestListener rather than serve(): it takes an errorHandler, so requests the adapter
+  // cannot even turn into a Request (e.g. `POST *`) still get a problem+json 400.
+  const listener = getRequestListener(app.fetch, {
+    hostname: config.HOST,
+    errorHandler: () => requestErrorResponse(),
+  });
+  const server = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, listener);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (socket.writable) socket.end(rawProblemResponse(err.code));
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off('error', reject);
+      resolve();
     });
-    s.once('error', reject);
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -134,7 +155,7 @@ function cachedBacklog(queue: Queue): () => Promise<number> {
 }
 
 /** Stops accepting connections and waits for in-flight requests; idle keep-alives are closed. */
-function closeServer(server: ServerType): Promise<void> {
+function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => {
       resolve();
