@@ -103,7 +103,9 @@ export async function startApi(
     hostname: config.HOST,
     errorHandler: () => requestErrorResponse(),
   });
-  const server = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, listener);
+  const server = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, (req, res) => {
+    void listener(req, res);
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (socket.writable) socket.end(rawProblemResponse(err.code));
     else socket.destroy();
