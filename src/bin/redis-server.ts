@@ -51,8 +51,11 @@ export interface RedisServer {
   child: ChildProcess;
   /** SIGTERM (or SIGKILL) this server and wait for it to exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
-  /** Start again on the same port and directory (AOF is reloaded when enabled). */
-  restart(): Promise<RedisServer>;
+  /**
+   * Stop (SIGTERM by default, which fsyncs the AOF; SIGKILL to simulate a crash), then start again
+   * on the same port and directory (the AOF is reloaded when enabled).
+   */
+  restart(signal?: NodeJS.Signals): Promise<RedisServer>;
 }
 
 function ping(port: number): Promise<boolean> {
@@ -130,8 +133,8 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
       child.kill(signal);
       await exited;
     },
-    async restart() {
-      await server.stop();
+    async restart(signal: NodeJS.Signals = 'SIGTERM') {
+      await server.stop(signal);
       return startRedisServer({ ...opts, port });
     },
   };

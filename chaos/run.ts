@@ -1,0 +1,31 @@
+/**
+ * `npm run chaos [-- --duration 60 --rate 1500 --keys 100]`: see chaos.ts. Exits 1 on any violation.
+ */
+import { parseArgs } from 'node:util';
+
+import { runChaos, summaryTable } from './chaos.ts';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '60' },
+    rate: { type: 'string', default: '1500' },
+    keys: { type: 'string', default: '100' },
+  },
+});
+
+const result = await runChaos({
+  durationMs: Number(values.duration) * 1000,
+  rate: Number(values.rate),
+  keys: Number(values.keys),
+  apis: 2,
+  workers: 3,
+  killEveryMs: 2000,
+  restartRedis: true,
+  drainTimeoutMs: 180_000,
+  log: (l) => {
+    console.log(l);
+  },
+});
+console.log(`\n${summaryTable(result)}\n`);
+for (const v of result.violations.slice(0, 20)) console.log(`VIOLATION: ${v}`);
+process.exit(result.ok ? 0 : 1);

@@ -1,0 +1,23 @@
+import { expect, it } from 'vitest';
+
+import { runChaos, summaryTable } from '../../chaos/chaos.ts';
+
+/** The short variant of `npm run chaos` (same harness, ~15 s of faults). */
+it('15 s of SIGKILLs and Redis restarts: every 202 terminal, 0 lost, 0 regressions', async () => {
+  const result = await runChaos({
+    durationMs: 15_000,
+    keys: 100,
+    rate: 800,
+    apis: 2,
+    workers: 3,
+    killEveryMs: 2000,
+    restartRedis: true,
+    drainTimeoutMs: 60_000,
+    log: () => undefined,
+  });
+  console.log(summaryTable(result));
+  expect(result.violations).toEqual([]);
+  expect(result.ok).toBe(true);
+  expect(Number(result.stats['accepted (202)'])).toBeGreaterThan(2000);
+  expect(result.stats['Redis restarts']).toBe('queue, data');
+}, 120_000);
