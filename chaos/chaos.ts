@@ -86,6 +86,8 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
   const maxSeen = new Map<string, number>();
   const violations: string[] = [];
   let running = true;
+  /** Read through a function: the loops check it after awaits, which narrowing cannot see. */
+  const active = () => running;
   const keyName = (i: number) => `chaos/${String(i)}`;
   const urls = () => cluster.apiUrls();
 
@@ -187,7 +189,7 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
     let dataDone = !opts.restartRedis;
     while (running) {
       await sleep(opts.killEveryMs * (0.7 + Math.random() * 0.6));
-      if (!running) break;
+      if (!active()) break;
       if (!queueDone && Date.now() >= queueAt) {
         queueDone = true;
         await cluster.restartRedis('queue');
@@ -233,7 +235,10 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
         const pipe = redis.pipeline();
         for (const a of batch) pipe.hget(`${prefix}op:${a.opId}`, 'status');
         const rows = (await pipe.exec()) ?? [];
-        batch.forEach((a, j) => statusOf.set(a.opId, String(rows[j]?.[1] ?? 'missing')));
+        batch.forEach((a, j) => {
+          const st = rows[j]?.[1];
+          statusOf.set(a.opId, typeof st === 'string' ? st : 'missing');
+        });
       }
       const left = accepted.filter((a) => !TERMINAL.has(statusOf.get(a.opId) ?? '')).length;
       if (left === 0 || Date.now() - drainStart > opts.drainTimeoutMs) break;

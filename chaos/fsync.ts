@@ -26,7 +26,6 @@ async function trial(fsync: 'everysec' | 'always') {
   let running = true;
   let seq = 0;
   const t0 = Date.now();
-  let killedAt = 0;
   const loop = async () => {
     while (running) {
       const i = seq++;
@@ -48,7 +47,7 @@ async function trial(fsync: 'everysec' | 'always') {
     const loops = Array.from({ length: 64 }, loop);
     await new Promise((r) => setTimeout(r, 3000));
     const ackedBeforeKill = acked.length;
-    killedAt = Date.now();
+    const killedAt = Date.now();
     cluster.queue = await cluster.queue.restart('SIGKILL');
     running = false;
     await Promise.all(loops);
