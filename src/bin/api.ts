@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import { getRequestListener } from '@hono/node-server';
-import { Queue } from 'bullmq';
 
 import {
   createApp,
@@ -11,16 +10,10 @@ import {
   requestErrorResponse,
   type Subscriber,
 } from '../api/index.ts';
-import {
-  AppError,
-  type Config,
-  JOB_NAME,
-  type JobPayload,
-  type Lifecycle,
-  type Logger,
-} from '../core/index.ts';
+import { AppError, type Config, JOB_NAME, type Lifecycle, type Logger } from '../core/index.ts';
 import { createDeadLetters, createLedger, createRecordStore } from '../store/index.ts';
 import { jobOptions } from './job-options.ts';
+import { createQueueHandle, type QueueHandle } from './queue-handle.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
 
 export interface ApiHandle {
@@ -46,13 +39,7 @@ export async function startApi(
   if (!q) logger.warn('queue Redis not reachable yet; serving anyway (writes answer 503)');
   if (!d) logger.warn('data Redis not reachable yet; serving anyway (reads answer 503)');
 
-  const queue = new Queue<JobPayload>(config.QUEUE_NAME, {
-    connection: queueRedis,
-    skipWaitingForReady: true,
-  });
-  queue.on('error', (err) => {
-    logger.debug({ err }, 'queue error');
-  });
+  const queue = createQueueHandle(config.QUEUE_NAME, queueRedis);
   lifecycle.register('queue', () => queue.close());
 
   const ledger = createLedger({
@@ -85,7 +72,7 @@ export async function startApi(
     records,
     deadLetters: createDeadLetters({ redis: queueRedis, prefix: config.KEY_PREFIX }),
     enqueue: async (payload, jobId) => {
-      await queue.add(JOB_NAME, payload, { ...opts, jobId });
+      await queue.get().add(JOB_NAME, payload, { ...opts, jobId });
     },
     backlog: cachedBacklog(queue),
     maxBacklog: config.MAX_BACKLOG,
@@ -130,14 +117,14 @@ export async function startApi(
  * The waiting count, shared by concurrent requests and reused for 250 ms: backpressure needs an
  * approximate number, not one more round trip per write.
  */
-function cachedBacklog(queue: Queue): () => Promise<number> {
+function cachedBacklog(queue: QueueHandle): () => Promise<number> {
   let value = 0;
   let at = 0;
   let inflight: Promise<number> | undefined;
   return () => {
     if (Date.now() - at < 250) return Promise.resolve(value);
-    inflight ??= queue
-      .getWaitingCount()
+    inflight ??= Promise.resolve()
+      .then(() => queue.get().getWaitingCount())
       .then((n) => {
         value = n;
         at = Date.now();

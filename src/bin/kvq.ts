@@ -8,6 +8,7 @@ import {
   requireRedisUrls,
 } from '../core/index.ts';
 import { startApi } from './api.ts';
+import { startAutoscaler } from './autoscaler.ts';
 import { MissingRedisError, startDev } from './dev.ts';
 import { REDIS_INSTALL_HINT, redisServerAvailable } from './redis-server.ts';
 import { startWorker } from './worker.ts';
@@ -18,6 +19,7 @@ roles:
   api      HTTP API (needs QUEUE_REDIS_URL and KV_REDIS_URL)
   worker   applies queued writes to the data Redis
   dev      local stack: two redis-server children + api + worker (or uses the URLs when set)
+  autoscaler  scales the worker Deployment on queue backlog (needs QUEUE_REDIS_URL)
   help     this text
 
 All configuration comes from environment variables; see the README.`;
@@ -28,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (!['api', 'worker', 'dev'].includes(role)) {
+  if (!['api', 'worker', 'dev', 'autoscaler'].includes(role)) {
     process.stderr.write(`kvq: unknown role "${role}"\n\n${USAGE}\n`);
     return 2;
   }
@@ -36,7 +38,10 @@ async function main(argv: string[]): Promise<number> {
   let config: Config;
   try {
     config = loadConfig();
-    if (role !== 'dev') requireRedisUrls(config);
+    if (role === 'api' || role === 'worker') requireRedisUrls(config);
+    if (role === 'autoscaler' && !config.QUEUE_REDIS_URL) {
+      throw new ConfigError(['QUEUE_REDIS_URL: required for this role']);
+    }
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`kvq: ${err.message}\n`);
@@ -75,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
       await startApi(config, requireRedisUrls(config), logger, lifecycle);
     } else if (role === 'worker') {
       await startWorker(config, requireRedisUrls(config), logger, lifecycle);
+    } else if (role === 'autoscaler') {
+      await startAutoscaler(config, config.QUEUE_REDIS_URL ?? '', logger, lifecycle);
     } else {
       const dev = await startDev(config, logger, lifecycle);
       process.stdout.write(

@@ -1,4 +1,4 @@
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 
 import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
 import { createLedger, createRecordStore } from '../store/index.ts';
@@ -10,6 +10,7 @@ import {
   type JobSource,
   type ProcessResult,
 } from '../workers/index.ts';
+import { createQueueHandle } from './queue-handle.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
 
 export interface WorkerHandle {
@@ -60,12 +61,11 @@ export async function startWorker(
   });
   // The failed set holds only final failures (a retry goes back to delayed/wait). The reconciler
   // dead-letters them; this handler does it at once, the periodic tick covers crashed processes.
-  const admin = new Queue(config.QUEUE_NAME, { connection: queueRedis, skipWaitingForReady: true });
-  admin.on('error', () => undefined);
+  const admin = createQueueHandle(config.QUEUE_NAME, queueRedis);
   lifecycle.register('admin-queue', () => admin.close());
   const jobs: JobSource = {
     async failed(limit) {
-      const list = await admin.getFailed(0, limit - 1);
+      const list = await admin.get().getFailed(0, limit - 1);
       return list.map((j) => ({
         id: j.id ?? '',
         data: j.data as unknown,
@@ -74,10 +74,10 @@ export async function startWorker(
       }));
     },
     async exists(jobId) {
-      return (await admin.getJobState(jobId)) !== 'unknown';
+      return (await admin.get().getJobState(jobId)) !== 'unknown';
     },
     async remove(jobId) {
-      await admin.remove(jobId);
+      await admin.get().remove(jobId);
     },
   };
   const reconciler = createReconciler({

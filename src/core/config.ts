@@ -54,6 +54,16 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_:-]{1,64}$/)
     .default('kvq:'),
+  /** `kvq autoscaler`: the worker Deployment it scales, and how. */
+  AUTOSCALER_NAMESPACE: z.string().min(1).default('kvq'),
+  AUTOSCALER_DEPLOYMENT: z.string().min(1).default('kvq-worker'),
+  TARGET_BACKLOG_PER_WORKER: int(1, 10_000_000).default(1000),
+  MIN_WORKERS: int(0, 1000).default(1),
+  MAX_WORKERS: int(1, 1000).default(10),
+  AUTOSCALER_INTERVAL_MS: int(500, 600_000).default(5000),
+  SCALE_DOWN_COOLDOWN_MS: int(0, 3_600_000).default(120_000),
+  /** Set by Kubernetes in every pod: the autoscaler then uses its service account. */
+  KUBERNETES_SERVICE_HOST: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `kvq dev`: where the embedded redis-server children keep their data. */
   DEV_DATA_DIR: z.string().min(1).default('.kvq'),

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
-import { call, type Stack, startStack } from '../helpers/stack.ts';
+import { freePort, type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
+import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
 
 let dir: string;
 let queue: RedisServer;
@@ -78,4 +78,33 @@ describe('a Redis outage answers 503 + Retry-After within 2 s, never hangs', () 
     expect(ready.body.checks).toMatchObject({ queueRedis: 'down', dataRedis: 'up' });
     queue = await queue.restart();
   }, 40_000);
+});
+
+describe('starting before the Redis it needs', () => {
+  it('an API started while the queue Redis is down answers 503, then works once it is up', async () => {
+    const port = await freePort();
+    const late = mkdtempSync(join(tmpdir(), 'kvq-late-'));
+    const p = await startStack({
+      worker: false,
+      queueUrl: `redis://127.0.0.1:${String(port)}`,
+      kvUrl: data.url,
+    });
+    let q: RedisServer | undefined;
+    try {
+      const before = await call(p.url, 'PUT', '/v1/keys/late', { body: { value: 1 } });
+      expect(before.status).toBe(503);
+      q = await startRedisServer({ dir: late, port, appendonly: false });
+      const ok = await eventually(
+        async () =>
+          (await call(p.url, 'PUT', '/v1/keys/late', { body: { value: 1 } })).status === 202,
+        10_000,
+        100,
+      );
+      expect(ok).toBe(true);
+    } finally {
+      await p.stop();
+      await q?.stop();
+      rmSync(late, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

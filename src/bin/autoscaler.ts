@@ -1,0 +1,71 @@
+import { createServer } from 'node:http';
+
+import { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
+
+import { createAutoscaler, k8sScaleTarget } from '../autoscaler/index.ts';
+import type { Config, Lifecycle, Logger } from '../core/index.ts';
+import { createQueueHandle } from './queue-handle.ts';
+import { closeClient, createRedisClient } from './redis-clients.ts';
+
+/**
+ * Composition root of `kvq autoscaler`: queue backlog in, worker replicas out. In a cluster it uses
+ * the pod's service account; elsewhere the current kubeconfig (or `kubeConfig` for tests).
+ */
+export async function startAutoscaler(
+  config: Config,
+  queueUrl: string,
+  logger: Logger,
+  lifecycle: Lifecycle,
+  kubeConfig?: KubeConfig,
+) {
+  const kc = kubeConfig ?? new KubeConfig();
+  if (!kubeConfig) {
+    if (config.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else kc.loadFromDefault();
+  }
+  const apps = kc.makeApiClient(AppsV1Api);
+  const redis = createRedisClient(queueUrl, 'command', config, 'autoscaler');
+  lifecycle.register('redis', () => closeClient(redis));
+  const queue = createQueueHandle(config.QUEUE_NAME, redis);
+  lifecycle.register('queue', () => queue.close());
+
+  const autoscaler = createAutoscaler({
+    backlog: async () => {
+      const counts = await queue.get().getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    },
+    target: k8sScaleTarget(apps, config.AUTOSCALER_NAMESPACE, config.AUTOSCALER_DEPLOYMENT),
+    policy: {
+      targetBacklogPerWorker: config.TARGET_BACKLOG_PER_WORKER,
+      minReplicas: config.MIN_WORKERS,
+      maxReplicas: config.MAX_WORKERS,
+      scaleDownCooldownMs: config.SCALE_DOWN_COOLDOWN_MS,
+    },
+    intervalMs: config.AUTOSCALER_INTERVAL_MS,
+    logger,
+  });
+  autoscaler.start();
+  lifecycle.register('autoscaler', () => autoscaler.stop());
+
+  // Probes: alive while the process runs; ready while ticks keep succeeding.
+  const health = createServer((req, res) => {
+    const fresh = Date.now() - autoscaler.lastSuccessAt < config.AUTOSCALER_INTERVAL_MS * 3;
+    const ok =
+      req.url === '/healthz' || (req.url === '/readyz' && fresh && !lifecycle.shuttingDown);
+    res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ status: ok ? 'ok' : 'not ready' }));
+  });
+  await new Promise<void>((resolve) => health.listen(config.PORT, config.HOST, resolve));
+  lifecycle.register('health', () => new Promise<void>((resolve) => health.close(() => resolve())));
+  logger.info(
+    {
+      namespace: config.AUTOSCALER_NAMESPACE,
+      deployment: config.AUTOSCALER_DEPLOYMENT,
+      target: config.TARGET_BACKLOG_PER_WORKER,
+      min: config.MIN_WORKERS,
+      max: config.MAX_WORKERS,
+    },
+    'autoscaler started',
+  );
+  return { autoscaler, health };
+}
