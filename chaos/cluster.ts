@@ -51,6 +51,7 @@ export async function startCluster(opts: {
     QUEUE_REDIS_URL: cluster.queue.url,
     KV_REDIS_URL: cluster.data.url,
     LOG_LEVEL: 'error',
+    WORKER_HEALTH_PORT: '0',
     ...opts.env,
   });
 

@@ -1,5 +1,6 @@
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { bearerAuth } from 'hono/bearer-auth';
 import { requestId } from 'hono/request-id';
 
 import type { ApiDeps } from './deps.ts';
@@ -33,6 +34,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
     }
   });
 
+  if (deps.apiTokens.length > 0) {
+    app.use('/v1/*', bearerAuth({ token: [...deps.apiTokens] }));
+  }
   registerHealthRoutes(app, deps);
   registerKeyRoutes(app, deps);
   registerOpRoutes(app, deps);

@@ -21,6 +21,8 @@ export interface ApiDeps {
   limits: { maxKeyBytes: number; maxValueBytes: number };
   readAfterWaitMs: number;
   docsEnabled: boolean;
+  /** Bearer tokens accepted on /v1 routes; empty = no authentication. */
+  apiTokens: readonly string[];
   /** True once shutdown began: /readyz fails and writes are refused. */
   isShuttingDown(): boolean;
 }

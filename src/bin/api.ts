@@ -81,6 +81,7 @@ export async function startApi(
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
     readAfterWaitMs: config.READ_AFTER_WAIT_MS,
     docsEnabled: config.DOCS_ENABLED,
+    apiTokens: config.API_TOKENS,
     isShuttingDown: () => lifecycle.shuttingDown,
   });
 

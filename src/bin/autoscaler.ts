@@ -1,9 +1,8 @@
-import { createServer } from 'node:http';
-
 import { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
 
 import { createAutoscaler, k8sScaleTarget } from '../autoscaler/index.ts';
 import type { Config, Lifecycle, Logger } from '../core/index.ts';
+import { startHealthServer } from './health-server.ts';
 import { createQueueHandle } from './queue-handle.ts';
 import { closeClient, createRedisClient } from './redis-clients.ts';
 
@@ -48,15 +47,14 @@ export async function startAutoscaler(
   lifecycle.register('autoscaler', () => autoscaler.stop());
 
   // Probes: alive while the process runs; ready while ticks keep succeeding.
-  const health = createServer((req, res) => {
-    const fresh = Date.now() - autoscaler.lastSuccessAt < config.AUTOSCALER_INTERVAL_MS * 3;
-    const ok =
-      req.url === '/healthz' || (req.url === '/readyz' && fresh && !lifecycle.shuttingDown);
-    res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ status: ok ? 'ok' : 'not ready' }));
+  const health = await startHealthServer({
+    host: config.HOST,
+    port: config.PORT,
+    ready: () =>
+      Date.now() - autoscaler.lastSuccessAt < config.AUTOSCALER_INTERVAL_MS * 3 &&
+      !lifecycle.shuttingDown,
   });
-  await new Promise<void>((resolve) => health.listen(config.PORT, config.HOST, resolve));
-  lifecycle.register('health', () => new Promise<void>((resolve) => health.close(() => resolve())));
+  lifecycle.register('health', health.close);
   logger.info(
     {
       namespace: config.AUTOSCALER_NAMESPACE,

@@ -37,7 +37,11 @@ export async function startDev(config: Config, logger: Logger, lifecycle: Lifecy
   }
   if (!queueUrl || !kvUrl) throw new Error('unreachable: Redis URLs missing');
   const urls = { queueUrl, kvUrl };
-  for (let i = 0; i < config.DEV_WORKERS; i++) await startWorker(config, urls, logger, lifecycle);
+  // In-process workers share the API's port space: no separate health port.
+  const workerConfig = { ...config, WORKER_HEALTH_PORT: 0 };
+  for (let i = 0; i < config.DEV_WORKERS; i++) {
+    await startWorker(workerConfig, urls, logger, lifecycle);
+  }
   const api = await startApi(config, urls, logger, lifecycle);
   return { ...api, ...urls };
 }

@@ -10,6 +10,7 @@ import {
   type JobSource,
   type ProcessResult,
 } from '../workers/index.ts';
+import { startHealthServer } from './health-server.ts';
 import { createQueueHandle } from './queue-handle.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
 
@@ -126,6 +127,18 @@ export async function startWorker(
       await worker.close(true);
     }
   });
+  if (config.WORKER_HEALTH_PORT > 0) {
+    const health = await startHealthServer({
+      host: config.HOST,
+      port: config.WORKER_HEALTH_PORT,
+      ready: () =>
+        worker.isRunning() &&
+        queueRedis.status === 'ready' &&
+        kvRedis.status === 'ready' &&
+        !lifecycle.shuttingDown,
+    });
+    lifecycle.register('health', health.close);
+  }
   logger.info(
     { concurrency: config.WORKER_CONCURRENCY, queue: config.QUEUE_NAME },
     'worker started',

@@ -71,6 +71,18 @@ const schema = z.object({
   REDIS_CONNECT_TIMEOUT_MS: int(100, 60_000).default(1500),
   REDIS_COMMAND_TIMEOUT_MS: int(100, 60_000).default(1500),
   DOCS_ENABLED: bool.default(true),
+  /** Comma-separated bearer tokens; when set, every /v1 route requires one. */
+  API_TOKENS: z
+    .string()
+    .optional()
+    .transform((s) =>
+      (s ?? '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t.length > 0),
+    ),
+  /** The worker's /healthz and /readyz port (0 = none, e.g. inside `kvq dev`). */
+  WORKER_HEALTH_PORT: int(0, 65535).default(8081),
 });
 
 export type Config = Readonly<z.output<typeof schema>>;

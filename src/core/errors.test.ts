@@ -9,6 +9,7 @@ describe('the error catalogue', () => {
     INVALID_KEY: 400,
     INVALID_CURSOR: 400,
     INVALID_HEADER: 400,
+    UNAUTHORIZED: 401,
     KEY_NOT_FOUND: 404,
     OP_NOT_FOUND: 404,
     ROUTE_NOT_FOUND: 404,

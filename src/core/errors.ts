@@ -8,6 +8,7 @@ export const ERRORS = {
   INVALID_KEY: { status: 400, retryable: false, title: 'Invalid key' },
   INVALID_CURSOR: { status: 400, retryable: false, title: 'Invalid cursor' },
   INVALID_HEADER: { status: 400, retryable: false, title: 'Invalid header' },
+  UNAUTHORIZED: { status: 401, retryable: false, title: 'Missing or invalid bearer token' },
   KEY_NOT_FOUND: { status: 404, retryable: false, title: 'Key not found' },
   OP_NOT_FOUND: { status: 404, retryable: false, title: 'Operation not found' },
   ROUTE_NOT_FOUND: { status: 404, retryable: false, title: 'No such route' },

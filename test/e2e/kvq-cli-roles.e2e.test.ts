@@ -112,16 +112,23 @@ describe('roles and configuration', () => {
     expect((await exitOf(bad)).code).toBe(2);
   });
 
-  it('a worker exits 0 on SIGTERM after closing its connections', async () => {
+  it('a worker serves /healthz and /readyz, and exits 0 on SIGTERM after closing its connections', async () => {
+    const healthPort = await freePort();
     const w = spawnRole('worker', {
       QUEUE_REDIS_URL: inject('queueRedisUrl'),
       KV_REDIS_URL: inject('kvRedisUrl'),
       QUEUE_NAME: 'sigterm-test',
       LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      WORKER_HEALTH_PORT: String(healthPort),
     });
     const out = output(w);
     const started = await eventually(() => out().includes('worker started'), 15_000, 50);
     expect(started, out()).toBe(true);
+    const h = `http://127.0.0.1:${String(healthPort)}`;
+    expect((await fetch(`${h}/healthz`)).status).toBe(200);
+    expect((await fetch(`${h}/readyz`)).status).toBe(200);
+    expect((await fetch(`${h}/nope`)).status).toBe(404);
     const t = Date.now();
     const exit = await stopChild(w, 'SIGTERM');
     expect(exit.code).toBe(0);

@@ -6,7 +6,7 @@ export const KVQ_BIN = fileURLToPath(new URL('../../src/bin/kvq.ts', import.meta
 /** Spawns `kvq <role>` as a child process; the caller ends it by PID. */
 export function spawnRole(role: string, env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [KVQ_BIN, role], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, LOG_LEVEL: 'warn', WORKER_HEALTH_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

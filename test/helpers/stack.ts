@@ -40,6 +40,7 @@ export async function startStack(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SHUTDOWN_TIMEOUT_MS: '5000',
     WORKER_CONCURRENCY: '16',
+    WORKER_HEALTH_PORT: '0',
     ...opts.env,
   });
   const logger = createLogger(config.LOG_LEVEL, 'test');

@@ -67,6 +67,7 @@ it('/readyz and writes answer 503 once shutdown has begun', async () => {
       limits: { maxKeyBytes: 512, maxValueBytes: 1024 },
       readAfterWaitMs: 0,
       docsEnabled: false,
+      apiTokens: [],
       isShuttingDown: () => true,
     });
     const ready = await app.request('/readyz');

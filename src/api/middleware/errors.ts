@@ -23,6 +23,15 @@ export function createErrorHandler(logger: Logger): ErrorHandler {
       return problemResponse(c, err);
     }
     if (err instanceof HTTPException) {
+      const challenge = err.getResponse().headers.get('WWW-Authenticate');
+      if (challenge) {
+        return problemResponse(
+          c,
+          new AppError('UNAUTHORIZED', 'send Authorization: Bearer <token>', {
+            headers: { 'WWW-Authenticate': challenge },
+          }),
+        );
+      }
       const code = HTTP_EXCEPTION_CODES[err.status];
       if (code) return problemResponse(c, new AppError(code, err.message));
     }
