@@ -1,0 +1,38 @@
+# kvq: one image for every role. The role is the argument: api (default), worker, autoscaler.
+#   docker build -t kvq:dev .
+#   docker run --rm -e QUEUE_REDIS_URL=... -e KV_REDIS_URL=... -p 8080:8080 kvq:dev api
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+ENV NODE_ENV=development
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY src ./src
+RUN npm run build \
+  && npm prune --omit=dev --no-audit --no-fund \
+  && rm -rf node_modules/.cache
+
+FROM node:24-bookworm-slim AS runtime
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="kvq" \
+      org.opencontainers.image.description="Queued key-value service: BullMQ writes with per-key version fencing" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
+ENV NODE_ENV=production \
+    PORT=8080 \
+    WORKER_HEALTH_PORT=8081
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+RUN ln -s /app/bin/kvq.js /usr/local/bin/kvq
+USER node
+EXPOSE 8080 8081
+ENTRYPOINT ["kvq"]
+CMD ["api"]
