@@ -101,12 +101,19 @@ load_image() {
   esac
 }
 
+# The port-forward started for the smoke test; ended on any exit.
+PF_PID=""
+stop_port_forward() {
+  if [ -n "$PF_PID" ]; then kill "$PF_PID" 2>/dev/null || true; fi
+  PF_PID=""
+}
+trap stop_port_forward EXIT
+
 smoke_test() {
-  local token="$1" pf_pid status
+  local token="$1" status
   say "smoke test through a port-forward on 127.0.0.1:$LOCAL_PORT"
   kubectl -n "$NAMESPACE" port-forward svc/kvq-api "$LOCAL_PORT:80" >/dev/null 2>&1 &
-  pf_pid=$!
-  trap 'kill "$pf_pid" 2>/dev/null || true' RETURN
+  PF_PID=$!
   for _ in $(seq 1 30); do
     if curl -fsS "http://127.0.0.1:$LOCAL_PORT/healthz" >/dev/null 2>&1; then break; fi
     sleep 1
@@ -118,6 +125,7 @@ smoke_test() {
   status="$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$LOCAL_PORT/v1/keys/deploy-smoke" \
     -H "Authorization: Bearer $token")"
   [ "$status" = 200 ] || die "smoke test: GET answered $status"
+  stop_port_forward
   say "smoke test passed: PUT then GET /v1/keys/deploy-smoke"
 }
 
