@@ -96,12 +96,7 @@ function deploy(args: string[], context: string) {
     timeout: 60_000,
   });
   const calls = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
-  let manifest = '';
-  try {
-    manifest = readFileSync(applied, 'utf8');
-  } catch {
-    manifest = '';
-  }
+  const manifest = existsSync(applied) ? readFileSync(applied, 'utf8') : '';
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls, manifest };
 }
 
