@@ -1,4 +1,4 @@
-import type { Logger } from '../core/index.ts';
+import { createPeriodic, type Logger } from '../core/index.ts';
 import { decide, type ScalePolicy, type ScaleState } from './policy.ts';
 
 /** The worker Deployment's scale subresource, as the autoscaler uses it. */
@@ -26,8 +26,6 @@ export function createAutoscaler(deps: {
 }): Autoscaler {
   const now = deps.now ?? Date.now;
   let state: ScaleState = { belowSince: undefined };
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
   let lastSuccessAt = 0;
 
   async function tick(): Promise<void> {
@@ -43,24 +41,13 @@ export function createAutoscaler(deps: {
     lastSuccessAt = now();
   }
 
+  const periodic = createPeriodic(tick, deps.intervalMs, (err: unknown) => {
+    deps.logger.warn({ err }, 'autoscaler tick failed');
+  });
   return {
     tick,
-    start() {
-      timer ??= setInterval(() => {
-        running ??= tick()
-          .catch((err: unknown) => {
-            deps.logger.warn({ err }, 'autoscaler tick failed');
-          })
-          .finally(() => {
-            running = undefined;
-          });
-      }, deps.intervalMs);
-    },
-    async stop() {
-      clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
+    start: periodic.start,
+    stop: periodic.stop,
     get lastSuccessAt() {
       return lastSuccessAt;
     },

@@ -11,10 +11,11 @@ import {
   type Subscriber,
 } from '../api/index.ts';
 import { AppError, type Config, JOB_NAME, type Lifecycle, type Logger } from '../core/index.ts';
-import { createDeadLetters, createLedger, createRecordStore } from '../store/index.ts';
+import { createDeadLetters } from '../store/index.ts';
 import { jobOptions } from './job-options.ts';
 import { createQueueHandle, type QueueHandle } from './queue-handle.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
+import { createStores } from './stores.ts';
 
 export interface ApiHandle {
   url: string;
@@ -42,17 +43,7 @@ export async function startApi(
   const queue = createQueueHandle(config.QUEUE_NAME, queueRedis);
   lifecycle.register('queue', () => queue.close());
 
-  const ledger = createLedger({
-    redis: queueRedis,
-    prefix: config.KEY_PREFIX,
-    retentionMs: config.OP_RETENTION_SECONDS * 1000,
-    retentionCount: config.OP_RETENTION_COUNT,
-  });
-  const records = createRecordStore({
-    redis: kvRedis,
-    prefix: config.KEY_PREFIX,
-    fenceWindowMs: config.FENCE_WINDOW_SECONDS * 1000,
-  });
+  const { ledger, records } = createStores(config, queueRedis, kvRedis);
   const handlers: ((channel: string) => void)[] = [];
   subRedis.on('message', (channel: string) => {
     for (const h of handlers) h(channel);

@@ -1,7 +1,6 @@
 import { Worker } from 'bullmq';
 
 import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
-import { createLedger, createRecordStore } from '../store/index.ts';
 import {
   createProcessor,
   createReaper,
@@ -13,6 +12,7 @@ import {
 import { startHealthServer } from './health-server.ts';
 import { createQueueHandle } from './queue-handle.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
+import { createStores } from './stores.ts';
 
 export interface WorkerHandle {
   worker: Worker<JobPayload, ProcessResult>;
@@ -33,17 +33,7 @@ export async function startWorker(
   });
   await Promise.all([waitReady(queueRedis, 5000), waitReady(kvRedis, 5000)]);
 
-  const ledger = createLedger({
-    redis: queueRedis,
-    prefix: config.KEY_PREFIX,
-    retentionMs: config.OP_RETENTION_SECONDS * 1000,
-    retentionCount: config.OP_RETENTION_COUNT,
-  });
-  const records = createRecordStore({
-    redis: kvRedis,
-    prefix: config.KEY_PREFIX,
-    fenceWindowMs: config.FENCE_WINDOW_SECONDS * 1000,
-  });
+  const { ledger, records } = createStores(config, queueRedis, kvRedis);
   const processor = createProcessor({ records, ledger, logger, retry: DEFAULT_IN_JOB_RETRY });
 
   const worker = new Worker<JobPayload, ProcessResult>(config.QUEUE_NAME, processor, {

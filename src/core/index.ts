@@ -18,3 +18,5 @@ export {
   queueKeys,
   TERMINAL_STATUSES,
 } from './ops.ts';
+export type { Periodic } from './periodic.ts';
+export { createPeriodic } from './periodic.ts';

@@ -1,4 +1,4 @@
-import type { Logger } from '../core/index.ts';
+import { createPeriodic, type Logger } from '../core/index.ts';
 import type { RecordStore } from '../store/index.ts';
 
 /**
@@ -6,9 +6,6 @@ import type { RecordStore } from '../store/index.ts';
  * for the fencing window. Safe to run in every worker: the Lua script is idempotent.
  */
 export function createReaper(deps: { records: RecordStore; logger: Logger; intervalMs: number }) {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-
   async function tick(): Promise<void> {
     try {
       let n: number;
@@ -20,20 +17,6 @@ export function createReaper(deps: { records: RecordStore; logger: Logger; inter
     }
   }
 
-  return {
-    start() {
-      timer ??= setInterval(() => {
-        running ??= tick().finally(() => {
-          running = undefined;
-        });
-      }, deps.intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
-    tick,
-  };
+  // tick() logs its own failures.
+  return { ...createPeriodic(tick, deps.intervalMs, () => undefined), tick };
 }

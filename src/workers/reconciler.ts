@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
-import { jobPayloadSchema, type Logger } from '../core/index.ts';
+import { createPeriodic, jobPayloadSchema, type Logger } from '../core/index.ts';
 import { isTerminal, type Ledger } from '../store/index.ts';
 
 /** The queue operations the reconciler needs; the composition root adapts a BullMQ Queue. */
@@ -44,8 +44,6 @@ export function createReconciler(deps: {
 }) {
   const { ledger, jobs, logger } = deps;
   const owner = `${hostname()}:${String(process.pid)}:${randomBytes(3).toString('hex')}`;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | undefined;
 
   /** Records one final failure; safe to call any number of times for the same job. */
   async function deadLetter(job: FailedJob): Promise<void> {
@@ -108,25 +106,8 @@ export function createReconciler(deps: {
     return { deadLettered: failed.length, orphans };
   }
 
-  return {
-    deadLetter,
-    tick,
-    start() {
-      timer ??= setInterval(() => {
-        running ??= tick()
-          .catch((err: unknown) => {
-            logger.warn({ err }, 'reconcile failed');
-          })
-          .finally(() => {
-            running = undefined;
-          });
-      }, deps.intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
-  };
+  const periodic = createPeriodic(tick, deps.intervalMs, (err: unknown) => {
+    logger.warn({ err }, 'reconcile failed');
+  });
+  return { deadLetter, tick, start: periodic.start, stop: periodic.stop };
 }

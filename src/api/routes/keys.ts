@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 
-import { AppError } from '../../core/index.ts';
+import { AppError, type Condition } from '../../core/index.ts';
 import { isTerminal } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { etagMatches, parseWriteCondition, preferWaitSeconds } from '../http-headers.ts';
@@ -152,38 +152,35 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   const condition = (c: Context) =>
     parseWriteCondition(c.req.header('If-Match'), c.req.header('If-None-Match'));
 
-  app.openapi({ ...putRoute, middleware: [body] }, async (c) => {
-    const key = keyOf(c);
-    const cond = condition(c);
-    const input = c.req.valid('json');
+  /** A put from a validated body: the value serialised once, its size checked. */
+  const put = (
+    c: Context,
+    key: string,
+    input: { value: unknown; ttlSeconds?: number | undefined },
+    condition: Condition | undefined,
+    conditionCode?: 'KEY_EXISTS',
+  ) => {
     const valueJson = JSON.stringify(input.value);
     checkValueSize(valueJson, limits.maxValueBytes);
-    return untyped(
-      await submitWrite(c, deps, {
-        key,
-        type: 'put',
-        valueJson,
-        ttlMs: ttlMs(input.ttlSeconds),
-        condition: cond,
-      }),
-    );
+    return submitWrite(c, deps, {
+      key,
+      type: 'put',
+      valueJson,
+      ttlMs: ttlMs(input.ttlSeconds),
+      condition,
+      conditionCode,
+    });
+  };
+
+  app.openapi({ ...putRoute, middleware: [body] }, async (c) => {
+    const key = keyOf(c);
+    return untyped(await put(c, key, c.req.valid('json'), condition(c)));
   });
 
   app.openapi({ ...createKeyRoute, middleware: [body] }, async (c) => {
     const input = c.req.valid('json');
     const key = validateKey(input.key, limits.maxKeyBytes, 'body');
-    const valueJson = JSON.stringify(input.value);
-    checkValueSize(valueJson, limits.maxValueBytes);
-    return untyped(
-      await submitWrite(c, deps, {
-        key,
-        type: 'put',
-        valueJson,
-        ttlMs: ttlMs(input.ttlSeconds),
-        condition: { kind: 'absent' },
-        conditionCode: 'KEY_EXISTS',
-      }),
-    );
+    return untyped(await put(c, key, input, { kind: 'absent' }, 'KEY_EXISTS'));
   });
 
   app.openapi(deleteRoute, async (c) => {

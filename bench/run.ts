@@ -1,0 +1,415 @@
+/**
+ * `npm run bench`: kvq against the bare-library ceilings, measured side by side in one run, on
+ * loopback only, bounded, stopping by itself. Writes BENCHMARKS.md (unless --smoke or --out).
+ *
+ *   npm run bench                 full run (~3 min)
+ *   npm run bench -- --smoke      5-second smoke (CI), table printed, nothing written
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+
+import { freePort, type RedisServer, startRedisServer } from '../src/bin/redis-server.ts';
+import { bytesPerKey } from './memory.ts';
+
+const { values: args } = parseArgs({
+  options: { smoke: { type: 'boolean', default: false }, out: { type: 'string' } },
+});
+const SMOKE = args.smoke;
+const DURATION = SMOKE ? 1 : 10; // seconds per HTTP phase
+const CONNECTIONS = 64;
+const DRAIN_JOBS = SMOKE ? 2000 : 40_000;
+const MEMORY_KEYS = SMOKE ? 2000 : 100_000;
+const CONCURRENCY = 64;
+const root = fileURLToPath(new URL('../', import.meta.url));
+const started: ChildProcess[] = [];
+
+function launch(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(root, script), ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', WORKER_HEALTH_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  started.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 20_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/ready|listening|worker started/.test(out)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited ${String(code)}`));
+    });
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function rssMb(child: ChildProcess): number {
+  const status = readFileSync(`/proc/${String(child.pid)}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+interface HttpResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(opts: autocannon.Options): Promise<HttpResult> {
+  const r = await autocannon({
+    connections: CONNECTIONS,
+    duration: DURATION,
+    pipelining: 1,
+    ...opts,
+  });
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
+}
+
+/** Applied ops/s while a backlog of `jobs` drains, measured between 10 % and 90 % done. */
+async function drainRate(queue: Queue, jobs: number, startWorkers: () => Promise<ChildProcess[]>) {
+  const workers = await startWorkers();
+  const marks: [number, number][] = [];
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const c = await queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
+    const left = Object.values(c).reduce((a, b) => a + b, 0);
+    marks.push([performance.now(), jobs - left]);
+    if (left === 0 || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const at = (frac: number) =>
+    marks.find(([, done]) => done >= jobs * frac) ?? marks.at(-1) ?? [0, 0];
+  const [t1, d1] = at(0.1);
+  const [t2, d2] = at(0.9);
+  const rss = workers.map(rssMb);
+  await Promise.all(workers.map(stop));
+  return { opsPerSec: ((d2 - d1) / (t2 - t1)) * 1000, workerRssMb: Math.max(...rss) };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'kvq-bench-'));
+const servers: RedisServer[] = [];
+try {
+  const [queueRedis, dataRedis] = await Promise.all([
+    startRedisServer({ dir: join(dir, 'q'), appendonly: false, noeviction: true }),
+    startRedisServer({ dir: join(dir, 'd'), appendonly: false }),
+  ]);
+  servers.push(queueRedis, dataRedis);
+  const qr = new Redis(queueRedis.url);
+  const dr = new Redis(dataRedis.url);
+  const env = { QUEUE_REDIS_URL: queueRedis.url, KV_REDIS_URL: dataRedis.url, HOST: '127.0.0.1' };
+
+  // kvq API and the two bare routes, all up at once.
+  const [kvqPort, getPort, addPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const api = await launch('src/bin/kvq.ts', ['api'], {
+    ...env,
+    PORT: String(kvqPort),
+    MAX_BACKLOG: '0',
+  });
+  const bareGet = await launch('bench/baselines/bare-get.ts', [], {
+    ...env,
+    PORT: String(getPort),
+  });
+  const bareAdd = await launch('bench/baselines/bare-add.ts', [], {
+    ...env,
+    PORT: String(addPort),
+    QUEUE_NAME: 'bare',
+  });
+  const kvq = `http://127.0.0.1:${String(kvqPort)}`;
+
+  // 1. Reads: 1,000 keys written through kvq (and the same values with plain SET for the bare route).
+  const seedWorker = await launch('src/bin/kvq.ts', ['worker'], env);
+  const value = JSON.stringify({ name: 'bench', n: 42, tags: ['a', 'b'] });
+  for (let i = 0; i < 1000; i += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, (_, j) =>
+        fetch(`${kvq}/v1/keys/r${String(i + j)}`, {
+          method: 'PUT',
+          headers: { 'Content-Type': 'application/json', Prefer: 'wait=10' },
+          body: `{"value":${value}}`,
+        }).then((r) => r.body?.cancel()),
+      ),
+    );
+  }
+  await stop(seedWorker);
+  const pipe = dr.pipeline();
+  for (let i = 0; i < 1000; i++) pipe.set(`r${String(i)}`, value);
+  await pipe.exec();
+  let n = 0;
+  const readKvq = await load({
+    url: kvq,
+    requests: [
+      { method: 'GET', setupRequest: (r) => ({ ...r, path: `/v1/keys/r${String(n++ % 1000)}` }) },
+    ],
+  });
+  const readBare = await load({
+    url: `http://127.0.0.1:${String(getPort)}`,
+    requests: [
+      { method: 'GET', setupRequest: (r) => ({ ...r, path: `/k/r${String(n++ % 1000)}` }) },
+    ],
+  });
+
+  // 2. Accepted writes (no workers running: pure acceptance cost).
+  const body = `{"value":${value}}`;
+  const writeReq = (prefix: string) => [
+    {
+      method: 'PUT' as const,
+      headers: { 'content-type': 'application/json' },
+      body,
+      setupRequest: (r: autocannon.Request) => ({ ...r, path: `${prefix}${String(n++ % 5000)}` }),
+    },
+  ];
+  const acceptKvq = await load({ url: kvq, requests: writeReq('/v1/keys/w') });
+  const acceptBare = await load({
+    url: `http://127.0.0.1:${String(addPort)}`,
+    requests: writeReq('/k/w'),
+  });
+  const apiRss = rssMb(api);
+  await stop(bareGet);
+  await stop(bareAdd);
+  await qr.flushall();
+  await dr.flushall();
+
+  // 3. Applied writes: a backlog accepted through kvq's API, drained by 1 then 2 worker processes;
+  //    the raw BullMQ loop drains the same number of jobs.
+  const kvqQueue = new Queue('kvq-ops', { connection: { url: queueRedis.url } });
+  const fillKvq = async () => {
+    for (let i = 0; i < DRAIN_JOBS; i += 200) {
+      await Promise.all(
+        Array.from({ length: Math.min(200, DRAIN_JOBS - i) }, (_, j) =>
+          fetch(`${kvq}/v1/keys/d${String((i + j) % 5000)}`, {
+            method: 'PUT',
+            headers: { 'Content-Type': 'application/json' },
+            body,
+          }).then((r) => r.body?.cancel()),
+        ),
+      );
+    }
+  };
+  const kvqWorkers = (count: number) => () =>
+    Promise.all(
+      Array.from({ length: count }, () =>
+        launch('src/bin/kvq.ts', ['worker'], { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }),
+      ),
+    );
+  await fillKvq();
+  const applied1 = await drainRate(kvqQueue, DRAIN_JOBS, kvqWorkers(1));
+  await fillKvq();
+  const applied2 = await drainRate(kvqQueue, DRAIN_JOBS, kvqWorkers(2));
+  const bareQueue = new Queue('bare', { connection: { url: queueRedis.url } });
+  for (let i = 0; i < DRAIN_JOBS; i += 1000) {
+    await bareQueue.addBulk(
+      Array.from({ length: Math.min(1000, DRAIN_JOBS - i) }, (_, j) => ({
+        name: 'set',
+        data: { key: `d${String((i + j) % 5000)}`, value: body },
+      })),
+    );
+  }
+  const appliedRaw = await drainRate(bareQueue, DRAIN_JOBS, async () => [
+    await launch('bench/baselines/raw-worker.ts', [], {
+      ...env,
+      QUEUE_NAME: 'bare',
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+    }),
+  ]);
+  await bareQueue.close();
+
+  // 4. Accept → visible latency at half of kvq's best sustained applied rate (2 workers running).
+  await qr.flushall();
+  const half = Math.max(50, Math.floor(Math.max(applied1.opsPerSec, applied2.opsPerSec) / 2));
+  const workers = await kvqWorkers(2)();
+  const ids: string[] = [];
+  const latencyRun = SMOKE ? 1000 : 10_000;
+  const total = Math.floor((half * latencyRun) / 1000);
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / half;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(
+      fetch(`${kvq}/v1/keys/l${String(i % 2000)}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      })
+        .then((r) => r.json() as Promise<{ op: { id: string } }>)
+        .then((j) => {
+          ids.push(j.op.id);
+        }),
+    );
+  }
+  await Promise.all(inflight);
+  await new Promise((r) => setTimeout(r, 2000));
+  const lat: number[] = [];
+  for (let i = 0; i < ids.length; i += 1000) {
+    const p = qr.pipeline();
+    for (const id of ids.slice(i, i + 1000))
+      p.hmget(`kvq:op:${id}`, 'acceptedAt', 'appliedAt', 'status');
+    for (const [, row] of (await p.exec()) ?? []) {
+      const [a, b, st] = row as [string | null, string | null, string | null];
+      if (st === 'applied' && a && b) lat.push(Number(b) - Number(a));
+    }
+  }
+  lat.sort((x, y) => x - y);
+  const pct = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] ?? NaN;
+  const visible = {
+    p50: pct(0.5),
+    p99: pct(0.99),
+    max: lat.at(-1) ?? NaN,
+    rate: half,
+    samples: lat.length,
+  };
+  await Promise.all(workers.map(stop));
+  const apiRssEnd = rssMb(api);
+  await stop(api);
+  await kvqQueue.close();
+  qr.disconnect();
+  dr.disconnect();
+
+  // 5. Memory per key in the data Redis.
+  const mem = await bytesPerKey(MEMORY_KEYS, 32);
+
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  const f = (x: number) => x.toFixed(0);
+  const check = (ok: boolean) => (ok ? 'met' : '**missed**');
+  const rows = [
+    [
+      'reads: GET /v1/keys/{key} req/s',
+      f(readKvq.rps),
+      f(readBare.rps),
+      ratio(readKvq.rps, readBare.rps),
+      '≥ 0.8×',
+      check(readKvq.rps >= 0.8 * readBare.rps),
+    ],
+    [
+      'reads: p50 / p99 latency (ms)',
+      `${String(readKvq.p50)} / ${String(readKvq.p99)}`,
+      `${String(readBare.p50)} / ${String(readBare.p99)}`,
+      '',
+      '',
+      '',
+    ],
+    [
+      'accepted writes: PUT (202) req/s',
+      f(acceptKvq.rps),
+      f(acceptBare.rps),
+      ratio(acceptKvq.rps, acceptBare.rps),
+      '≥ 0.8×',
+      check(acceptKvq.rps >= 0.8 * acceptBare.rps),
+    ],
+    [
+      'accepted writes: p50 / p99 latency (ms)',
+      `${String(acceptKvq.p50)} / ${String(acceptKvq.p99)}`,
+      `${String(acceptBare.p50)} / ${String(acceptBare.p99)}`,
+      '',
+      '',
+      '',
+    ],
+    [
+      'applied writes/s, 1 worker process',
+      f(applied1.opsPerSec),
+      f(appliedRaw.opsPerSec),
+      ratio(applied1.opsPerSec, appliedRaw.opsPerSec),
+      '≥ 0.8×',
+      check(applied1.opsPerSec >= 0.8 * appliedRaw.opsPerSec),
+    ],
+    [
+      'applied writes/s, 2 worker processes',
+      f(applied2.opsPerSec),
+      '',
+      ratio(applied2.opsPerSec, applied1.opsPerSec) + ' of 1 worker',
+      '> 1×',
+      check(applied2.opsPerSec > applied1.opsPerSec),
+    ],
+    [
+      `accept → visible at ${String(visible.rate)} writes/s: p50 / p99 / max (ms)`,
+      `${String(visible.p50)} / ${String(visible.p99)} / ${String(visible.max)}`,
+      '',
+      '',
+      'p99 ≤ 25 ms',
+      check(visible.p99 <= 25),
+    ],
+    ['API RSS at the end (MB)', f(apiRssEnd), '', '', '≤ 150 MB', check(apiRssEnd <= 150)],
+    [
+      'worker RSS at the end of a drain (MB)',
+      f(Math.max(applied1.workerRssMb, applied2.workerRssMb)),
+      f(appliedRaw.workerRssMb),
+      '',
+      '',
+      '',
+    ],
+    [
+      `data-Redis bytes per key (${String(MEMORY_KEYS)} keys, 32-byte values)`,
+      f(mem.kvq),
+      f(mem.plain),
+      ratio(mem.kvq, mem.plain),
+      '',
+      '',
+    ],
+  ];
+  const errors = readKvq.errors + readBare.errors + acceptKvq.errors + acceptBare.errors;
+  const table = [
+    '| measure | kvq | baseline | ratio | target | |',
+    '| --- | ---: | ---: | ---: | --- | --- |',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+  const machine = `${String(cpus().length)} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${(await import('node:child_process')).execSync('redis-server --version').toString().split(' ').slice(0, 3).join(' ')}`;
+  console.log(
+    `\n${machine}\n\n${table}\n\nHTTP errors/timeouts: ${String(errors)}; API RSS after the accepted-writes phase: ${f(apiRss)} MB; latency samples: ${String(visible.samples)}`,
+  );
+  if (!SMOKE || args.out) {
+    const out = args.out ?? join(root, 'BENCHMARKS.md');
+    const previous = (() => {
+      try {
+        return readFileSync(out, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    const notes = /<!-- notes -->[\s\S]*$/.exec(previous)?.[0] ?? '<!-- notes -->\n';
+    writeFileSync(
+      out,
+      `# Benchmarks\n\nGenerated by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\n` +
+        `Loopback only; kvq and every baseline run as separate processes against the same two redis-server\n` +
+        `processes (no persistence), loaded by autocannon (${String(CONNECTIONS)} connections, ${String(DURATION)} s per HTTP phase)\n` +
+        `from the benchmark process, which shares the 2 cores with the servers.\n\n` +
+        `Baselines: a bare Hono + ioredis route doing one GET; a bare Hono route doing only \`queue.add\`;\n` +
+        `a raw BullMQ worker (concurrency ${String(CONCURRENCY)}, one SET per job) draining ${String(DRAIN_JOBS)} jobs, as kvq's workers do.\n\n` +
+        `${table}\n\nHTTP errors/timeouts during the run: ${String(errors)}.\n\n${notes}`,
+    );
+    console.log(`wrote ${out}`);
+  }
+} finally {
+  for (const c of started) await stop(c).catch(() => undefined);
+  for (const s of servers) await s.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
