@@ -37,7 +37,7 @@ function launch(
   env: Record<string, string>,
 ): Promise<ChildProcess> {
   const child = spawn(process.execPath, [join(root, script), ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', WORKER_HEALTH_PORT: '0', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', WORKER_HEALTH_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   started.push(child);
@@ -46,7 +46,7 @@ function launch(
     const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 20_000);
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (/ready|listening|worker started/.test(out)) {
+      if (/ready\n|api listening|worker started/.test(out)) {
         clearTimeout(timer);
         resolve(child);
       }
@@ -125,6 +125,8 @@ try {
   servers.push(queueRedis, dataRedis);
   const qr = new Redis(queueRedis.url);
   const dr = new Redis(dataRedis.url);
+  qr.on('error', () => undefined);
+  dr.on('error', () => undefined);
   const env = { QUEUE_REDIS_URL: queueRedis.url, KV_REDIS_URL: dataRedis.url, HOST: '127.0.0.1' };
 
   // kvq API and the two bare routes, all up at once.
