@@ -5,7 +5,7 @@
  *   npm run bench                 full run (~3 min)
  *   npm run bench -- --smoke      5-second smoke (CI), table printed, nothing written
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -78,12 +78,59 @@ interface HttpResult {
   non2xx: number;
 }
 
-async function load(opts: autocannon.Options): Promise<HttpResult> {
+const WRK = spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
+
+/**
+ * Drives HTTP load at `url` with paths `${prefix}${i % keys}`: wrk when installed (C, so the load
+ * generator takes less of the 2 cores from the servers under test), else autocannon.
+ */
+async function load(
+  url: string,
+  opts: { method: 'GET' | 'PUT'; prefix: string; keys: number; body?: string },
+): Promise<HttpResult> {
+  if (WRK) {
+    const script = join(dir, `wrk-${opts.method}.lua`);
+    writeFileSync(
+      script,
+      [
+        'local n = 0',
+        `wrk.method = "${opts.method}"`,
+        opts.body === undefined ? '' : `wrk.body = '${opts.body}'`,
+        opts.body === undefined ? '' : 'wrk.headers["Content-Type"] = "application/json"',
+        `request = function() n = n + 1; return wrk.format(nil, "${opts.prefix}" .. (n % ${String(opts.keys)})) end`,
+      ].join('\n'),
+    );
+    const out = execFileSync(
+      'wrk',
+      ['-t1', `-c${String(CONNECTIONS)}`, `-d${String(DURATION)}s`, '--latency', '-s', script, url],
+      { encoding: 'utf8' },
+    );
+    const ms = (label: string) => {
+      const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+      if (!m) return NaN;
+      const v = Number(m[1]);
+      return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+    };
+    return {
+      rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+      p50: Math.round(ms('50') * 10) / 10,
+      p99: Math.round(ms('99') * 10) / 10,
+      errors: Number(/Socket errors:.*?timeout (\d+)/.exec(out)?.[1] ?? 0),
+      non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+    };
+  }
+  let n = 0;
   const r = await autocannon({
+    url,
     connections: CONNECTIONS,
     duration: DURATION,
-    pipelining: 1,
-    ...opts,
+    requests: [
+      {
+        method: opts.method,
+        ...(opts.body === undefined ? {} : { body: opts.body, headers: { 'content-type': 'application/json' } }),
+        setupRequest: (req) => ({ ...req, path: `${opts.prefix}${String(n++ % opts.keys)}` }),
+      },
+    ],
   });
   return {
     rps: r.requests.average,
@@ -165,35 +212,24 @@ try {
   const pipe = dr.pipeline();
   for (let i = 0; i < 1000; i++) pipe.set(`r${String(i)}`, value);
   await pipe.exec();
-  let n = 0;
-  const readKvq = await load({
-    url: kvq,
-    requests: [
-      { method: 'GET', setupRequest: (r) => ({ ...r, path: `/v1/keys/r${String(n++ % 1000)}` }) },
-    ],
-  });
-  const readBare = await load({
-    url: `http://127.0.0.1:${String(getPort)}`,
-    requests: [
-      { method: 'GET', setupRequest: (r) => ({ ...r, path: `/k/r${String(n++ % 1000)}` }) },
-    ],
+  const readKvq = await load(kvq, { method: 'GET', prefix: '/v1/keys/r', keys: 1000 });
+  const readBare = await load(`http://127.0.0.1:${String(getPort)}`, {
+    method: 'GET',
+    prefix: '/k/r',
+    keys: 1000,
   });
 
+  console.error(`reads: kvq ${readKvq.rps.toFixed(0)}/s, bare ${readBare.rps.toFixed(0)}/s`);
   // 2. Accepted writes (no workers running: pure acceptance cost).
   const body = `{"value":${value}}`;
-  const writeReq = (prefix: string) => [
-    {
-      method: 'PUT' as const,
-      headers: { 'content-type': 'application/json' },
-      body,
-      setupRequest: (r: autocannon.Request) => ({ ...r, path: `${prefix}${String(n++ % 5000)}` }),
-    },
-  ];
-  const acceptKvq = await load({ url: kvq, requests: writeReq('/v1/keys/w') });
-  const acceptBare = await load({
-    url: `http://127.0.0.1:${String(addPort)}`,
-    requests: writeReq('/k/w'),
+  const acceptKvq = await load(kvq, { method: 'PUT', prefix: '/v1/keys/w', keys: 5000, body });
+  const acceptBare = await load(`http://127.0.0.1:${String(addPort)}`, {
+    method: 'PUT',
+    prefix: '/k/w',
+    keys: 5000,
+    body,
   });
+  console.error(`accepted: kvq ${acceptKvq.rps.toFixed(0)}/s, bare ${acceptBare.rps.toFixed(0)}/s`);
   const apiRss = rssMb(api);
   await stop(bareGet);
   await stop(bareAdd);
@@ -243,6 +279,7 @@ try {
     }),
   ]);
   await bareQueue.close();
+  console.error(`applied: 1w ${applied1.opsPerSec.toFixed(0)}/s, 2w ${applied2.opsPerSec.toFixed(0)}/s, raw ${appliedRaw.opsPerSec.toFixed(0)}/s`);
 
   // 4. Accept → visible latency at half of kvq's best sustained applied rate (2 workers running).
   await qr.flushall();
@@ -252,24 +289,27 @@ try {
   const latencyRun = SMOKE ? 1000 : 10_000;
   const total = Math.floor((half * latencyRun) / 1000);
   const t0 = performance.now();
-  const inflight: Promise<void>[] = [];
+  // At most 256 writes in flight (a pool bigger than the server can use only queues sockets).
+  const inflight = new Set<Promise<void>>();
   for (let i = 0; i < total; i++) {
     const due = t0 + (i * 1000) / half;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(
-      fetch(`${kvq}/v1/keys/l${String(i % 2000)}`, {
-        method: 'PUT',
-        headers: { 'Content-Type': 'application/json' },
-        body,
+    while (inflight.size >= 256) await Promise.race(inflight);
+    const p: Promise<void> = fetch(`${kvq}/v1/keys/l${String(i % 2000)}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body,
+    })
+      .then((r) => r.json() as Promise<{ op: { id: string } }>)
+      .then((j) => {
+        ids.push(j.op.id);
       })
-        .then((r) => r.json() as Promise<{ op: { id: string } }>)
-        .then((j) => {
-          ids.push(j.op.id);
-        }),
-    );
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
   }
   await Promise.all(inflight);
+  const achieved = (ids.length * 1000) / (performance.now() - t0);
   await new Promise((r) => setTimeout(r, 2000));
   const lat: number[] = [];
   for (let i = 0; i < ids.length; i += 1000) {
@@ -288,6 +328,7 @@ try {
     p99: pct(0.99),
     max: lat.at(-1) ?? NaN,
     rate: half,
+    achieved,
     samples: lat.length,
   };
   await Promise.all(workers.map(stop));
@@ -353,7 +394,7 @@ try {
       check(applied2.opsPerSec > applied1.opsPerSec),
     ],
     [
-      `accept → visible at ${String(visible.rate)} writes/s: p50 / p99 / max (ms)`,
+      `accept → visible at ${String(visible.rate)} writes/s (reached ${visible.achieved.toFixed(0)}): p50 / p99 / max (ms)`,
       `${String(visible.p50)} / ${String(visible.p99)} / ${String(visible.max)}`,
       '',
       '',
@@ -384,7 +425,7 @@ try {
     '| --- | ---: | ---: | ---: | --- | --- |',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
-  const machine = `${String(cpus().length)} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${(await import('node:child_process')).execSync('redis-server --version').toString().split(' ').slice(0, 3).join(' ')}`;
+  const machine = `${String(cpus().length)} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${execFileSync('redis-server', ['--version']).toString().split(' ').slice(0, 3).join(' ')}`;
   console.log(
     `\n${machine}\n\n${table}\n\nHTTP errors/timeouts: ${String(errors)}; API RSS after the accepted-writes phase: ${f(apiRss)} MB; latency samples: ${String(visible.samples)}`,
   );
@@ -402,7 +443,7 @@ try {
       out,
       `# Benchmarks\n\nGenerated by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\n` +
         `Loopback only; kvq and every baseline run as separate processes against the same two redis-server\n` +
-        `processes (no persistence), loaded by autocannon (${String(CONNECTIONS)} connections, ${String(DURATION)} s per HTTP phase)\n` +
+        `processes (no persistence), loaded by ${WRK ? 'wrk' : 'autocannon'} (${String(CONNECTIONS)} connections, ${String(DURATION)} s per HTTP phase)\n` +
         `from the benchmark process, which shares the 2 cores with the servers.\n\n` +
         `Baselines: a bare Hono + ioredis route doing one GET; a bare Hono route doing only \`queue.add\`;\n` +
         `a raw BullMQ worker (concurrency ${String(CONCURRENCY)}, one SET per job) draining ${String(DRAIN_JOBS)} jobs, as kvq's workers do.\n\n` +

@@ -7,11 +7,8 @@ import {
   loadConfig,
   requireRedisUrls,
 } from '../core/index.ts';
-import { startApi } from './api.ts';
-import { startAutoscaler } from './autoscaler.ts';
-import { MissingRedisError, startDev } from './dev.ts';
+import { MissingRedisError } from './dev.ts';
 import { REDIS_INSTALL_HINT, redisServerAvailable } from './redis-server.ts';
-import { startWorker } from './worker.ts';
 
 const USAGE = `usage: kvq <role>
 
@@ -76,13 +73,19 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
 
   try {
+    // Each role loads only its own modules: the Kubernetes client alone costs ~80 MB of RSS,
+    // which the API and workers must not carry.
     if (role === 'api') {
+      const { startApi } = await import('./api.ts');
       await startApi(config, requireRedisUrls(config), logger, lifecycle);
     } else if (role === 'worker') {
+      const { startWorker } = await import('./worker.ts');
       await startWorker(config, requireRedisUrls(config), logger, lifecycle);
     } else if (role === 'autoscaler') {
+      const { startAutoscaler } = await import('./autoscaler.ts');
       await startAutoscaler(config, config.QUEUE_REDIS_URL ?? '', logger, lifecycle);
     } else {
+      const { startDev } = await import('./dev.ts');
       const dev = await startDev(config, logger, lifecycle);
       process.stdout.write(
         `\nkvq is running at ${dev.url}  (docs: ${dev.url}/docs)\n` +

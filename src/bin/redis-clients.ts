@@ -26,6 +26,8 @@ export function createRedisClient(
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
+      // Commands issued in the same tick by concurrent requests share one socket write.
+      enableAutoPipelining: true,
     },
     blocking: { maxRetriesPerRequest: null, enableOfflineQueue: true },
     subscriber: { maxRetriesPerRequest: 1, enableOfflineQueue: true },
