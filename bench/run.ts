@@ -127,7 +127,9 @@ async function load(
     requests: [
       {
         method: opts.method,
-        ...(opts.body === undefined ? {} : { body: opts.body, headers: { 'content-type': 'application/json' } }),
+        ...(opts.body === undefined
+          ? {}
+          : { body: opts.body, headers: { 'content-type': 'application/json' } }),
         setupRequest: (req) => ({ ...req, path: `${opts.prefix}${String(n++ % opts.keys)}` }),
       },
     ],
@@ -279,7 +281,9 @@ try {
     }),
   ]);
   await bareQueue.close();
-  console.error(`applied: 1w ${applied1.opsPerSec.toFixed(0)}/s, 2w ${applied2.opsPerSec.toFixed(0)}/s, raw ${appliedRaw.opsPerSec.toFixed(0)}/s`);
+  console.error(
+    `applied: 1w ${applied1.opsPerSec.toFixed(0)}/s, 2w ${applied2.opsPerSec.toFixed(0)}/s, raw ${appliedRaw.opsPerSec.toFixed(0)}/s`,
+  );
 
   // 4. Accept → visible latency at half of kvq's best sustained applied rate (2 workers running).
   await qr.flushall();

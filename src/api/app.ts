@@ -17,9 +17,6 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
-    // Hand-built responses (problem+json, spliced records) miss the header requestId() set.
-    const id = c.get('requestId');
-    if (!c.res.headers.has('X-Request-Id')) c.res.headers.set('X-Request-Id', id);
     if (deps.logger.isLevelEnabled('debug') || c.res.status >= 500) {
       deps.logger[c.res.status >= 500 ? 'warn' : 'debug'](
         {

@@ -18,6 +18,7 @@ export function problemResponse(c: Context, err: AppError, extra: Record<string,
   if (err.errors) body.errors = err.errors;
   const headers: Record<string, string> = {
     'Content-Type': 'application/problem+json',
+    'X-Request-Id': requestIdOf(c),
     ...err.headers,
   };
   if (err.status === 503 && !headers['Retry-After']) headers['Retry-After'] = '1';

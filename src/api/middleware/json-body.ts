@@ -70,7 +70,10 @@ export function jsonBody(maxBytes: number): MiddlewareHandler {
     // guarantees the body is exactly that long. Chunked bodies are counted as they stream.
     if (declared !== undefined && !c.req.header('Transfer-Encoding')) {
       if (Number(declared) > maxBytes) {
-        throw new AppError('PAYLOAD_TOO_LARGE', `the request body is over the ${String(maxBytes)}-byte limit`);
+        throw new AppError(
+          'PAYLOAD_TOO_LARGE',
+          `the request body is over the ${String(maxBytes)}-byte limit`,
+        );
       }
       await parse();
       return;

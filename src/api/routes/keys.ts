@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { zValidator } from '@hono/zod-validator';
 import type { Context } from 'hono';
 
 import { AppError, type Condition } from '../../core/index.ts';
@@ -6,8 +7,9 @@ import { isTerminal } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { etagMatches, parseWriteCondition, preferWaitSeconds } from '../http-headers.ts';
 import { keyFromUrl, validateKey } from '../key-path.ts';
+import { validationHook } from '../middleware/errors.ts';
 import { jsonBody } from '../middleware/json-body.ts';
-import { jsonResponse, recordJson, untyped } from '../render.ts';
+import { recordJson, untyped } from '../render.ts';
 import {
   createBody,
   keyParam,
@@ -21,8 +23,13 @@ import {
 } from '../schemas.ts';
 import { submitWrite } from '../write-flow.ts';
 
-/** `{key{.+}}` becomes Hono's `:key{.+}` so a key may contain "/"; docs show `{key}`. */
-const KEY_PATH = '/v1/keys/{key{.+}}';
+/**
+ * Key routes are documented at `/v1/keys/{key}` but served on `/v1/keys/*`, because a key may
+ * contain "/": a wildcard keeps Hono on its RegExpRouter (a `{.+}` parameter would force the
+ * slower TrieRouter for every route). Bodies are still validated by the documented zod schemas.
+ */
+const KEY_PATH = '/v1/keys/{key}';
+const KEY_ROUTE = '/v1/keys/*';
 const KEY_PREFIX = '/v1/keys/';
 
 const problems = (...statuses: number[]) =>
@@ -172,50 +179,6 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     });
   };
 
-  app.openapi({ ...putRoute, middleware: [body] }, async (c) => {
-    const key = keyOf(c);
-    return untyped(await put(c, key, c.req.valid('json'), condition(c)));
-  });
-
-  app.openapi({ ...createKeyRoute, middleware: [body] }, async (c) => {
-    const input = c.req.valid('json');
-    const key = validateKey(input.key, limits.maxKeyBytes, 'body');
-    return untyped(await put(c, key, input, { kind: 'absent' }, 'KEY_EXISTS'));
-  });
-
-  app.openapi(deleteRoute, async (c) => {
-    const key = keyOf(c);
-    const cond = condition(c);
-    if (cond?.kind === 'absent') {
-      throw new AppError('INVALID_HEADER', 'If-None-Match is not supported on DELETE');
-    }
-    return untyped(await submitWrite(c, deps, { key, type: 'delete', condition: cond }));
-  });
-
-  app.openapi(getRoute, async (c) => {
-    const key = keyOf(c);
-    const { after } = c.req.valid('query');
-    if (after !== undefined) {
-      const waitS = preferWaitSeconds(c.req.header('Prefer'));
-      const ms = waitS === undefined ? deps.readAfterWaitMs : waitS * 1000;
-      const r = await deps.waiter.wait(after, ms);
-      if (!r)
-        throw new AppError('OP_NOT_FOUND', `no op ${after} (unknown, or its receipt expired)`);
-      if (!isTerminal(r.status)) {
-        throw new AppError('OP_PENDING', `op ${after} is still ${r.status}; retry the read`, {
-          headers: { 'Retry-After': '1' },
-        });
-      }
-    }
-    const rec = await deps.records.get(key);
-    if (!rec) throw new AppError('KEY_NOT_FOUND', 'key does not exist');
-    const etag = `"${String(rec.version)}"`;
-    if (etagMatches(c.req.header('If-None-Match'), rec.version)) {
-      return untyped(new Response(null, { status: 304, headers: { ETag: etag } }));
-    }
-    return untyped(jsonResponse(recordJson(rec), 200, { ETag: etag }));
-  });
-
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
     if (q.prefix !== undefined && Buffer.byteLength(q.prefix) > limits.maxKeyBytes) {
@@ -235,5 +198,59 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
       nextCursor: page.more && page.last !== undefined ? encodeCursor(page.last) : null,
     };
     return c.json(body, 200);
+  });
+
+  // `/v1/keys/*` also matches the collection itself; that is not a key.
+  app.on(['GET', 'PUT', 'DELETE'], KEY_ROUTE, async (c, next) => {
+    if (c.req.path === '/v1/keys' || c.req.path === '/v1/keys/') return c.notFound();
+    await next();
+  });
+  for (const route of [putRoute, deleteRoute, getRoute]) app.openAPIRegistry.registerPath(route);
+  const putValidator = zValidator('json', putBody, validationHook);
+
+  app.put(KEY_ROUTE, body, putValidator, async (c) => {
+    const key = keyOf(c);
+    return put(c, key, c.req.valid('json'), condition(c));
+  });
+
+  app.openapi({ ...createKeyRoute, middleware: [body] }, async (c) => {
+    const input = c.req.valid('json');
+    const key = validateKey(input.key, limits.maxKeyBytes, 'body');
+    return untyped(await put(c, key, input, { kind: 'absent' }, 'KEY_EXISTS'));
+  });
+
+  app.delete(KEY_ROUTE, async (c) => {
+    const key = keyOf(c);
+    const cond = condition(c);
+    if (cond?.kind === 'absent') {
+      throw new AppError('INVALID_HEADER', 'If-None-Match is not supported on DELETE');
+    }
+    return submitWrite(c, deps, { key, type: 'delete', condition: cond });
+  });
+
+  // The hot read path: no validator middleware (the key is checked by keyFromUrl, `after` is any
+  // op id), and the record's JSON text goes out through c.body.
+  app.get(KEY_ROUTE, async (c) => {
+    const key = keyOf(c);
+    const after = c.req.query('after');
+    if (after !== undefined) {
+      const waitS = preferWaitSeconds(c.req.header('Prefer'));
+      const ms = waitS === undefined ? deps.readAfterWaitMs : waitS * 1000;
+      const r = await deps.waiter.wait(after, ms);
+      if (!r)
+        throw new AppError('OP_NOT_FOUND', `no op ${after} (unknown, or its receipt expired)`);
+      if (!isTerminal(r.status)) {
+        throw new AppError('OP_PENDING', `op ${after} is still ${r.status}; retry the read`, {
+          headers: { 'Retry-After': '1' },
+        });
+      }
+    }
+    const rec = await deps.records.get(key);
+    if (!rec) throw new AppError('KEY_NOT_FOUND', 'key does not exist');
+    const etag = `"${String(rec.version)}"`;
+    if (etagMatches(c.req.header('If-None-Match'), rec.version)) {
+      return c.body(null, 304, { ETag: etag });
+    }
+    return c.body(recordJson(rec), 200, { 'Content-Type': 'application/json', ETag: etag });
   });
 }
