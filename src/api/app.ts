@@ -14,11 +14,13 @@ import { registerOpRoutes } from './routes/ops.ts';
 export function createApp(deps: ApiDeps): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.use(requestId({ headerName: 'X-Request-Id' }));
-  app.use(async (c, next) => {
-    const started = performance.now();
-    await next();
-    if (deps.logger.isLevelEnabled('debug') || c.res.status >= 500) {
-      deps.logger[c.res.status >= 500 ? 'warn' : 'debug'](
+  // An access log costs a middleware on every request, so it exists only at debug level; 5xx
+  // answers are logged by the error handler at any level.
+  if (deps.logger.isLevelEnabled('debug')) {
+    app.use(async (c, next) => {
+      const started = performance.now();
+      await next();
+      deps.logger.debug(
         {
           method: c.req.method,
           path: c.req.path,
@@ -28,8 +30,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
         },
         'request',
       );
-    }
-  });
+    });
+  }
 
   if (deps.apiTokens.length > 0) {
     app.use('/v1/*', bearerAuth({ token: [...deps.apiTokens] }));

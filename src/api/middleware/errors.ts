@@ -1,4 +1,4 @@
-import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import type { Context, ErrorHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 
 import { AppError, type ErrorCode, type Logger } from '../../core/index.ts';
@@ -13,6 +13,7 @@ const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
 /** The single error renderer: AppErrors become problem+json; anything else is a logged 500. */
 export function createErrorHandler(logger: Logger): ErrorHandler {
   return (err: Error, c: Context) => {
+    if (err.name === 'NotARoute') return notFound(c);
     if (err instanceof AppError) {
       if (err.status >= 500) {
         logger.warn(
@@ -52,7 +53,7 @@ const ROUTE_METHODS: [RegExp, string][] = [
   [/^\/(?:healthz|readyz|openapi\.json|docs)$/, 'GET, HEAD'],
 ];
 
-export const notFound: NotFoundHandler = (c) => {
+export const notFound = (c: Context): Response => {
   const path = c.req.path;
   const readOnly = c.req.method === 'GET' || c.req.method === 'HEAD';
   for (const [re, allow] of ROUTE_METHODS) {

@@ -122,6 +122,11 @@ const listRoute = createRoute({
   },
 });
 
+/** Thrown by key routes for a path that only looks like theirs; rendered as 404/405. */
+export class NotARoute extends Error {
+  override name = 'NotARoute';
+}
+
 function encodeCursor(key: string): string {
   return Buffer.from(key, 'utf8').toString('base64url');
 }
@@ -155,7 +160,11 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   const { limits } = deps;
   // Room for the envelope around the largest value and key.
   const body = jsonBody(limits.maxValueBytes + limits.maxKeyBytes * 6 + 4096);
-  const keyOf = (c: Context) => keyFromUrl(c.req.url, KEY_PREFIX, limits.maxKeyBytes);
+  const keyOf = (c: Context) => {
+    // `/v1/keys/*` also matches the collection itself, which is not a key: answer as unrouted.
+    if (c.req.path === '/v1/keys' || c.req.path === '/v1/keys/') throw new NotARoute();
+    return keyFromUrl(c.req.url, KEY_PREFIX, limits.maxKeyBytes);
+  };
   const condition = (c: Context) =>
     parseWriteCondition(c.req.header('If-Match'), c.req.header('If-None-Match'));
 
@@ -200,11 +209,6 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     return c.json(body, 200);
   });
 
-  // `/v1/keys/*` also matches the collection itself; that is not a key.
-  app.on(['GET', 'PUT', 'DELETE'], KEY_ROUTE, async (c, next) => {
-    if (c.req.path === '/v1/keys' || c.req.path === '/v1/keys/') return c.notFound();
-    await next();
-  });
   for (const route of [putRoute, deleteRoute, getRoute]) app.openAPIRegistry.registerPath(route);
   const putValidator = zValidator('json', putBody, validationHook);
 
