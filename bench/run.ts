@@ -30,14 +30,24 @@ const MEMORY_KEYS = SMOKE ? 2000 : 100_000;
 const CONCURRENCY = 64;
 const root = fileURLToPath(new URL('../', import.meta.url));
 const started: ChildProcess[] = [];
+/** kvq runs with the NODE_OPTIONS its image ships with, so the bench measures what is deployed. */
+const SHIPPED_NODE_OPTIONS =
+  /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1] ?? '';
 
 function launch(
   script: string,
   args: string[],
   env: Record<string, string>,
 ): Promise<ChildProcess> {
+  const kvqProcess = script.startsWith('src/');
   const child = spawn(process.execPath, [join(root, script), ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info', WORKER_HEALTH_PORT: '0', ...env },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'info',
+      WORKER_HEALTH_PORT: '0',
+      ...(kvqProcess ? { NODE_OPTIONS: SHIPPED_NODE_OPTIONS } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   started.push(child);
@@ -466,6 +476,7 @@ try {
         `Loopback only; kvq and every baseline run as separate processes against the same two redis-server\n` +
         `processes (no persistence), loaded by ${WRK ? 'wrk' : 'autocannon'} (${String(CONNECTIONS)} connections, ${String(DURATION)} s per HTTP phase)\n` +
         `from the benchmark process, which shares the 2 cores with the servers.\n\n` +
+        `kvq's processes run with the image's NODE_OPTIONS (\`${SHIPPED_NODE_OPTIONS}\`); the baselines with Node's defaults.\n\n` +
         `Baselines: a bare Hono + ioredis route doing one GET; a bare Hono route doing only \`queue.add\`;\n` +
         `a raw BullMQ worker (concurrency ${String(CONCURRENCY)}, one SET per job) draining ${String(DRAIN_JOBS)} jobs, as kvq's workers do.\n\n` +
         `${table}\n\nHTTP errors/timeouts during the run: ${String(errors)}.\n\n${notes}`,
