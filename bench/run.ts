@@ -30,22 +30,21 @@ const MEMORY_KEYS = SMOKE ? 2000 : 100_000;
 const CONCURRENCY = 64;
 const root = fileURLToPath(new URL('../', import.meta.url));
 const started: ChildProcess[] = [];
-/** kvq runs with the NODE_OPTIONS its image ships with, so the bench measures what is deployed. */
-const SHIPPED_NODE_OPTIONS =
-  /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1] ?? '';
+/** Extra Node flags for kvq's processes (e.g. the small-heap setting), from KVQ_NODE_OPTIONS. */
+const KVQ_NODE_OPTIONS = process.env.KVQ_NODE_OPTIONS ?? '';
 
 function launch(
   script: string,
   args: string[],
   env: Record<string, string>,
 ): Promise<ChildProcess> {
-  const kvqProcess = script.startsWith('src/');
+  const kvqProcess = script.startsWith('dist/');
   const child = spawn(process.execPath, [join(root, script), ...args], {
     env: {
       ...process.env,
       LOG_LEVEL: 'info',
       WORKER_HEALTH_PORT: '0',
-      ...(kvqProcess ? { NODE_OPTIONS: SHIPPED_NODE_OPTIONS } : {}),
+      ...(kvqProcess && KVQ_NODE_OPTIONS ? { NODE_OPTIONS: KVQ_NODE_OPTIONS } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -174,6 +173,8 @@ async function drainRate(queue: Queue, jobs: number, startWorkers: () => Promise
   return { opsPerSec: ((d2 - d1) / (t2 - t1)) * 1000, workerRssMb: Math.max(...rss) };
 }
 
+// kvq is measured as it ships: the compiled build.
+execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 const dir = mkdtempSync(join(tmpdir(), 'kvq-bench-'));
 const servers: RedisServer[] = [];
 try {
@@ -190,7 +191,7 @@ try {
 
   // kvq API and the two bare routes, all up at once.
   const [kvqPort, getPort, addPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const api = await launch('src/bin/kvq.ts', ['api'], {
+  const api = await launch('dist/bin/kvq.js', ['api'], {
     ...env,
     PORT: String(kvqPort),
     MAX_BACKLOG: '0',
@@ -207,7 +208,7 @@ try {
   const kvq = `http://127.0.0.1:${String(kvqPort)}`;
 
   // 1. Reads: 1,000 keys written through kvq (and the same values with plain SET for the bare route).
-  const seedWorker = await launch('src/bin/kvq.ts', ['worker'], env);
+  const seedWorker = await launch('dist/bin/kvq.js', ['worker'], env);
   const value = JSON.stringify({ name: 'bench', n: 42, tags: ['a', 'b'] });
   for (let i = 0; i < 1000; i += 100) {
     await Promise.all(
@@ -267,7 +268,7 @@ try {
   const kvqWorkers = (count: number) => () =>
     Promise.all(
       Array.from({ length: count }, () =>
-        launch('src/bin/kvq.ts', ['worker'], { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }),
+        launch('dist/bin/kvq.js', ['worker'], { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }),
       ),
     );
   await fillKvq();
@@ -476,7 +477,7 @@ try {
         `Loopback only; kvq and every baseline run as separate processes against the same two redis-server\n` +
         `processes (no persistence), loaded by ${WRK ? 'wrk' : 'autocannon'} (${String(CONNECTIONS)} connections, ${String(DURATION)} s per HTTP phase)\n` +
         `from the benchmark process, which shares the 2 cores with the servers.\n\n` +
-        `kvq's processes run with the image's NODE_OPTIONS (\`${SHIPPED_NODE_OPTIONS}\`); the baselines with Node's defaults.\n\n` +
+        `kvq runs from its build (\`dist/\`, as in the image)${KVQ_NODE_OPTIONS ? ` with NODE_OPTIONS=\`${KVQ_NODE_OPTIONS}\`` : ' with Node defaults'}, like the baselines.\n\n` +
         `Baselines: a bare Hono + ioredis route doing one GET; a bare Hono route doing only \`queue.add\`;\n` +
         `a raw BullMQ worker (concurrency ${String(CONCURRENCY)}, one SET per job) draining ${String(DRAIN_JOBS)} jobs, as kvq's workers do.\n\n` +
         `${table}\n\nHTTP errors/timeouts during the run: ${String(errors)}.\n\n${notes}`,
