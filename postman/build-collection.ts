@@ -93,6 +93,15 @@ const folders: { name: string; description: string; items: Req[] }[] = [
         },
       },
       {
+        name: 'API docs (Swagger UI)',
+        method: 'GET',
+        path: '/docs',
+        tests: [
+          `pm.test('an HTML page that loads the OpenAPI document', () => { pm.response.to.have.status(200); pm.expect(pm.response.text()).to.include('/openapi.json'); });`,
+        ],
+        example: { status: 200, headers: { 'Content-Type': 'text/html; charset=UTF-8' } },
+      },
+      {
         name: 'OpenAPI document',
         method: 'GET',
         path: '/openapi.json',
@@ -186,6 +195,15 @@ const folders: { name: string; description: string; items: Req[] }[] = [
           `pm.test('304 Not Modified', () => { pm.response.to.have.status(304); pm.expect(pm.response.headers.get('ETag')).to.eql(pm.collectionVariables.get('etag')); });`,
         ],
         example: { status: 304, headers: { ETag: '"1"' } },
+      },
+      {
+        name: 'Check the key exists (HEAD)',
+        method: 'HEAD',
+        path: '/v1/keys/{{key}}',
+        tests: [
+          `pm.test('200 with the ETag, no body', () => { pm.response.to.have.status(200); pm.expect(pm.response.headers.get('ETag')).to.eql(pm.collectionVariables.get('etag')); pm.expect(pm.response.text()).to.eql(''); });`,
+        ],
+        example: { status: 200, headers: { ...json, ETag: '"1"' } },
       },
       {
         name: 'Read-your-writes (?after=)',
