@@ -126,3 +126,12 @@ export const health = z
     checks: z.record(z.string(), z.string()).optional(),
   })
   .openapi('Health');
+
+/** OpenAPI response entries: a problem+json body for each listed status. */
+export const problemResponses = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [
+      s,
+      { description: 'Problem', content: { 'application/problem+json': { schema: problem } } },
+    ]),
+  );

@@ -4,7 +4,7 @@ import { AppError } from '../../core/index.ts';
 import { type DeadLetter, publicReceipt } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { opUrl } from '../render.ts';
-import { opEnvelope, opError, problem } from '../schemas.ts';
+import { opEnvelope, opError, problemResponses as problems } from '../schemas.ts';
 
 const entry = z
   .object({
@@ -29,14 +29,6 @@ const idParam = z.object({
     .min(1)
     .openapi({ param: { name: 'opId', in: 'path' } }),
 });
-
-const problems = (...statuses: number[]) =>
-  Object.fromEntries(
-    statuses.map((s) => [
-      s,
-      { description: 'Problem', content: { 'application/problem+json': { schema: problem } } },
-    ]),
-  );
 
 const listRoute = createRoute({
   method: 'get',

@@ -16,7 +16,7 @@ import {
   listQuery,
   listResult,
   opEnvelope,
-  problem,
+  problemResponses as problems,
   putBody,
   readQuery,
   record,
@@ -31,14 +31,6 @@ import { submitWrite } from '../write-flow.ts';
 const KEY_PATH = '/v1/keys/{key}';
 const KEY_ROUTE = '/v1/keys/*';
 const KEY_PREFIX = '/v1/keys/';
-
-const problems = (...statuses: number[]) =>
-  Object.fromEntries(
-    statuses.map((s) => [
-      s,
-      { description: 'Problem', content: { 'application/problem+json': { schema: problem } } },
-    ]),
-  );
 
 const accepted = {
   202: {

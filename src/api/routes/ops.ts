@@ -4,7 +4,7 @@ import { AppError } from '../../core/index.ts';
 import { publicReceipt } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { preferWaitSeconds } from '../http-headers.ts';
-import { opEnvelope, opIdParam, problem } from '../schemas.ts';
+import { opEnvelope, opIdParam, problemResponses } from '../schemas.ts';
 
 const getOpRoute = createRoute({
   method: 'get',
@@ -13,14 +13,7 @@ const getOpRoute = createRoute({
   request: { params: opIdParam },
   responses: {
     200: { description: 'The receipt', content: { 'application/json': { schema: opEnvelope } } },
-    404: {
-      description: 'Unknown op',
-      content: { 'application/problem+json': { schema: problem } },
-    },
-    503: {
-      description: 'Queue Redis down',
-      content: { 'application/problem+json': { schema: problem } },
-    },
+    ...problemResponses(404, 503),
   },
 });
 
