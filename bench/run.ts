@@ -87,7 +87,8 @@ interface HttpResult {
   non2xx: number;
 }
 
-const WRK = spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
+const WRK =
+  process.env.BENCH_LOAD !== 'autocannon' && spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
 
 /**
  * Drives HTTP load at `url` with paths `${prefix}${i % keys}`: wrk when installed (C, so the load
