@@ -54,7 +54,7 @@ beforeAll(() => {
   "kustomize "*) exec "${realKubectl}" "$@" ;;
 esac
 case "$1" in
-  apply) cat > "$FAKE_APPLIED"; echo "applied" ;;
+  apply) "${realKubectl}" kustomize "$3" > "$FAKE_APPLIED"; echo "applied" ;;
   port-forward) sleep 30 ;;
 esac`,
     ),
@@ -113,7 +113,7 @@ describe.each([
     const r = deploy(['up'], context);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const build = firstIndex(r.calls, /^docker build -t kvq:\S+ /);
-    const apply = firstIndex(r.calls, /^kubectl apply -f -$/);
+    const apply = firstIndex(r.calls, /^kubectl apply -k \S+\/k8s\/\.deploy$/);
     expect(build).toBeGreaterThanOrEqual(0);
     if (loadCall) {
       const load = firstIndex(r.calls, loadCall);
@@ -168,7 +168,7 @@ it('--dry-run renders and validates without a cluster and runs nothing', () => {
   expect(r.status, r.stderr + r.stdout).toBe(0);
   expect(r.stdout).toMatch(/validated \d+ objects: ok/);
   expect(r.stdout).toMatch(/\[dry-run\] docker build -t kvq:/);
-  expect(r.stdout).toMatch(/\[dry-run\] kubectl apply -f /);
+  expect(r.stdout).toMatch(/\[dry-run\] kubectl apply -k \S+\/k8s\/\.deploy/);
   expect(r.calls.some((c) => c.startsWith('docker ') || c.startsWith('kubectl apply'))).toBe(false);
 }, 60_000);
 
