@@ -123,17 +123,21 @@ describe('roles and configuration', () => {
       WORKER_HEALTH_PORT: String(healthPort),
     });
     const out = output(w);
-    const started = await eventually(() => out().includes('worker started'), 15_000, 50);
-    expect(started, out()).toBe(true);
-    const h = `http://127.0.0.1:${String(healthPort)}`;
-    expect((await fetch(`${h}/healthz`)).status).toBe(200);
-    expect((await fetch(`${h}/readyz`)).status).toBe(200);
-    expect((await fetch(`${h}/nope`)).status).toBe(404);
-    const t = Date.now();
-    const exit = await stopChild(w, 'SIGTERM');
-    expect(exit.code).toBe(0);
-    expect(Date.now() - t).toBeLessThan(10_000);
-    expect(out()).toContain('shutting down');
+    try {
+      const started = await eventually(() => out().includes('worker started'), 15_000, 50);
+      expect(started, out()).toBe(true);
+      const h = `http://127.0.0.1:${String(healthPort)}`;
+      expect((await fetch(`${h}/healthz`)).status).toBe(200);
+      expect((await fetch(`${h}/readyz`)).status).toBe(200);
+      expect((await fetch(`${h}/nope`)).status).toBe(404);
+      const t = Date.now();
+      const exit = await stopChild(w, 'SIGTERM');
+      expect(exit.code).toBe(0);
+      expect(Date.now() - t).toBeLessThan(10_000);
+      expect(out()).toContain('shutting down');
+    } finally {
+      await stopChild(w, 'SIGKILL');
+    }
   }, 30_000);
 
   it('an API exits 0 on SIGTERM', async () => {
@@ -145,9 +149,13 @@ describe('roles and configuration', () => {
       LOG_LEVEL: 'info',
     });
     const out = output(a);
-    expect(await eventually(() => out().includes('api listening'), 15_000, 50), out()).toBe(true);
-    const ready = await fetch(`http://127.0.0.1:${String(port)}/readyz`);
-    expect(ready.status).toBe(200);
-    expect((await stopChild(a, 'SIGTERM')).code).toBe(0);
+    try {
+      expect(await eventually(() => out().includes('api listening'), 15_000, 50), out()).toBe(true);
+      const ready = await fetch(`http://127.0.0.1:${String(port)}/readyz`);
+      expect(ready.status).toBe(200);
+      expect((await stopChild(a, 'SIGTERM')).code).toBe(0);
+    } finally {
+      await stopChild(a, 'SIGKILL');
+    }
   }, 30_000);
 });

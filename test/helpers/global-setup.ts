@@ -21,9 +21,15 @@ export default async function setup(project: TestProject) {
     startRedisServer({ dir: join(dir, 'data'), appendonly: false }),
   ]);
   const [queue, data] = servers as [RedisServer, RedisServer];
+  // If the runner dies without running the teardown, still end the servers it started.
+  const killAll = () => {
+    for (const srv of servers) srv.child.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
   project.provide('queueRedisUrl', queue.url);
   project.provide('kvRedisUrl', data.url);
   return async () => {
+    process.off('exit', killAll);
     await Promise.all(servers.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
   };

@@ -4,11 +4,20 @@ import { fileURLToPath } from 'node:url';
 export const KVQ_BIN = fileURLToPath(new URL('../../src/bin/kvq.ts', import.meta.url));
 
 /** Spawns `kvq <role>` as a child process; the caller ends it by PID. */
+const spawned = new Set<ChildProcess>();
+// A test that fails before stopping its child must not leave the process running.
+process.once('exit', () => {
+  for (const c of spawned) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
 export function spawnRole(role: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [KVQ_BIN, role], {
+  const child = spawn(process.execPath, [KVQ_BIN, role], {
     env: { ...process.env, LOG_LEVEL: 'warn', WORKER_HEALTH_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
+  return child;
 }
 
 export function exitOf(
