@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+import { waitReady } from '../scripts/wait-ready.ts';
 import { freePort, type RedisServer, startRedisServer } from '../src/bin/redis-server.ts';
 
 /**
@@ -84,18 +85,7 @@ export async function startCluster(opts: {
       if (which === 'queue') cluster.queue = next;
       else cluster.data = next;
     },
-    async waitReady(url, ms) {
-      const end = Date.now() + ms;
-      while (Date.now() < end) {
-        try {
-          if ((await fetch(`${url}/readyz`)).status === 200) return true;
-        } catch {
-          // not up yet
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      return false;
-    },
+    waitReady,
     async stop() {
       const all = [...cluster.apis, ...cluster.workers];
       await Promise.all(

@@ -12,21 +12,9 @@ import { fileURLToPath } from 'node:url';
 import newman from 'newman';
 
 import { freePort } from '../src/bin/redis-server.ts';
+import { waitReady } from './wait-ready.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-
-async function waitReady(url: string, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      if ((await fetch(`${url}/readyz`)).status === 200) return true;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
-}
 
 function runNewman(baseUrl: string, token: string): Promise<number> {
   return new Promise((resolve) => {
