@@ -4,25 +4,35 @@ import { AppError, type ErrorCode, ERRORS } from '../core/index.ts';
 
 export const PROBLEM_TYPE_BASE = 'https://kvq.dev/problems/';
 
-/** Renders an AppError as RFC 9457 application/problem+json. */
-export function problemResponse(c: Context, err: AppError, extra: Record<string, unknown> = {}) {
+/** An AppError as RFC 9457 problem+json parts, for any transport (Hono or the raw read path). */
+export function problemParts(
+  err: AppError,
+  requestId: string,
+  extra: Record<string, unknown> = {},
+): { status: number; headers: Record<string, string>; body: string } {
   const body: Record<string, unknown> = {
     type: `${PROBLEM_TYPE_BASE}${err.code.toLowerCase().replaceAll('_', '-')}`,
     title: ERRORS[err.code].title,
     status: err.status,
     detail: err.detail,
     code: err.code,
-    requestId: requestIdOf(c),
+    requestId,
     ...extra,
   };
   if (err.errors) body.errors = err.errors;
   const headers: Record<string, string> = {
     'Content-Type': 'application/problem+json',
-    'X-Request-Id': requestIdOf(c),
+    'X-Request-Id': requestId,
     ...err.headers,
   };
   if (err.status === 503 && !headers['Retry-After']) headers['Retry-After'] = '1';
-  return new Response(JSON.stringify(body), { status: err.status, headers });
+  return { status: err.status, headers, body: JSON.stringify(body) };
+}
+
+/** Renders an AppError as RFC 9457 application/problem+json. */
+export function problemResponse(c: Context, err: AppError, extra: Record<string, unknown> = {}) {
+  const { status, headers, body } = problemParts(err, requestIdOf(c), extra);
+  return new Response(body, { status, headers });
 }
 
 export function requestIdOf(c: Context): string {

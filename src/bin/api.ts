@@ -4,8 +4,10 @@ import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 
 import {
+  type ApiDeps,
   createApp,
   createOpWaiter,
+  createReadPath,
   rawProblemResponse,
   requestErrorResponse,
   type Subscriber,
@@ -58,7 +60,7 @@ export async function startApi(
     onMessage: (h) => handlers.push(h),
   };
   const opts = jobOptions(config);
-  const app = createApp({
+  const deps: ApiDeps = {
     ledger,
     records,
     deadLetters: createDeadLetters({ redis: queueRedis, prefix: config.KEY_PREFIX }),
@@ -74,7 +76,11 @@ export async function startApi(
     docsEnabled: config.DOCS_ENABLED,
     apiTokens: config.API_TOKENS,
     isShuttingDown: () => lifecycle.shuttingDown,
-  });
+  };
+  const app = createApp(deps);
+  // The hot `GET /v1/keys/{key}` is answered without Hono when it is the plain case (see
+  // read-path.ts); everything else, including every error it does not render itself, goes to Hono.
+  const readPath = createReadPath(deps);
 
   // getRequestListener rather than serve(): it takes an errorHandler, so requests the adapter
   // cannot even turn into a Request (e.g. `POST *`) still get a problem+json 400.
@@ -83,7 +89,7 @@ export async function startApi(
     errorHandler: () => requestErrorResponse(),
   });
   const server = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, (req, res) => {
-    void listener(req, res);
+    if (!readPath(req, res)) void listener(req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (socket.writable) socket.end(rawProblemResponse(err.code));
