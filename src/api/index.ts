@@ -3,4 +3,4 @@ export type { ApiDeps } from './deps.ts';
 export type { OpWaiter, Subscriber } from './op-waiter.ts';
 export { createOpWaiter } from './op-waiter.ts';
 export { rawProblemResponse, requestErrorResponse } from './problem.ts';
-export { createReadPath } from './read-path.ts';
+export { createRawPaths } from './raw-paths.ts';

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { AppError } from '../core/index.ts';
 import type { KvRecord, StoredReceipt } from '../store/index.ts';
 import { isTerminal, publicReceipt } from '../store/index.ts';
-import { problemResponse } from './problem.ts';
+import { problemParts } from './problem.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -30,15 +30,25 @@ export function untyped(res: Response): never {
   return res as never;
 }
 
-/** JSON text out through c.body, which keeps @hono/node-server on its fast response path. */
-export function jsonResponse(
-  c: Context,
-  body: string,
-  status: 200 | 201 | 202,
-  headers: Record<string, string> = {},
-): Response {
-  return c.body(body, status, { 'Content-Type': 'application/json', ...headers });
+/** A response as plain parts, so that Hono and the raw node:http paths send the same thing. */
+export interface ResponseParts {
+  status: number;
+  headers: Record<string, string>;
+  body: string | null;
 }
+
+/** Parts out through c.body, which keeps @hono/node-server on its fast response path. */
+export function sendParts(c: Context, p: ResponseParts): Response {
+  return p.body === null
+    ? c.body(null, p.status as 204, p.headers)
+    : c.body(p.body, p.status as 200, p.headers);
+}
+
+const json = (body: string, status: number, headers: Record<string, string>): ResponseParts => ({
+  status,
+  headers: { 'Content-Type': 'application/json', ...headers },
+  body,
+});
 
 /**
  * Answers a write. Without a terminal status: 202 with the receipt. After `Prefer: wait`, the
@@ -46,19 +56,18 @@ export function jsonResponse(
  * failed condition, and 200 with the receipt for anything else (superseded, dead).
  */
 export function writeResponse(
-  c: Context,
   r: StoredReceipt,
-  opts: { valueJson?: string | undefined; waited?: number | undefined },
-): Response {
-  const headers: Record<string, string> = {};
+  opts: { valueJson?: string | undefined; waited?: number | undefined; requestId: string },
+): ResponseParts {
+  const headers: Record<string, string> = { 'X-Request-Id': opts.requestId };
   if (opts.waited !== undefined) headers['Preference-Applied'] = `wait=${String(opts.waited)}`;
   const envelope = JSON.stringify({ op: publicReceipt(r) });
   if (!isTerminal(r.status) || opts.waited === undefined) {
     headers.Location = opUrl(r.id);
-    return jsonResponse(c, envelope, 202, headers);
+    return json(envelope, 202, headers);
   }
   if (r.status === 'applied' && r.type === 'delete') {
-    return c.body(null, 204, headers);
+    return { status: 204, headers, body: null };
   }
   if (r.status === 'applied' && opts.valueJson !== undefined && r.appliedAtMs !== null) {
     const rec: KvRecord = {
@@ -71,8 +80,7 @@ export function writeResponse(
     };
     headers.ETag = `"${String(r.version)}"`;
     if (r.created) headers.Location = keyUrl(r.key);
-    return jsonResponse(
-      c,
+    return json(
       recordJson(rec, `,"op":${JSON.stringify(publicReceipt(r))}`),
       r.created ? 201 : 200,
       headers,
@@ -83,7 +91,7 @@ export function writeResponse(
     (r.error?.code === 'PRECONDITION_FAILED' || r.error?.code === 'KEY_EXISTS')
   ) {
     const err = new AppError(r.error.code, r.error.message, { headers });
-    return problemResponse(c, err, { op: publicReceipt(r) });
+    return problemParts(err, opts.requestId, { op: publicReceipt(r) });
   }
-  return jsonResponse(c, envelope, 200, headers);
+  return json(envelope, 200, headers);
 }

@@ -1,12 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 
-import type { Context } from 'hono';
-
 import { AppError, type Condition, type JobPayload, type OpType } from '../core/index.ts';
 import type { KvRecord, StoredReceipt } from '../store/index.ts';
 import type { ApiDeps } from './deps.ts';
 import { parseIdempotencyKey, preferWaitSeconds } from './http-headers.ts';
-import { writeResponse } from './render.ts';
+import { type ResponseParts, writeResponse } from './render.ts';
 
 export interface WriteInput {
   key: string;
@@ -122,14 +120,25 @@ function queuedReceipt(
   };
 }
 
-export async function submitWrite(c: Context, deps: ApiDeps, input: WriteInput): Promise<Response> {
+/** The request headers a write reads, and its request id (however the transport got them). */
+export interface WriteRequest {
+  idempotencyKey: string | undefined;
+  prefer: string | undefined;
+  requestId: string;
+}
+
+export async function submitWrite(
+  deps: ApiDeps,
+  req: WriteRequest,
+  input: WriteInput,
+): Promise<ResponseParts> {
   if (deps.isShuttingDown()) {
     throw new AppError('SHUTTING_DOWN', 'this instance is shutting down; retry', {
       headers: { 'Retry-After': '1' },
     });
   }
-  const idempotencyKey = parseIdempotencyKey(c.req.header('Idempotency-Key'));
-  const waitS = preferWaitSeconds(c.req.header('Prefer'));
+  const idempotencyKey = parseIdempotencyKey(req.idempotencyKey);
+  const waitS = preferWaitSeconds(req.prefer);
   const fp = idempotencyKey ? fingerprint(input) : undefined;
 
   if (deps.maxBacklog > 0) {
@@ -183,15 +192,52 @@ export async function submitWrite(c: Context, deps: ApiDeps, input: WriteInput):
     }
     if (waitS === undefined) {
       // The common path: answer from what acceptance returned, without reading the receipt back.
-      return writeResponse(
-        c,
-        queuedReceipt(input, opId, accepted.version, accepted.acceptedAt),
-        {},
-      );
+      return writeResponse(queuedReceipt(input, opId, accepted.version, accepted.acceptedAt), {
+        requestId: req.requestId,
+      });
     }
   }
 
   const receipt = await deps.waiter.wait(id, waitS === undefined ? 0 : waitS * 1000);
   if (!receipt) throw new AppError('OP_NOT_FOUND', `op ${id} is no longer known`);
-  return writeResponse(c, receipt, { valueJson: input.valueJson, waited: waitS });
+  return writeResponse(receipt, {
+    valueJson: input.valueJson,
+    waited: waitS,
+    requestId: req.requestId,
+  });
+}
+
+function ttlMs(ttlSeconds: number | undefined): number | undefined {
+  return ttlSeconds === undefined ? undefined : ttlSeconds * 1000;
+}
+
+function checkValueSize(valueJson: string, max: number): void {
+  const bytes = Buffer.byteLength(valueJson, 'utf8');
+  if (bytes > max) {
+    throw new AppError(
+      'VALUE_TOO_LARGE',
+      `the value is ${String(bytes)} bytes as JSON; the limit is ${String(max)}`,
+    );
+  }
+}
+
+/** A put from a validated body: the value serialised once, its size checked, then submitted. */
+export function submitPut(
+  deps: ApiDeps,
+  req: WriteRequest,
+  key: string,
+  body: { value: unknown; ttlSeconds?: number | undefined },
+  condition: Condition | undefined,
+  conditionCode?: 'KEY_EXISTS',
+): Promise<ResponseParts> {
+  const valueJson = JSON.stringify(body.value);
+  checkValueSize(valueJson, deps.limits.maxValueBytes);
+  return submitWrite(deps, req, {
+    key,
+    type: 'put',
+    valueJson,
+    ttlMs: ttlMs(body.ttlSeconds),
+    condition,
+    conditionCode,
+  });
 }

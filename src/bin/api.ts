@@ -7,7 +7,7 @@ import {
   type ApiDeps,
   createApp,
   createOpWaiter,
-  createReadPath,
+  createRawPaths,
   rawProblemResponse,
   requestErrorResponse,
   type Subscriber,
@@ -78,9 +78,9 @@ export async function startApi(
     isShuttingDown: () => lifecycle.shuttingDown,
   };
   const app = createApp(deps);
-  // The hot `GET /v1/keys/{key}` is answered without Hono when it is the plain case (see
-  // read-path.ts); everything else, including every error it does not render itself, goes to Hono.
-  const readPath = createReadPath(deps);
+  // The hot `GET` and `PUT /v1/keys/{key}` are answered without Hono in the plain case (see
+  // raw-paths.ts); every other request goes to Hono.
+  const rawPaths = createRawPaths(deps);
 
   // getRequestListener rather than serve(): it takes an errorHandler, so requests the adapter
   // cannot even turn into a Request (e.g. `POST *`) still get a problem+json 400.
@@ -89,7 +89,7 @@ export async function startApi(
     errorHandler: () => requestErrorResponse(),
   });
   const server = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, (req, res) => {
-    if (!readPath(req, res)) void listener(req, res);
+    if (!rawPaths(req, res)) void listener(req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (socket.writable) socket.end(rawProblemResponse(err.code));

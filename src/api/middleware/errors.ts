@@ -73,19 +73,24 @@ export const notFound = (c: Context): Response => {
   );
 };
 
-/** zod-openapi's validation hook: every issue listed, as problem+json 400. */
+/** zod's issues as one problem+json 400, every issue listed. */
+export function validationError(issues: { path: PropertyKey[]; message: string }[]): AppError {
+  const errors = issues.map((i) => ({
+    path: i.path.map(String).join('.'),
+    message: i.message,
+  }));
+  return new AppError(
+    'VALIDATION_FAILED',
+    errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; '),
+    { errors },
+  );
+}
+
+/** zod-openapi's validation hook. */
 export function validationHook(result: {
   success: boolean;
   error?: { issues: { path: PropertyKey[]; message: string }[] };
 }): void {
   if (result.success) return;
-  const errors = (result.error?.issues ?? []).map((i) => ({
-    path: i.path.map(String).join('.'),
-    message: i.message,
-  }));
-  throw new AppError(
-    'VALIDATION_FAILED',
-    errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; '),
-    { errors },
-  );
+  throw validationError(result.error?.issues ?? []);
 }

@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 
 import { AppError } from '../../core/index.ts';
 
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+export const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 /** Deeper values are refused: they cost stack in every JSON implementation that touches them. */
 export const MAX_JSON_DEPTH = 128;
 
@@ -16,6 +16,28 @@ function depthExceeds(value: unknown, max: number): boolean {
     for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
   }
   return false;
+}
+
+/** The body limit of writes: room for the envelope around the largest value and key. */
+export function maxWriteBodyBytes(limits: { maxKeyBytes: number; maxValueBytes: number }): number {
+  return limits.maxValueBytes + limits.maxKeyBytes * 6 + 4096;
+}
+
+/** The 400 for a body JSON.parse refused. */
+export function malformedJson(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  return new AppError('MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`);
+}
+
+/** Refuses parsed JSON nested deeper than MAX_JSON_DEPTH. */
+export function checkJsonDepth(body: unknown): void {
+  if (depthExceeds(body, MAX_JSON_DEPTH)) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `JSON nested deeper than ${String(MAX_JSON_DEPTH)} levels`,
+      { errors: [{ path: '', message: `nesting depth over ${String(MAX_JSON_DEPTH)}` }] },
+    );
+  }
 }
 
 /**
@@ -47,21 +69,9 @@ export function jsonBody(maxBytes: number): MiddlewareHandler {
       try {
         body = await c.req.json();
       } catch (err) {
-        if (err instanceof AppError) throw err;
-        throw new AppError(
-          'MALFORMED_JSON',
-          `the body is not valid JSON: ${(err as Error).message}`,
-        );
+        throw malformedJson(err);
       }
-      if (depthExceeds(body, MAX_JSON_DEPTH)) {
-        throw new AppError(
-          'VALIDATION_FAILED',
-          `JSON nested deeper than ${String(MAX_JSON_DEPTH)} levels`,
-          {
-            errors: [{ path: '', message: `nesting depth over ${String(MAX_JSON_DEPTH)}` }],
-          },
-        );
-      }
+      checkJsonDepth(body);
       await next();
     };
     // With a Content-Length (the usual case) the limit is a header check, and the body is read

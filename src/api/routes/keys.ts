@@ -2,14 +2,15 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { zValidator } from '@hono/zod-validator';
 import type { Context } from 'hono';
 
-import { AppError, type Condition } from '../../core/index.ts';
+import { AppError } from '../../core/index.ts';
 import { isTerminal } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { etagMatches, parseWriteCondition, preferWaitSeconds } from '../http-headers.ts';
 import { keyFromUrl, validateKey } from '../key-path.ts';
 import { validationHook } from '../middleware/errors.ts';
-import { jsonBody } from '../middleware/json-body.ts';
-import { recordJson, untyped } from '../render.ts';
+import { jsonBody, maxWriteBodyBytes } from '../middleware/json-body.ts';
+import { requestIdOf } from '../problem.ts';
+import { recordJson, sendParts, untyped } from '../render.ts';
 import {
   createBody,
   keyParam,
@@ -21,7 +22,7 @@ import {
   readQuery,
   record,
 } from '../schemas.ts';
-import { submitWrite } from '../write-flow.ts';
+import { submitPut, submitWrite, type WriteRequest } from '../write-flow.ts';
 
 /**
  * Key routes are documented at `/v1/keys/{key}` but served on `/v1/keys/*`, because a key may
@@ -134,24 +135,9 @@ function decodeCursor(cursor: string, maxKeyBytes: number): string {
   return key;
 }
 
-function ttlMs(ttlSeconds: number | undefined): number | undefined {
-  return ttlSeconds === undefined ? undefined : ttlSeconds * 1000;
-}
-
-function checkValueSize(valueJson: string, max: number): void {
-  const bytes = Buffer.byteLength(valueJson, 'utf8');
-  if (bytes > max) {
-    throw new AppError(
-      'VALUE_TOO_LARGE',
-      `the value is ${String(bytes)} bytes as JSON; the limit is ${String(max)}`,
-    );
-  }
-}
-
 export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   const { limits } = deps;
-  // Room for the envelope around the largest value and key.
-  const body = jsonBody(limits.maxValueBytes + limits.maxKeyBytes * 6 + 4096);
+  const body = jsonBody(maxWriteBodyBytes(limits));
   const keyOf = (c: Context) => {
     // `/v1/keys/*` also matches the collection itself, which is not a key: answer as unrouted.
     if (c.req.path === '/v1/keys' || c.req.path === '/v1/keys/') throw new NotARoute();
@@ -160,25 +146,11 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   const condition = (c: Context) =>
     parseWriteCondition(c.req.header('If-Match'), c.req.header('If-None-Match'));
 
-  /** A put from a validated body: the value serialised once, its size checked. */
-  const put = (
-    c: Context,
-    key: string,
-    input: { value: unknown; ttlSeconds?: number | undefined },
-    condition: Condition | undefined,
-    conditionCode?: 'KEY_EXISTS',
-  ) => {
-    const valueJson = JSON.stringify(input.value);
-    checkValueSize(valueJson, limits.maxValueBytes);
-    return submitWrite(c, deps, {
-      key,
-      type: 'put',
-      valueJson,
-      ttlMs: ttlMs(input.ttlSeconds),
-      condition,
-      conditionCode,
-    });
-  };
+  const writeRequest = (c: Context): WriteRequest => ({
+    idempotencyKey: c.req.header('Idempotency-Key'),
+    prefer: c.req.header('Prefer'),
+    requestId: requestIdOf(c),
+  });
 
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
@@ -206,13 +178,24 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
 
   app.put(KEY_ROUTE, body, putValidator, async (c) => {
     const key = keyOf(c);
-    return put(c, key, c.req.valid('json'), condition(c));
+    return sendParts(
+      c,
+      await submitPut(deps, writeRequest(c), key, c.req.valid('json'), condition(c)),
+    );
   });
 
   app.openapi({ ...createKeyRoute, middleware: [body] }, async (c) => {
     const input = c.req.valid('json');
     const key = validateKey(input.key, limits.maxKeyBytes, 'body');
-    return untyped(await put(c, key, input, { kind: 'absent' }, 'KEY_EXISTS'));
+    const parts = await submitPut(
+      deps,
+      writeRequest(c),
+      key,
+      input,
+      { kind: 'absent' },
+      'KEY_EXISTS',
+    );
+    return untyped(sendParts(c, parts));
   });
 
   app.delete(KEY_ROUTE, async (c) => {
@@ -221,7 +204,10 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     if (cond?.kind === 'absent') {
       throw new AppError('INVALID_HEADER', 'If-None-Match is not supported on DELETE');
     }
-    return submitWrite(c, deps, { key, type: 'delete', condition: cond });
+    return sendParts(
+      c,
+      await submitWrite(deps, writeRequest(c), { key, type: 'delete', condition: cond }),
+    );
   });
 
   // The hot read path: no validator middleware (the key is checked by keyFromUrl, `after` is any

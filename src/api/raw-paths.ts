@@ -1,0 +1,222 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { AppError, type Condition } from '../core/index.ts';
+import type { ApiDeps } from './deps.ts';
+import { etagMatches, parseIdempotencyKey, parseWriteCondition } from './http-headers.ts';
+import { keyFromUrl } from './key-path.ts';
+import { validationError } from './middleware/errors.ts';
+import {
+  checkJsonDepth,
+  JSON_TYPE,
+  malformedJson,
+  maxWriteBodyBytes,
+} from './middleware/json-body.ts';
+import { problemParts } from './problem.ts';
+import { recordJson, type ResponseParts } from './render.ts';
+import { putBody } from './schemas.ts';
+import { submitPut } from './write-flow.ts';
+
+const utf8 = new TextDecoder();
+/** A request header as Hono's adapter sees it (repeated headers joined). */
+const header = (req: IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+};
+
+const KEY_PREFIX = '/v1/keys/';
+/** What Hono's requestId middleware accepts from a client (same rule, same header). */
+const CLIENT_REQUEST_ID = /^[\w\-=]{1,255}$/;
+/**
+ * Request targets taken here: a key path of visible ASCII without query, fragment, backslash or
+ * dot segments, with a plain Host. Anything else goes to Hono, whose Node adapter normalises or
+ * rejects such URLs; taking only what it would use verbatim keeps both paths on the same key.
+ */
+const PLAIN_KEY_URL = /^\/v1\/keys\/[!$%&-;=@-[\]_a-z~]+$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+const PLAIN_HOST = /^[a-z0-9._-]+(?::\d{1,5})?$/;
+/** What Hono's bearerAuth accepts as a token. */
+const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+
+/**
+ * The two hot routes, `GET /v1/keys/{key}` and `PUT /v1/keys/{key}`, served straight from
+ * node:http without building a web Request, a Hono context or a web Response. A deviation from the
+ * house layout (every route in Hono), made for throughput and measured in BENCHMARKS.md: through
+ * Hono, a read cost ~2x and a write ~1.5x the CPU of these paths on the same machine. They answer
+ * exactly what the Hono routes answer (same status, headers and problem+json bodies; the
+ * integration tests run against the real server and so go through here, and one test compares
+ * both paths request by request), because both call the same code below the transport:
+ * keyFromUrl, the header parsers, the zod body schema, submitPut, recordJson and problemParts.
+ *
+ * They only take the plain case and return false, before reading anything, for all else, which
+ * Hono then serves: other methods and paths, a query string (`?after=` read-your-writes), a key
+ * or header that fails validation (rendered by Hono's error handler), a body that is not
+ * `application/json` with a Content-Length within the limit, and, when API_TOKENS is set, any
+ * request whose `Authorization` is not exactly `Bearer <configured token>` (Hono's bearerAuth
+ * answers 401/400).
+ */
+export function createRawPaths(
+  deps: ApiDeps,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  const tokens = deps.apiTokens.filter((t) => TOKEN.test(t)).map((t) => digest(`Bearer ${t}`));
+  const authorized = (header: string | undefined): boolean => {
+    if (deps.apiTokens.length === 0) return true;
+    if (header === undefined) return false;
+    const d = digest(header);
+    let ok = false;
+    for (const t of tokens) ok = timingSafeEqual(t, d) || ok;
+    return ok;
+  };
+
+  const send = (res: ServerResponse, p: ResponseParts) => {
+    const headers = p.headers;
+    if (p.body !== null) headers['Content-Length'] = String(Buffer.byteLength(p.body));
+    res.writeHead(p.status, headers);
+    res.end(p.body ?? undefined);
+  };
+  /** What Hono's error handler does with an error: problem+json, 5xx logged. */
+  const fail = (res: ServerResponse, err: unknown, requestId: string, path: string) => {
+    let e: AppError;
+    if (err instanceof AppError) {
+      e = err;
+      if (e.status >= 500) {
+        deps.logger.warn({ code: e.code, detail: e.detail, requestId }, 'request failed');
+      }
+    } else {
+      deps.logger.error({ err, requestId, path }, 'unhandled error');
+      e = new AppError('INTERNAL', 'internal error; see the server log');
+    }
+    send(res, problemParts(e, requestId));
+  };
+
+  const read = (req: IncomingMessage, res: ServerResponse, key: string, requestId: string) => {
+    const ifNoneMatch = req.headers['if-none-match'];
+    deps.records.get(key).then(
+      (rec) => {
+        if (!rec) {
+          fail(res, new AppError('KEY_NOT_FOUND', 'key does not exist'), requestId, req.url ?? '');
+          return;
+        }
+        const etag = `"${String(rec.version)}"`;
+        if (etagMatches(ifNoneMatch, rec.version)) {
+          send(res, {
+            status: 304,
+            headers: { ETag: etag, 'X-Request-Id': requestId },
+            body: null,
+          });
+          return;
+        }
+        send(res, {
+          status: 200,
+          headers: { 'Content-Type': 'application/json', ETag: etag, 'X-Request-Id': requestId },
+          body: recordJson(rec),
+        });
+      },
+      (err: unknown) => {
+        fail(res, err, requestId, req.url ?? '');
+      },
+    );
+  };
+
+  const maxBody = maxWriteBodyBytes(deps.limits);
+  /** The header checks of a plain PUT, all before the body is read; false = leave it to Hono. */
+  const plainPut = (req: IncomingMessage): { condition: Condition | undefined } | false => {
+    const type = req.headers['content-type'];
+    const length = req.headers['content-length'];
+    if (
+      type === undefined ||
+      !JSON_TYPE.test(type) ||
+      length === undefined ||
+      !/^\d+$/.test(length) ||
+      Number(length) === 0 ||
+      Number(length) > maxBody ||
+      req.headers['transfer-encoding'] !== undefined
+    ) {
+      return false;
+    }
+    const idem = header(req, 'idempotency-key');
+    const ifMatch = req.headers['if-match'];
+    const ifNoneMatch = req.headers['if-none-match'];
+    try {
+      parseIdempotencyKey(idem);
+      return { condition: parseWriteCondition(ifMatch, ifNoneMatch) };
+    } catch {
+      return false;
+    }
+  };
+
+  const write = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    requestId: string,
+    condition: Condition | undefined,
+  ) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('error', () => {
+      res.destroy();
+    });
+    req.on('end', () => {
+      const writeRequest = {
+        idempotencyKey: header(req, 'idempotency-key'),
+        prefer: header(req, 'prefer'),
+        requestId,
+      };
+      Promise.resolve()
+        .then(() => {
+          let parsed: unknown;
+          try {
+            // TextDecoder, like the web Request Hono reads, drops a UTF-8 BOM.
+            parsed = JSON.parse(
+              utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
+            );
+          } catch (err) {
+            throw malformedJson(err);
+          }
+          checkJsonDepth(parsed);
+          const body = putBody.safeParse(parsed);
+          if (!body.success) throw validationError(body.error.issues);
+          return submitPut(deps, writeRequest, key, body.data, condition);
+        })
+        .then(
+          (p) => {
+            send(res, p);
+          },
+          (err: unknown) => {
+            fail(res, err, requestId, req.url ?? '');
+          },
+        );
+    });
+  };
+
+  return (req, res) => {
+    const url = req.url;
+    const method = req.method;
+    if (
+      (method !== 'GET' && method !== 'PUT') ||
+      url === undefined ||
+      !PLAIN_KEY_URL.test(url) ||
+      DOT_SEGMENT.test(url) ||
+      !PLAIN_HOST.test(req.headers.host ?? '') ||
+      !authorized(req.headers.authorization)
+    ) {
+      return false;
+    }
+    const put = method === 'PUT' ? plainPut(req) : undefined;
+    if (put === false) return false;
+    let key: string;
+    try {
+      key = keyFromUrl(url, KEY_PREFIX, deps.limits.maxKeyBytes);
+    } catch {
+      return false;
+    }
+    const clientId = req.headers['x-request-id'];
+    const requestId =
+      typeof clientId === 'string' && CLIENT_REQUEST_ID.test(clientId) ? clientId : randomUUID();
+    if (put) write(req, res, key, requestId, put.condition);
+    else read(req, res, key, requestId);
+    return true;
+  };
+}
