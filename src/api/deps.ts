@@ -1,5 +1,5 @@
 import type { JobPayload, Logger } from '../core/index.ts';
-import type { DeadLetters, Ledger, RecordStore } from '../store/index.ts';
+import type { AcceptInput, DeadLetters, Ledger, RecordStore } from '../store/index.ts';
 import type { OpWaiter } from './op-waiter.ts';
 
 /** Everything the HTTP layer needs, built by a composition root. */
@@ -12,6 +12,15 @@ export interface ApiDeps {
    * the queue Redis cannot take it.
    */
   enqueue(payload: JobPayload, jobId: string): Promise<void>;
+  /**
+   * Accepts a write and adds its job (id = op id, no version in it) in one MULTI on the queue
+   * Redis: one round trip, and never an accepted op without its job. For writes without an
+   * Idempotency-Key, whose acceptance cannot turn out to be a repeat.
+   */
+  acceptAndEnqueue(
+    accept: AcceptInput,
+    payload: JobPayload,
+  ): Promise<{ version: number; acceptedAt: number }>;
   /** Jobs waiting in the queue (may be cached for a fraction of a second). */
   backlog(): Promise<number>;
   /** 0 = no limit. */

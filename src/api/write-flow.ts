@@ -83,13 +83,9 @@ function fingerprint(input: WriteInput): string {
     .digest('base64url');
 }
 
-function payloadOf(
-  input: WriteInput,
-  opId: string,
-  version: number,
-  acceptedAt: number,
-): JobPayload {
-  const payload: JobPayload = { opId, key: input.key, type: input.type, version, acceptedAt };
+/** The job's data; version and acceptance time are added when known (see acceptAndEnqueue). */
+function payloadOf(input: WriteInput, opId: string): JobPayload {
+  const payload: JobPayload = { opId, key: input.key, type: input.type };
   if (input.valueJson !== undefined) payload.value = input.valueJson;
   if (input.ttlMs !== undefined) payload.ttlMs = input.ttlMs;
   if (input.condition) payload.condition = input.condition;
@@ -155,6 +151,19 @@ export async function submitWrite(
   if (!idempotencyKey) await decideEarly(deps, input);
 
   const opId = randomUUID();
+  if (!idempotencyKey) {
+    // The common path: acceptance and the job in one transaction, answered from what it returned.
+    const { version, acceptedAt } = await deps.acceptAndEnqueue(
+      { opId, key: input.key, type: input.type },
+      payloadOf(input, opId),
+    );
+    if (waitS === undefined) {
+      return writeResponse(queuedReceipt(input, opId, version, acceptedAt), {
+        requestId: req.requestId,
+      });
+    }
+    return waitAndAnswer(deps, req, input, opId, waitS);
+  }
   const accepted = await deps.ledger.accept({
     opId,
     key: input.key,
@@ -175,10 +184,17 @@ export async function submitWrite(
     // exists (adding an existing job id is a no-op in BullMQ).
     const r = await deps.ledger.receipt(id);
     if (r?.status === 'queued') {
-      await deps.enqueue(payloadOf(input, id, r.version, r.acceptedAtMs), r.jobId);
+      await deps.enqueue(
+        { ...payloadOf(input, id), version: r.version, acceptedAt: r.acceptedAtMs },
+        r.jobId,
+      );
     }
   } else {
-    const payload = payloadOf(input, opId, accepted.version, accepted.acceptedAt);
+    const payload = {
+      ...payloadOf(input, opId),
+      version: accepted.version,
+      acceptedAt: accepted.acceptedAt,
+    };
     try {
       await deps.enqueue(payload, opId);
     } catch (err) {
@@ -191,13 +207,24 @@ export async function submitWrite(
           });
     }
     if (waitS === undefined) {
-      // The common path: answer from what acceptance returned, without reading the receipt back.
+      // Answered from what acceptance returned, without reading the receipt back.
       return writeResponse(queuedReceipt(input, opId, accepted.version, accepted.acceptedAt), {
         requestId: req.requestId,
       });
     }
   }
 
+  return waitAndAnswer(deps, req, input, id, waitS);
+}
+
+/** `Prefer: wait`, or a repeated Idempotency-Key: the receipt as it stands (after the wait). */
+async function waitAndAnswer(
+  deps: ApiDeps,
+  req: WriteRequest,
+  input: WriteInput,
+  id: string,
+  waitS: number | undefined,
+): Promise<ResponseParts> {
   const receipt = await deps.waiter.wait(id, waitS === undefined ? 0 : waitS * 1000);
   if (!receipt) throw new AppError('OP_NOT_FOUND', `op ${id} is no longer known`);
   return writeResponse(receipt, {

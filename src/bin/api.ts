@@ -14,6 +14,7 @@ import {
 } from '../api/index.ts';
 import { AppError, type Config, JOB_NAME, type Lifecycle, type Logger } from '../core/index.ts';
 import { createDeadLetters } from '../store/index.ts';
+import { createAcceptAndEnqueue } from './accept-enqueue.ts';
 import { jobOptions } from './job-options.ts';
 import { createQueueHandle, type QueueHandle } from './queue-handle.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
@@ -67,6 +68,7 @@ export async function startApi(
     enqueue: async (payload, jobId) => {
       await queue.get().add(JOB_NAME, payload, { ...opts, jobId });
     },
+    acceptAndEnqueue: createAcceptAndEnqueue(queueRedis, queue, ledger, opts),
     backlog: cachedBacklog(queue),
     maxBacklog: config.MAX_BACKLOG,
     waiter: createOpWaiter({ ledger, subscriber }),

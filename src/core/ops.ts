@@ -35,14 +35,19 @@ export const jobPayloadSchema = z.object({
   opId: z.string().min(1),
   key: z.string().min(1),
   type: z.enum(OP_TYPES),
-  version: z.number().int().min(1),
+  /**
+   * The op's version. Absent on jobs added in the same transaction as their acceptance (the
+   * version is not known when the job is built): the worker then takes it from the receipt.
+   */
+  version: z.number().int().min(1).optional(),
   /** The value as JSON text (never re-parsed by the worker). */
   value: z.string().optional(),
   ttlMs: z.number().int().min(1).optional(),
   condition: conditionSchema.optional(),
   /** Error code to report when the condition fails. */
   conditionCode: z.enum(FAILURE_CODES).optional(),
-  acceptedAt: z.number().int().min(0),
+  /** Absent together with `version`; taken from the receipt too. */
+  acceptedAt: z.number().int().min(0).optional(),
 });
 export type JobPayload = z.infer<typeof jobPayloadSchema>;
 

@@ -1,6 +1,13 @@
 export type { DeadLetter, DeadLetterPage, DeadLetters } from './dead-letters.ts';
 export { createDeadLetters } from './dead-letters.ts';
-export type { AcceptResult, FinishInput, Ledger, StoredReceipt } from './ledger.ts';
+export type {
+  AcceptInput,
+  AcceptResult,
+  FinishInput,
+  Ledger,
+  StartResult,
+  StoredReceipt,
+} from './ledger.ts';
 export { createLedger, isTerminal, publicReceipt } from './ledger.ts';
 export type {
   ApplyInput,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 import {
   type JobPayload,
@@ -9,7 +9,7 @@ import {
   TERMINAL_STATUSES,
 } from '../core/index.ts';
 import { guard } from './guard.ts';
-import { defineScript } from './lua.ts';
+import { defineScript, queueScript } from './lua.ts';
 
 /**
  * The queue Redis side of an op: per-key version counters, pending counts, receipts and
@@ -51,14 +51,25 @@ export interface FinishInput {
   deadLetter?: JobPayload | string | undefined;
 }
 
+export interface AcceptInput {
+  opId: string;
+  key: string;
+  type: OpType;
+  fingerprint?: string | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+/** What a worker learns when it starts an op: the receipt's status before, and the op's version. */
+export type StartResult =
+  { status: OpStatus; version: number; acceptedAt: number } | { status: 'missing' };
+
 export interface Ledger {
-  accept(input: {
-    opId: string;
-    key: string;
-    type: OpType;
-    fingerprint?: string | undefined;
-    idempotencyKey?: string | undefined;
-  }): Promise<AcceptResult>;
+  accept(input: AcceptInput): Promise<AcceptResult>;
+  /**
+   * Queues the same acceptance on `tx` (a MULTI on the queue Redis client), so that a caller can
+   * add the op's job in the same transaction; returns the parser for the script's reply.
+   */
+  acceptInto(tx: ChainableCommander, input: AcceptInput): (reply: unknown) => AcceptResult;
   unaccept(input: {
     opId: string;
     key: string;
@@ -66,8 +77,8 @@ export interface Ledger {
   }): Promise<void>;
   pending(key: string): Promise<number>;
   receipt(opId: string): Promise<StoredReceipt | null>;
-  /** Returns the receipt's previous status, or 'missing'. */
-  start(opId: string, attempt: number): Promise<OpStatus | 'missing'>;
+  /** Marks the op active; returns the receipt's previous status and the op's version. */
+  start(opId: string, attempt: number): Promise<StartResult>;
   /** Records a terminal status once and notifies waiters; returns the status that stands. */
   finish(input: FinishInput): Promise<OpStatus>;
   /** Accepted ops still not finished that were accepted more than `ageMs` ago (oldest first). */
@@ -91,31 +102,40 @@ export function createLedger(deps: {
   const k = queueKeys(deps.prefix);
   const acceptScript = defineScript<(string | number)[]>(redis, 'accept', 4);
   const unacceptScript = defineScript<number>(redis, 'unaccept', 4);
-  const startScript = defineScript<string>(redis, 'start', 1);
+  const startScript = defineScript<string[]>(redis, 'start', 1);
   const finishScript = defineScript<string>(redis, 'finish', 6);
   const receiptPrefix = k.op('');
   const idemTtlSeconds = Math.max(1, Math.ceil(deps.retentionMs / 1000));
   const channel = (opId: string) => `${k.doneChannel}:${opId}`;
 
+  const acceptArgs = ({ opId, key, type, fingerprint, idempotencyKey }: AcceptInput) => ({
+    keys: [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? ''), k.open],
+    args: [opId, key, type, idempotencyKey ? (fingerprint ?? '') : '', idemTtlSeconds],
+  });
+  const acceptResult = (reply: unknown): AcceptResult => {
+    const r = reply as (string | number)[];
+    const kind = String(r[0]);
+    if (kind === 'new') {
+      return {
+        kind,
+        version: Number(r[1]),
+        pendingBefore: Number(r[2]),
+        acceptedAt: Number(r[3]),
+      };
+    }
+    return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
+  };
+
   return {
-    async accept({ opId, key, type, fingerprint, idempotencyKey }) {
-      const r = await guard(
-        acceptScript(
-          [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? ''), k.open],
-          [opId, key, type, idempotencyKey ? (fingerprint ?? '') : '', idemTtlSeconds],
-        ),
-        'QUEUE_UNAVAILABLE',
-      );
-      const kind = String(r[0]);
-      if (kind === 'new') {
-        return {
-          kind,
-          version: Number(r[1]),
-          pendingBefore: Number(r[2]),
-          acceptedAt: Number(r[3]),
-        };
-      }
-      return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
+    async accept(input) {
+      const { keys, args } = acceptArgs(input);
+      return acceptResult(await guard(acceptScript(keys, args), 'QUEUE_UNAVAILABLE'));
+    },
+
+    acceptInto(tx, input) {
+      const { keys, args } = acceptArgs(input);
+      queueScript(tx, 'accept', keys, args);
+      return acceptResult;
     },
 
     async unaccept({ opId, key, idempotencyKey }) {
@@ -140,8 +160,9 @@ export function createLedger(deps: {
     },
 
     async start(opId, attempt) {
-      const st = await guard(startScript([k.op(opId)], [attempt]), 'QUEUE_UNAVAILABLE');
-      return st as OpStatus | 'missing';
+      const r = await guard(startScript([k.op(opId)], [attempt]), 'QUEUE_UNAVAILABLE');
+      if (r[0] === 'missing') return { status: 'missing' };
+      return { status: r[0] as OpStatus, version: Number(r[1]), acceptedAt: Number(r[2]) };
     },
 
     async finish(f) {

@@ -89,25 +89,34 @@ export function createProcessor(deps: {
       logger.error({ jobId: job.id, issues: parsed.error.issues }, 'malformed job');
       throw new UnrecoverableError(`malformed job: ${parsed.error.message}`);
     }
-    const op = parsed.data;
+    let op = parsed.data;
     const attempt = job.attemptsMade + 1;
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
 
     try {
       const before = await withRetry(() => ledger.start(op.opId, attempt), retry);
-      if (before !== 'missing' && before !== 'queued' && before !== 'active') {
-        return { opId: op.opId, status: before, duplicate: true };
+      if (before.status !== 'missing' && before.status !== 'queued' && before.status !== 'active') {
+        return { opId: op.opId, status: before.status, duplicate: true };
       }
+      // A job added in its acceptance's transaction carries no version: the receipt has it.
+      if (op.version === undefined || op.acceptedAt === undefined) {
+        if (before.status === 'missing') {
+          throw new UnrecoverableError(`op ${op.opId} has no receipt to take its version from`);
+        }
+        op = { ...op, version: before.version, acceptedAt: before.acceptedAt };
+      }
+      const version = op.version ?? 0;
+      const acceptedAt = op.acceptedAt ?? 0;
       const outcome = await withRetry(
         () =>
           records.apply({
             key: op.key,
             type: op.type,
-            version: op.version,
+            version,
             valueJson: op.value,
             ttlMs: op.ttlMs,
             condition: op.condition,
-            acceptedAt: op.acceptedAt,
+            acceptedAt,
           }),
         retry,
       );

@@ -50,13 +50,19 @@ export function createReconciler(deps: {
     const parsed = jobPayloadSchema.safeParse(job.data);
     const error = { code: failureCode(job.failedReason), message: job.failedReason };
     if (parsed.success) {
+      let op = parsed.data;
+      if (op.version === undefined || op.acceptedAt === undefined) {
+        // A job added with its acceptance carries no version: the dead letter takes the receipt's.
+        const r = await ledger.receipt(op.opId);
+        if (r) op = { ...op, version: r.version, acceptedAt: r.acceptedAtMs };
+      }
       await ledger.finish({
-        opId: parsed.data.opId,
-        key: parsed.data.key,
+        opId: op.opId,
+        key: op.key,
         status: 'dead',
         attempts: job.attemptsMade,
         error,
-        deadLetter: parsed.data,
+        deadLetter: op,
       });
     } else {
       await ledger.finish({

@@ -57,6 +57,7 @@ it('/readyz and writes answer 503 once shutdown has begun', async () => {
       records,
       deadLetters: createDeadLetters({ redis: queueRedis, prefix: 'sd:' }),
       enqueue: () => Promise.reject(new Error('must not enqueue while shutting down')),
+      acceptAndEnqueue: () => Promise.reject(new Error('must not enqueue while shutting down')),
       backlog: () => Promise.resolve(0),
       maxBacklog: 0,
       waiter: createOpWaiter({

@@ -109,7 +109,7 @@ function summary(d: DeadLetter) {
     version: d.op?.version ?? null,
     error: d.error,
     attempts: d.attempts,
-    acceptedAt: d.op ? new Date(d.op.acceptedAt).toISOString() : null,
+    acceptedAt: d.op?.acceptedAt === undefined ? null : new Date(d.op.acceptedAt).toISOString(),
     failedAt: new Date(d.failedAt).toISOString(),
   };
 }
