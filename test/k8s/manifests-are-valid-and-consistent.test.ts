@@ -37,7 +37,7 @@ describe.each(overlays)('overlays/%s', (overlay) => {
 
   it('has no unknown fields (typed with kubernetes-types)', () => {
     expect(typedCheck(all(overlay), overlay)).toBe('');
-  }, 60_000);
+  }, 120_000);
 
   it('puts everything in the kvq namespace', () => {
     for (const o of all(overlay))
@@ -234,7 +234,7 @@ it('the typed check catches an unknown field (a typo Kubernetes would ignore)', 
   delete c.resources;
   expect(schemaProblems(objs)).toEqual([]); // schema validation alone misses it
   expect(typedCheck(objs, 'typo')).toMatch(/resource/);
-}, 60_000);
+}, 120_000);
 
 it('the KEDA overlay replaces kvq-autoscaler with a ScaledObject on the same backlog', () => {
   expect(find('keda', 'Deployment', 'kvq-autoscaler')).toBeUndefined();

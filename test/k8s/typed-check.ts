@@ -92,7 +92,10 @@ export function typedCheck(objects: K8sObject[], name: string): string {
       files: [file],
     }),
   );
-  try {
+  // tsc once hung here at start-up (main thread parked on a futex after 0.3 s of CPU, CI idle):
+  // so the run has a deadline, no compile cache (tsc turns Node's on, shared by parallel runs),
+  // no inherited stdin, and one retry if it is killed.
+  const run = () =>
     execFileSync(
       process.execPath,
       [
@@ -100,8 +103,22 @@ export function typedCheck(objects: K8sObject[], name: string): string {
         '-p',
         join(dir, `tsconfig.${name}.json`),
       ],
-      { encoding: 'utf8', cwd: root },
+      {
+        encoding: 'utf8',
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 45_000,
+        killSignal: 'SIGKILL',
+        env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' },
+      },
     );
+  try {
+    try {
+      run();
+    } catch (err) {
+      if ((err as { signal?: string }).signal !== 'SIGKILL') throw err;
+      run();
+    }
     return '';
   } catch (err) {
     return String((err as { stdout?: string }).stdout ?? err);
