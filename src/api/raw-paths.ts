@@ -42,7 +42,7 @@ const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
  * The two hot routes, `GET /v1/keys/{key}` and `PUT /v1/keys/{key}`, served straight from
  * node:http without building a web Request, a Hono context or a web Response. A deviation from the
  * house layout (every route in Hono), made for throughput and measured in BENCHMARKS.md: through
- * Hono, a read cost ~2x and a write ~1.5x the CPU of these paths on the same machine. They answer
+ * Hono, a read or a write cost ~1.5x the CPU of these paths on the same machine. They answer
  * exactly what the Hono routes answer (same status, headers and problem+json bodies; the
  * integration tests run against the real server and so go through here, and one test compares
  * both paths request by request), because both call the same code below the transport:
