@@ -36,8 +36,8 @@ export const jobPayloadSchema = z.object({
   key: z.string().min(1),
   type: z.enum(OP_TYPES),
   /**
-   * The op's version. Absent on jobs added in the same transaction as their acceptance (the
-   * version is not known when the job is built): the worker then takes it from the receipt.
+   * The op's version. Absent on jobs sent together with their acceptance (the version is not
+   * known when the job is built): the worker then takes it from the receipt.
    */
   version: z.number().int().min(1).optional(),
   /** The value as JSON text (never re-parsed by the worker). */

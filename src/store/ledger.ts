@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 import {
   type JobPayload,
@@ -9,7 +9,7 @@ import {
   TERMINAL_STATUSES,
 } from '../core/index.ts';
 import { guard } from './guard.ts';
-import { defineScript, queueScript } from './lua.ts';
+import { defineScript } from './lua.ts';
 
 /**
  * The queue Redis side of an op: per-key version counters, pending counts, receipts and
@@ -65,11 +65,6 @@ export type StartResult =
 
 export interface Ledger {
   accept(input: AcceptInput): Promise<AcceptResult>;
-  /**
-   * Queues the same acceptance on `tx` (a MULTI on the queue Redis client), so that a caller can
-   * add the op's job in the same transaction; returns the parser for the script's reply.
-   */
-  acceptInto(tx: ChainableCommander, input: AcceptInput): (reply: unknown) => AcceptResult;
   unaccept(input: {
     opId: string;
     key: string;
@@ -108,34 +103,25 @@ export function createLedger(deps: {
   const idemTtlSeconds = Math.max(1, Math.ceil(deps.retentionMs / 1000));
   const channel = (opId: string) => `${k.doneChannel}:${opId}`;
 
-  const acceptArgs = ({ opId, key, type, fingerprint, idempotencyKey }: AcceptInput) => ({
-    keys: [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? ''), k.open],
-    args: [opId, key, type, idempotencyKey ? (fingerprint ?? '') : '', idemTtlSeconds],
-  });
-  const acceptResult = (reply: unknown): AcceptResult => {
-    const r = reply as (string | number)[];
-    const kind = String(r[0]);
-    if (kind === 'new') {
-      return {
-        kind,
-        version: Number(r[1]),
-        pendingBefore: Number(r[2]),
-        acceptedAt: Number(r[3]),
-      };
-    }
-    return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
-  };
-
   return {
-    async accept(input) {
-      const { keys, args } = acceptArgs(input);
-      return acceptResult(await guard(acceptScript(keys, args), 'QUEUE_UNAVAILABLE'));
-    },
-
-    acceptInto(tx, input) {
-      const { keys, args } = acceptArgs(input);
-      queueScript(tx, 'accept', keys, args);
-      return acceptResult;
+    async accept({ opId, key, type, fingerprint, idempotencyKey }) {
+      const r = await guard(
+        acceptScript(
+          [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? ''), k.open],
+          [opId, key, type, idempotencyKey ? (fingerprint ?? '') : '', idemTtlSeconds],
+        ),
+        'QUEUE_UNAVAILABLE',
+      );
+      const kind = String(r[0]);
+      if (kind === 'new') {
+        return {
+          kind,
+          version: Number(r[1]),
+          pendingBefore: Number(r[2]),
+          acceptedAt: Number(r[3]),
+        };
+      }
+      return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
     },
 
     async unaccept({ opId, key, idempotencyKey }) {

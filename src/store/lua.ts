@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 type ScriptArg = string | number | Buffer;
 export type LuaScript<R> = (keys: string[], args: ScriptArg[]) => Promise<R>;
@@ -33,19 +33,4 @@ export function defineScript<R>(redis: Redis, name: string, numberOfKeys: number
     if (!fn) throw new Error(`${name}: script not defined`);
     return fn.call(redis, ...keys, ...args);
   };
-}
-
-/**
- * Queues a script defined with defineScript on a MULTI or pipeline (ioredis gives pipelines the
- * client's custom commands), so that it runs in the same round trip as other commands.
- */
-export function queueScript(
-  tx: ChainableCommander,
-  name: string,
-  keys: string[],
-  args: ScriptArg[],
-): void {
-  const fn = (tx as unknown as Record<string, (...a: ScriptArg[]) => unknown>)[`kvq_${name}`];
-  if (typeof fn !== 'function') throw new Error(`${name}: script not defined on this client`);
-  fn.call(tx, ...keys, ...args);
 }

@@ -98,7 +98,7 @@ export function createProcessor(deps: {
       if (before.status !== 'missing' && before.status !== 'queued' && before.status !== 'active') {
         return { opId: op.opId, status: before.status, duplicate: true };
       }
-      // A job added in its acceptance's transaction carries no version: the receipt has it.
+      // A job sent together with its acceptance carries no version: the receipt has it.
       if (op.version === undefined || op.acceptedAt === undefined) {
         if (before.status === 'missing') {
           throw new UnrecoverableError(`op ${op.opId} has no receipt to take its version from`);

@@ -2,7 +2,7 @@
 -- KEYS: 1 receipt hash
 -- ARGV: 1 attempt number
 -- Returns {status before the call, version, acceptedAt}, or {'missing'}. The version and
--- acceptance time are what a job added without them (see ledger.acceptInto) is applied with.
+-- acceptance time are what a job added without them (see bin/accept-enqueue.ts) is applied with.
 local r = redis.call('HMGET', KEYS[1], 'status', 'version', 'acceptedAt')
 local st = r[1]
 if not st then return {'missing'} end
