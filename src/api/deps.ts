@@ -13,9 +13,10 @@ export interface ApiDeps {
    */
   enqueue(payload: JobPayload, jobId: string): Promise<void>;
   /**
-   * Accepts a write and adds its job (id = op id, no version in it) in one MULTI on the queue
-   * Redis: one round trip, and never an accepted op without its job. For writes without an
-   * Idempotency-Key, whose acceptance cannot turn out to be a repeat.
+   * Accepts a write and adds its job (id = op id, no version in it) in one round trip to the
+   * queue Redis, which runs them in that order; if the add fails the acceptance is taken back.
+   * For writes without an Idempotency-Key, whose acceptance cannot turn out to be a repeat.
+   * Rejects with an AppError (QUEUE_UNAVAILABLE) when the queue Redis cannot take it.
    */
   acceptAndEnqueue(
     accept: AcceptInput,

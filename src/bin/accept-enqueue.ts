@@ -2,17 +2,9 @@ import { createIORedisClient, Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 import type { ApiDeps } from '../api/index.ts';
-import { AppError, isTransient, JOB_NAME } from '../core/index.ts';
-import type { Ledger } from '../store/index.ts';
+import { JOB_NAME } from '../core/index.ts';
+import { guard, type Ledger, unavailable } from '../store/index.ts';
 import type { QueueHandle } from './queue-handle.ts';
-
-const unavailable = (err: unknown) =>
-  err instanceof AppError
-    ? err
-    : new AppError('QUEUE_UNAVAILABLE', `queue Redis: ${(err as Error).message}`, {
-        cause: err,
-        headers: { 'Retry-After': '1' },
-      });
 
 /**
  * Acceptance and the op's job sent together: both commands leave in one socket write (the
@@ -33,28 +25,37 @@ export function createAcceptAndEnqueue(
   // BullMQ's view of the Queue's own connection, whose script runner `Job#addJob` uses.
   const bullClient = createIORedisClient(queueRedis);
   return async (accept, payload) => {
-    let accepting: Promise<unknown>;
+    let q: ReturnType<QueueHandle['get']>;
+    try {
+      q = queue.get();
+    } catch (err) {
+      // No Queue yet (the connection was never ready): the same 503 as a failed command.
+      throw unavailable(err, 'QUEUE_UNAVAILABLE');
+    }
+    let accepting: ReturnType<Ledger['accept']>;
     let adding: Promise<unknown>;
     const stream = queueRedis.stream as { cork?: () => void; uncork?: () => void } | undefined;
     stream?.cork?.();
     try {
-      const q = queue.get();
       accepting = ledger.accept(accept);
-      adding = new Job(q, JOB_NAME, payload, { ...opts, jobId: accept.opId }, accept.opId).addJob(
-        bullClient,
+      adding = guard(
+        new Job(q, JOB_NAME, payload, { ...opts, jobId: accept.opId }, accept.opId).addJob(
+          bullClient,
+        ),
+        'QUEUE_UNAVAILABLE',
       );
     } finally {
       stream?.uncork?.();
     }
     const [a, b] = await Promise.allSettled([accepting, adding]);
-    if (a.status === 'rejected') throw unavailable(a.reason);
-    const accepted = a.value as Awaited<ReturnType<Ledger['accept']>>;
-    if (accepted.kind !== 'new')
-      throw new Error(`accepted without Idempotency-Key: ${accepted.kind}`);
+    if (a.status === 'rejected') throw a.reason;
+    if (a.value.kind !== 'new') {
+      throw new Error(`accepted without Idempotency-Key: ${a.value.kind}`);
+    }
     if (b.status === 'rejected') {
       await ledger.unaccept({ opId: accept.opId, key: accept.key }).catch(() => undefined);
-      throw isTransient(b.reason) ? unavailable(b.reason) : b.reason;
+      throw b.reason;
     }
-    return { version: accepted.version, acceptedAt: accepted.acceptedAt };
+    return { version: a.value.version, acceptedAt: a.value.acceptedAt };
   };
 }

@@ -1,5 +1,6 @@
 export type { DeadLetter, DeadLetterPage, DeadLetters } from './dead-letters.ts';
 export { createDeadLetters } from './dead-letters.ts';
+export { guard, unavailable } from './guard.ts';
 export type {
   AcceptInput,
   AcceptResult,

@@ -81,30 +81,40 @@ describe('a Redis outage answers 503 + Retry-After within 2 s, never hangs', () 
 });
 
 describe('starting before the Redis it needs', () => {
-  it('an API started while the queue Redis is down answers 503, then works once it is up', async () => {
-    const port = await freePort();
-    const late = mkdtempSync(join(tmpdir(), 'kvq-late-'));
-    const p = await startStack({
-      worker: false,
-      queueUrl: `redis://127.0.0.1:${String(port)}`,
-      kvUrl: data.url,
-    });
-    let q: RedisServer | undefined;
-    try {
-      const before = await call(p.url, 'PUT', '/v1/keys/late', { body: { value: 1 } });
-      expect(before.status).toBe(503);
-      q = await startRedisServer({ dir: late, port, appendonly: false });
-      const ok = await eventually(
-        async () =>
-          (await call(p.url, 'PUT', '/v1/keys/late', { body: { value: 1 } })).status === 202,
-        10_000,
-        100,
-      );
-      expect(ok).toBe(true);
-    } finally {
-      await p.stop();
-      await q?.stop();
-      rmSync(late, { recursive: true, force: true });
-    }
-  }, 30_000);
+  // MAX_BACKLOG=0 skips the backlog check, which otherwise meets the missing queue first.
+  it.each([
+    ['with a backlog limit', {}],
+    ['without one (MAX_BACKLOG=0)', { MAX_BACKLOG: '0' }],
+  ])(
+    'an API started while the queue Redis is down answers 503, then works once it is up (%s)',
+    async (_name, env: Record<string, string>) => {
+      const port = await freePort();
+      const late = mkdtempSync(join(tmpdir(), 'kvq-late-'));
+      const p = await startStack({
+        worker: false,
+        queueUrl: `redis://127.0.0.1:${String(port)}`,
+        kvUrl: data.url,
+        env,
+      });
+      let q: RedisServer | undefined;
+      try {
+        const before = await call(p.url, 'PUT', '/v1/keys/late', { body: { value: 1 } });
+        expect(before.status).toBe(503);
+        expect(before.body.code).toBe('QUEUE_UNAVAILABLE');
+        q = await startRedisServer({ dir: late, port, appendonly: false });
+        const ok = await eventually(
+          async () =>
+            (await call(p.url, 'PUT', '/v1/keys/late', { body: { value: 1 } })).status === 202,
+          10_000,
+          100,
+        );
+        expect(ok).toBe(true);
+      } finally {
+        await p.stop();
+        await q?.stop();
+        rmSync(late, { recursive: true, force: true });
+      }
+    },
+    30_000,
+  );
 });
