@@ -1,11 +1,11 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { AppError, type Condition } from '../core/index.ts';
+import type { Condition } from '../core/index.ts';
 import type { ApiDeps } from './deps.ts';
-import { etagMatches, parseIdempotencyKey, parseWriteCondition } from './http-headers.ts';
+import { parseIdempotencyKey, parseWriteCondition } from './http-headers.ts';
 import { keyFromUrl } from './key-path.ts';
-import { validationError } from './middleware/errors.ts';
+import { answerableError, validationError } from './middleware/errors.ts';
 import {
   checkJsonDepth,
   JSON_TYPE,
@@ -13,7 +13,7 @@ import {
   maxWriteBodyBytes,
 } from './middleware/json-body.ts';
 import { problemParts } from './problem.ts';
-import { recordJson, type ResponseParts } from './render.ts';
+import { readResponse, type ResponseParts } from './render.ts';
 import { putBody } from './schemas.ts';
 import { submitPut } from './write-flow.ts';
 
@@ -46,7 +46,8 @@ const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
  * exactly what the Hono routes answer (same status, headers and problem+json bodies; the
  * integration tests run against the real server and so go through here, and one test compares
  * both paths request by request), because both call the same code below the transport:
- * keyFromUrl, the header parsers, the zod body schema, submitPut, recordJson and problemParts.
+ * keyFromUrl, the header parsers, the zod body schema, submitPut, readResponse, problemParts and
+ * answerableError.
  *
  * They only take the plain case and return false, before reading anything, for all else, which
  * Hono then serves: other methods and paths, a query string (`?after=` read-your-writes), a key
@@ -77,46 +78,22 @@ export function createRawPaths(
   };
   /** What Hono's error handler does with an error: problem+json, 5xx logged. */
   const fail = (res: ServerResponse, err: unknown, requestId: string, path: string) => {
-    let e: AppError;
-    if (err instanceof AppError) {
-      e = err;
-      if (e.status >= 500) {
-        deps.logger.warn({ code: e.code, detail: e.detail, requestId }, 'request failed');
-      }
-    } else {
-      deps.logger.error({ err, requestId, path }, 'unhandled error');
-      e = new AppError('INTERNAL', 'internal error; see the server log');
-    }
-    send(res, problemParts(e, requestId));
+    send(res, problemParts(answerableError(err, deps.logger, requestId, path), requestId));
   };
 
   const read = (req: IncomingMessage, res: ServerResponse, key: string, requestId: string) => {
     const ifNoneMatch = req.headers['if-none-match'];
-    deps.records.get(key).then(
-      (rec) => {
-        if (!rec) {
-          fail(res, new AppError('KEY_NOT_FOUND', 'key does not exist'), requestId, req.url ?? '');
-          return;
-        }
-        const etag = `"${String(rec.version)}"`;
-        if (etagMatches(ifNoneMatch, rec.version)) {
-          send(res, {
-            status: 304,
-            headers: { ETag: etag, 'X-Request-Id': requestId },
-            body: null,
-          });
-          return;
-        }
-        send(res, {
-          status: 200,
-          headers: { 'Content-Type': 'application/json', ETag: etag, 'X-Request-Id': requestId },
-          body: recordJson(rec),
-        });
-      },
-      (err: unknown) => {
-        fail(res, err, requestId, req.url ?? '');
-      },
-    );
+    deps.records
+      .get(key)
+      .then((rec) => readResponse(rec, ifNoneMatch, requestId))
+      .then(
+        (p) => {
+          send(res, p);
+        },
+        (err: unknown) => {
+          fail(res, err, requestId, req.url ?? '');
+        },
+      );
   };
 
   const maxBody = maxWriteBodyBytes(deps.limits);

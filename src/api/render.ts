@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { AppError } from '../core/index.ts';
 import type { KvRecord, StoredReceipt } from '../store/index.ts';
 import { isTerminal, publicReceipt } from '../store/index.ts';
+import { etagMatches } from './http-headers.ts';
 import { problemParts } from './problem.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -49,6 +50,23 @@ const json = (body: string, status: number, headers: Record<string, string>): Re
   headers: { 'Content-Type': 'application/json', ...headers },
   body,
 });
+
+/**
+ * Answers a read of `rec`: 200 with the record and its version as ETag, 304 when If-None-Match
+ * names that version; KEY_NOT_FOUND (404) when there is no live record.
+ */
+export function readResponse(
+  rec: KvRecord | null,
+  ifNoneMatch: string | undefined,
+  requestId: string,
+): ResponseParts {
+  if (!rec) throw new AppError('KEY_NOT_FOUND', 'key does not exist');
+  const etag = `"${String(rec.version)}"`;
+  if (etagMatches(ifNoneMatch, rec.version)) {
+    return { status: 304, headers: { ETag: etag, 'X-Request-Id': requestId }, body: null };
+  }
+  return json(recordJson(rec), 200, { ETag: etag, 'X-Request-Id': requestId });
+}
 
 /**
  * Answers a write. Without a terminal status: 202 with the receipt. After `Prefer: wait`, the

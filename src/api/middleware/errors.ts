@@ -10,19 +10,30 @@ const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
+/**
+ * The AppError an error is answered with: itself (5xx logged as a warning), or, for anything
+ * unexpected, a logged 500. Shared by Hono's error handler and the raw paths.
+ */
+export function answerableError(
+  err: unknown,
+  logger: Logger,
+  requestId: string,
+  path: string,
+): AppError {
+  if (err instanceof AppError) {
+    if (err.status >= 500) {
+      logger.warn({ code: err.code, detail: err.detail, requestId }, 'request failed');
+    }
+    return err;
+  }
+  logger.error({ err, requestId, path }, 'unhandled error');
+  return new AppError('INTERNAL', 'internal error; see the server log');
+}
+
 /** The single error renderer: AppErrors become problem+json; anything else is a logged 500. */
 export function createErrorHandler(logger: Logger): ErrorHandler {
   return (err: Error, c: Context) => {
     if (err.name === 'NotARoute') return notFound(c);
-    if (err instanceof AppError) {
-      if (err.status >= 500) {
-        logger.warn(
-          { code: err.code, detail: err.detail, requestId: requestIdOf(c) },
-          'request failed',
-        );
-      }
-      return problemResponse(c, err);
-    }
     if (err instanceof HTTPException) {
       const challenge = err.getResponse().headers.get('WWW-Authenticate');
       if (challenge) {
@@ -36,8 +47,7 @@ export function createErrorHandler(logger: Logger): ErrorHandler {
       const code = HTTP_EXCEPTION_CODES[err.status];
       if (code) return problemResponse(c, new AppError(code, err.message));
     }
-    logger.error({ err, requestId: requestIdOf(c), path: c.req.path }, 'unhandled error');
-    return problemResponse(c, new AppError('INTERNAL', 'internal error; see the server log'));
+    return problemResponse(c, answerableError(err, logger, requestIdOf(c), c.req.path));
   };
 }
 

@@ -5,12 +5,12 @@ import type { Context } from 'hono';
 import { AppError } from '../../core/index.ts';
 import { isTerminal } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
-import { etagMatches, parseWriteCondition, preferWaitSeconds } from '../http-headers.ts';
+import { parseWriteCondition, preferWaitSeconds } from '../http-headers.ts';
 import { keyFromUrl, validateKey } from '../key-path.ts';
 import { validationHook } from '../middleware/errors.ts';
 import { jsonBody, maxWriteBodyBytes } from '../middleware/json-body.ts';
 import { requestIdOf } from '../problem.ts';
-import { recordJson, sendParts, untyped } from '../render.ts';
+import { readResponse, sendParts, untyped } from '../render.ts';
 import {
   createBody,
   keyParam,
@@ -228,11 +228,6 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
       }
     }
     const rec = await deps.records.get(key);
-    if (!rec) throw new AppError('KEY_NOT_FOUND', 'key does not exist');
-    const etag = `"${String(rec.version)}"`;
-    if (etagMatches(c.req.header('If-None-Match'), rec.version)) {
-      return c.body(null, 304, { ETag: etag });
-    }
-    return c.body(recordJson(rec), 200, { 'Content-Type': 'application/json', ETag: etag });
+    return sendParts(c, readResponse(rec, c.req.header('If-None-Match'), requestIdOf(c)));
   });
 }
