@@ -1,11 +1,17 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+
 import { Queue } from 'bullmq';
 import { expect, it } from 'vitest';
 
-import { freePort } from '../../src/bin/redis-server.ts';
 import { call, eventually, startStack } from '../helpers/stack.ts';
 
 it('retries a transient data-Redis failure with backoff, then marks the op dead', async () => {
-  const deadPort = await freePort();
+  // A "data Redis" that drops every connection, held on its port for the whole test: a port that
+  // is merely free could be taken by a redis-server another test file starts meanwhile (seen in CI).
+  const dead = createServer((socket) => socket.destroy());
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const deadPort = (dead.address() as AddressInfo).port;
   const s = await startStack({
     kvUrl: `redis://127.0.0.1:${String(deadPort)}`,
     env: { JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '20', REDIS_CONNECT_TIMEOUT_MS: '200' },
@@ -21,6 +27,7 @@ it('retries a transient data-Redis failure with backoff, then marks the op dead'
     expect(r.body.op.error.code).toBe('DATA_UNAVAILABLE');
   } finally {
     await s.stop();
+    await new Promise((r) => dead.close(r));
   }
 }, 40_000);
 
