@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 import { type Cluster, startCluster } from './cluster.ts';
+import { ReadOrderChecker } from './read-order.ts';
 
 /**
  * The chaos run: real processes on loopback, writes and reads flowing, processes SIGKILLed and
@@ -83,7 +84,7 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
   };
   const kills = { api: 0, worker: 0 };
   const restarts: string[] = [];
-  const maxSeen = new Map<string, number>();
+  const readOrder = new ReadOrderChecker();
   const violations: string[] = [];
   let running = true;
   /** Read through a function: the loops check it after awaits, which narrowing cannot see. */
@@ -162,17 +163,19 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
       const key = keyName(Math.floor(Math.random() * opts.keys));
       const list = urls();
       const url = list[Math.floor(Math.random() * list.length)] ?? '';
+      const startedAt = performance.now();
       try {
         const r = await fetch(`${url}/v1/keys/${key}`, { signal: AbortSignal.timeout(2000) });
         c.reads++;
         if (r.status === 200) {
           const { version } = (await r.json()) as { version: number };
-          const prev = maxSeen.get(key) ?? 0;
-          if (version < prev) {
+          const floor = readOrder.record(key, startedAt, performance.now(), version);
+          if (floor !== null) {
             c.regressions++;
-            violations.push(`regression on ${key}: saw ${String(prev)} then ${String(version)}`);
+            violations.push(
+              `regression on ${key}: a read completed with ${String(floor)} before this one started, which saw ${String(version)}`,
+            );
           }
-          maxSeen.set(key, Math.max(prev, version));
         } else {
           await r.body?.cancel();
         }
