@@ -30,8 +30,17 @@ const MEMORY_KEYS = SMOKE ? 2000 : 100_000;
 const CONCURRENCY = 64;
 const root = fileURLToPath(new URL('../', import.meta.url));
 const started: ChildProcess[] = [];
-/** Extra Node flags for kvq's processes (e.g. the small-heap setting), from KVQ_NODE_OPTIONS. */
-const KVQ_NODE_OPTIONS = process.env.KVQ_NODE_OPTIONS ?? '';
+/**
+ * Node flags for kvq's processes: the image's (its Dockerfile's `ENV NODE_OPTIONS=`), so kvq is
+ * measured as it ships; KVQ_NODE_OPTIONS overrides them (empty for Node's defaults).
+ */
+function imageNodeOptions(): string {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+  const m = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(dockerfile);
+  if (!m) throw new Error('the Dockerfile sets no NODE_OPTIONS: say what the bench should use');
+  return m[1] ?? '';
+}
+const KVQ_NODE_OPTIONS = process.env.KVQ_NODE_OPTIONS ?? imageNodeOptions();
 
 function launch(
   script: string,
@@ -393,23 +402,28 @@ try {
       );
     }
   };
-  const rawWorkers = (count: number) => () =>
-    Promise.all(
-      Array.from({ length: count }, () =>
-        launch('bench/baselines/raw-worker.ts', [], {
-          ...env,
-          QUEUE_NAME: 'bare',
-          WORKER_CONCURRENCY: String(CONCURRENCY),
-        }),
-      ),
-    );
+  const rawWorkers =
+    (count: number, receipts = false) =>
+    () =>
+      Promise.all(
+        Array.from({ length: count }, () =>
+          launch('bench/baselines/raw-worker.ts', [], {
+            ...env,
+            QUEUE_NAME: 'bare',
+            WORKER_CONCURRENCY: String(CONCURRENCY),
+            RAW_RECEIPTS: receipts ? '1' : '0',
+          }),
+        ),
+      );
   await fillBare();
   const appliedRaw = await drainRate(bareQueue, DRAIN_JOBS, rawWorkers(1));
   await fillBare();
   const appliedRaw2 = await drainRate(bareQueue, DRAIN_JOBS, rawWorkers(2));
+  await fillBare();
+  const appliedChain = await drainRate(bareQueue, DRAIN_JOBS, rawWorkers(1, true));
   await bareQueue.close();
   console.error(
-    `applied: 1w ${applied1.opsPerSec.toFixed(0)}/s, 2w ${applied2.opsPerSec.toFixed(0)}/s, raw ${appliedRaw.opsPerSec.toFixed(0)}/s, raw 2w ${appliedRaw2.opsPerSec.toFixed(0)}/s`,
+    `applied: 1w ${applied1.opsPerSec.toFixed(0)}/s, 2w ${applied2.opsPerSec.toFixed(0)}/s, raw ${appliedRaw.opsPerSec.toFixed(0)}/s, raw 2w ${appliedRaw2.opsPerSec.toFixed(0)}/s, raw receipt chain ${appliedChain.opsPerSec.toFixed(0)}/s`,
   );
 
   // 4. Accept → visible latency. First the stack's sustained write rate with writes and applies
@@ -508,6 +522,14 @@ try {
       check(applied1.opsPerSec >= 0.8 * appliedRaw.opsPerSec),
     ],
     [
+      'reference: raw loop with the least a receipt design needs (read receipt → SET → write receipt, plain commands; no target)',
+      f(applied1.opsPerSec),
+      f(appliedChain.opsPerSec),
+      `${ratio(applied1.opsPerSec, appliedChain.opsPerSec)} (floor itself: ${ratio(appliedChain.opsPerSec, appliedRaw.opsPerSec)} of the raw loop)`,
+      '',
+      '',
+    ],
+    [
       `applied writes/s, 2 worker processes (baseline: 2 raw loops; CPU busy ${f(applied2.busy)} % / ${f(appliedRaw2.busy)} %)`,
       f(applied2.opsPerSec),
       f(appliedRaw2.opsPerSec),
@@ -568,9 +590,10 @@ try {
         `processes (no persistence), loaded by ${WRK ? 'wrk' : 'autocannon'} (${String(CONNECTIONS)} connections, ${String(DURATION)} s per HTTP phase;\n` +
         `reads and accepted writes: one warm-up run each, then kvq, baseline, baseline, kvq, averaged)\n` +
         `from the benchmark process, which shares the 2 cores with the servers.\n\n` +
-        `kvq runs from its build (\`dist/\`, as in the image)${KVQ_NODE_OPTIONS ? ` with NODE_OPTIONS=\`${KVQ_NODE_OPTIONS}\`` : ' with Node defaults'}, like the baselines.\n\n` +
+        `kvq runs from its build (\`dist/\`) as the image runs it: ${KVQ_NODE_OPTIONS ? `NODE_OPTIONS=\`${KVQ_NODE_OPTIONS}\` (the Dockerfile's)` : 'Node defaults'}; the baselines with Node defaults.\n\n` +
         `Baselines: a bare Hono + ioredis route doing one GET; a bare Hono route doing only \`queue.add\`;\n` +
-        `a raw BullMQ worker (concurrency ${String(CONCURRENCY)}, one SET per job) draining ${String(DRAIN_JOBS)} jobs, as kvq's workers do.\n\n` +
+        `a raw BullMQ worker (concurrency ${String(CONCURRENCY)}, one SET per job) draining ${String(DRAIN_JOBS)} jobs, as kvq's workers do;\n` +
+        `and, as a reference with no target, the same raw loop doing in sequence what any worker with receipts and a version read at apply time must: read the receipt, SET, write the receipt.\n\n` +
         `${table}\n\nHTTP errors/timeouts during the run: ${String(errors)}.\n\n${notes}`,
     );
     console.log(`wrote ${out}`);
