@@ -25,7 +25,7 @@ LABEL org.opencontainers.image.title="kvq" \
       org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
 # A 16 MB young-generation semi-space: under load Node's default lets it grow to 64 MB (an API
 # at 227-230 MB RSS); with 16 it ends at 144-155 MB with no throughput cost we could measure
-# (8 MB: ~138 MB at 5-10 % fewer writes/s). `npm run bench` runs kvq with this line's options.
+# (8 MB: 128-140 MB at 4-8 % fewer reads and writes/s). `npm run bench` runs kvq with this line's options.
 # Measured in BENCHMARKS.md. Override NODE_OPTIONS in the Deployment to change it.
 ENV NODE_OPTIONS="--max-semi-space-size=16" \
     NODE_ENV=production \
