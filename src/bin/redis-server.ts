@@ -58,24 +58,34 @@ export interface RedisServer {
   restart(signal?: NodeJS.Signals): Promise<RedisServer>;
 }
 
-function ping(port: number): Promise<boolean> {
+/**
+ * The process id of the Redis answering on `port` (from `INFO server`), or null while nothing
+ * answers yet or it is still loading. Compared with the child's pid, so that a port taken by
+ * another process in the gap of a restart is an error rather than a silent stand-in.
+ */
+function answeringPid(port: number): Promise<number | null> {
   return new Promise((res) => {
     const sock = connect(port, '127.0.0.1');
     let buf = '';
-    const done = (ok: boolean) => {
+    const done = (pid: number | null) => {
       sock.destroy();
-      res(ok);
+      res(pid);
     };
     sock.setTimeout(500, () => {
-      done(false);
+      done(null);
     });
     sock.on('error', () => {
-      done(false);
+      done(null);
     });
-    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('connect', () => sock.write('INFO server\r\n'));
     sock.on('data', (d) => {
       buf += d.toString();
-      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+      if (buf.startsWith('-')) {
+        if (buf.includes('\r\n')) done(null); // -LOADING and the like: not ready
+        return;
+      }
+      const pid = /process_id:(\d+)\r\n/.exec(buf);
+      if (pid) done(Number(pid[1]));
     });
   });
 }
@@ -109,15 +119,25 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
   const spawnError = new Promise<never>((_, rej) => child.once('error', rej));
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const up = await Promise.race([ping(port), spawnError, exited.then(() => 'exited' as const)]);
-    if (up === true) break;
+    const up = await Promise.race([
+      answeringPid(port),
+      spawnError,
+      exited.then(() => 'exited' as const),
+    ]);
+    if (typeof up === 'number' && up === child.pid) break;
+    if (typeof up === 'number') {
+      child.kill('SIGKILL');
+      throw new Error(
+        `port ${String(port)} is held by another Redis (pid ${String(up)}), not the one started here`,
+      );
+    }
     if (up === 'exited')
       throw new Error(
         `redis-server on port ${String(port)} exited at start (see ${dir}/redis.log)`,
       );
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`redis-server on port ${String(port)} did not answer PING`);
+      throw new Error(`redis-server on port ${String(port)} did not answer`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
