@@ -305,8 +305,13 @@ try {
   dr.on('error', () => undefined);
   const env = { QUEUE_REDIS_URL: queueRedis.url, KV_REDIS_URL: dataRedis.url, HOST: '127.0.0.1' };
 
-  // kvq API and the two bare routes, all up at once.
-  const [kvqPort, getPort, addPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  // kvq API, the two bare routes and the versioned add route (a reference), all up at once.
+  const [kvqPort, getPort, addPort, versionPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const api = await launch('dist/bin/kvq.js', ['api'], {
     ...env,
     PORT: String(kvqPort),
@@ -320,6 +325,12 @@ try {
     ...env,
     PORT: String(addPort),
     QUEUE_NAME: 'bare',
+  });
+  const bareAddVersioned = await launch('bench/baselines/bare-add.ts', [], {
+    ...env,
+    PORT: String(versionPort),
+    QUEUE_NAME: 'bare',
+    BARE_VERSION: '1',
   });
   const kvq = `http://127.0.0.1:${String(kvqPort)}`;
 
@@ -359,10 +370,20 @@ try {
     () => load(bareAddUrl, { ...writeOpts, prefix: '/k/w' }),
   );
   console.error(`accepted: kvq ${acceptKvq.rps.toFixed(0)}/s, bare ${acceptBare.rps.toFixed(0)}/s`);
+  // The reference floor for a versioned acceptance, A-B-B-A against the plain add route.
+  const [acceptFloor, acceptBare2] = await abba(
+    () => load(`http://127.0.0.1:${String(versionPort)}`, { ...writeOpts, prefix: '/k/w' }),
+    () => load(bareAddUrl, { ...writeOpts, prefix: '/k/w' }),
+  );
+  const floorRatio = acceptFloor.rps / acceptBare2.rps;
+  console.error(
+    `accepted, reference: versioned add ${acceptFloor.rps.toFixed(0)}/s, bare ${acceptBare2.rps.toFixed(0)}/s`,
+  );
   const apiRss = rssMb(api);
   const bareAddRss = rssMb(bareAdd);
   await stop(bareGet);
   await stop(bareAdd);
+  await stop(bareAddVersioned);
   await qr.flushall();
   await dr.flushall();
 
@@ -507,6 +528,14 @@ try {
       check(acceptKvq.rps >= 0.8 * acceptBare.rps),
     ],
     [
+      'reference: the bare add route with a per-key version and an op id (HINCRBY + the job in one write; no validation, no receipt; no target)',
+      f(acceptKvq.rps),
+      f(acceptFloor.rps),
+      `floor itself: ${floorRatio.toFixed(2)}× of the bare add route (kvq: ${ratio(acceptKvq.rps, acceptBare.rps)})`,
+      '',
+      '',
+    ],
+    [
       'accepted writes: p50 / p99 latency (ms)',
       `${String(acceptKvq.p50)} / ${String(acceptKvq.p99)}`,
       `${String(acceptBare.p50)} / ${String(acceptBare.p99)}`,
@@ -601,6 +630,7 @@ try {
         `from the benchmark process, which shares the 2 cores with the servers.\n\n` +
         `kvq runs from its build (\`dist/\`) as the image runs it: ${KVQ_NODE_OPTIONS ? `NODE_OPTIONS=\`${KVQ_NODE_OPTIONS}\` (the Dockerfile's)` : 'Node defaults'}; the baselines with Node defaults.\n\n` +
         `Baselines: a bare Hono + ioredis route doing one GET; a bare Hono route doing only \`queue.add\`;\n` +
+        `the same add route also taking a per-key version (HINCRBY) and an op id in the same write, as a reference with no target;\n` +
         `a raw BullMQ worker (concurrency ${String(CONCURRENCY)}, one SET per job) draining ${String(DRAIN_JOBS)} jobs, as kvq's workers do;\n` +
         `and, as a reference with no target, the same raw loop doing in sequence what any worker with receipts and a version read at apply time must: read the receipt, SET, write the receipt.\n\n` +
         `${table}\n\nHTTP errors/timeouts during the run: ${String(errors)}.\n\n${notes}`,
