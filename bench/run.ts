@@ -31,16 +31,31 @@ const CONCURRENCY = 64;
 const root = fileURLToPath(new URL('../', import.meta.url));
 const started: ChildProcess[] = [];
 /**
- * Node flags for kvq's processes: the image's (its Dockerfile's `ENV NODE_OPTIONS=`), so kvq is
- * measured as it ships; KVQ_NODE_OPTIONS overrides them (empty for Node's defaults).
+ * Node flags for kvq's processes: as in their pods. That is the image's `ENV NODE_OPTIONS=` (from
+ * the Dockerfile) plus the old-space size Node picks by itself under the Deployments' memory limit,
+ * which this machine does not have. Checked here in a 512Mi memory cgroup: Node 24 sets a heap
+ * limit of 259 MB (304 MB with the image's semi-space option), the same as
+ * `--max-old-space-size=256` gives outside one. KVQ_NODE_OPTIONS overrides it all ('' = Node's
+ * defaults on this machine).
  */
-function imageNodeOptions(): string {
+const OLD_SPACE_MB_FOR_LIMIT: Record<string, number> = { '512Mi': 256 };
+function podNodeOptions(): string {
   const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
-  const m = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(dockerfile);
-  if (!m) throw new Error('the Dockerfile sets no NODE_OPTIONS: say what the bench should use');
-  return m[1] ?? '';
+  const image = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(dockerfile);
+  if (!image) throw new Error('the Dockerfile sets no NODE_OPTIONS: say what the bench should use');
+  const limits = ['api', 'worker'].map((role) => {
+    const manifest = readFileSync(join(root, `k8s/base/${role}.yaml`), 'utf8');
+    return /limits:\s*\n\s*memory:\s*(\S+)/.exec(manifest)?.[1] ?? '';
+  });
+  const oldSpace = limits.map((l) => OLD_SPACE_MB_FOR_LIMIT[l]);
+  if (oldSpace[0] === undefined || oldSpace[0] !== oldSpace[1]) {
+    throw new Error(
+      `memory limits ${limits.join(' / ')} (api / worker): check the old space Node picks under them (see OLD_SPACE_MB_FOR_LIMIT)`,
+    );
+  }
+  return `${image[1] ?? ''} --max-old-space-size=${String(oldSpace[0])}`.trim();
 }
-const KVQ_NODE_OPTIONS = process.env.KVQ_NODE_OPTIONS ?? imageNodeOptions();
+const KVQ_NODE_OPTIONS = process.env.KVQ_NODE_OPTIONS ?? podNodeOptions();
 
 function launch(
   script: string,
@@ -628,7 +643,7 @@ try {
         `processes (no persistence), loaded by ${WRK ? 'wrk' : 'autocannon'} (${String(CONNECTIONS)} connections, ${String(DURATION)} s per HTTP phase;\n` +
         `reads and accepted writes: one warm-up run each, then kvq, baseline, baseline, kvq, averaged)\n` +
         `from the benchmark process, which shares the 2 cores with the servers.\n\n` +
-        `kvq runs from its build (\`dist/\`) as the image runs it: ${KVQ_NODE_OPTIONS ? `NODE_OPTIONS=\`${KVQ_NODE_OPTIONS}\` (the Dockerfile's)` : 'Node defaults'}; the baselines with Node defaults.\n\n` +
+        `kvq runs from its build (\`dist/\`) as in its pods: ${KVQ_NODE_OPTIONS ? `NODE_OPTIONS=\`${KVQ_NODE_OPTIONS}\` (the image's options, plus the old space Node picks under the Deployments' memory limit, which this machine lacks)` : 'Node defaults'}; the baselines with Node defaults.\n\n` +
         `Baselines: a bare Hono + ioredis route doing one GET; a bare Hono route doing only \`queue.add\`;\n` +
         `the same add route also taking a per-key version (HINCRBY) and an op id in the same write, as a reference with no target;\n` +
         `a raw BullMQ worker (concurrency ${String(CONCURRENCY)}, one SET per job) draining ${String(DRAIN_JOBS)} jobs, as kvq's workers do;\n` +
