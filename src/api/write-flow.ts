@@ -152,7 +152,7 @@ export async function submitWrite(
 
   const opId = randomUUID();
   if (!idempotencyKey) {
-    // The common path: acceptance and the job in one transaction, answered from what it returned.
+    // The common path: acceptance and the job in one socket write, answered from what it returned.
     const { version, acceptedAt } = await deps.acceptAndEnqueue(
       { opId, key: input.key, type: input.type },
       payloadOf(input, opId),
