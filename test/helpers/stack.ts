@@ -107,3 +107,10 @@ export async function eventually<T>(
   }
   return last;
 }
+
+/** fn()'s result and how long it took, in ms. */
+export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t];
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
-import { call, type Stack, startStack } from '../helpers/stack.ts';
+import { call, type Stack, startStack, timed } from '../helpers/stack.ts';
 
 /**
  * A Redis that keeps its connections open but stops answering (SIGSTOP: a hung process, or a
@@ -39,12 +39,6 @@ afterAll(async () => {
   await Promise.all([queue.stop(), data.stop()]);
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t = performance.now();
-  const r = await fn();
-  return [r, performance.now() - t];
-}
 
 it('a hung data Redis: reads answer 503 + Retry-After in time, then work again', async () => {
   data.child.kill('SIGSTOP');

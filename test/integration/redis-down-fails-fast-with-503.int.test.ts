@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { freePort, type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
-import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
+import { call, eventually, type Stack, startStack, timed } from '../helpers/stack.ts';
 
 let dir: string;
 let queue: RedisServer;
@@ -24,12 +24,6 @@ afterAll(async () => {
   await Promise.all([queue.stop(), data.stop()]);
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t = performance.now();
-  const r = await fn();
-  return [r, performance.now() - t];
-}
 
 describe('a Redis outage answers 503 + Retry-After within 2 s, never hangs', () => {
   it('data Redis down: reads 503, /readyz names it; back up: reads work again', async () => {
