@@ -8,10 +8,10 @@
  * known: an op still queued at the end (with `allowNonTerminal`, it may or may not take effect)
  * and the expiry of a TTL put whose receipt does not carry `expiresAt`, or the time of a decision
  * whose receipt has no `decidedAt` (a decision or read that hangs on either may go either way; it
- * is never flagged). Reported outcomes narrow the set: a conditional op
- * reported applied keeps only the states in which it could succeed. After a violation the
- * replay follows what kvq reported, so one wrong answer is flagged once, not again at every later
- * op of the key.
+ * is never flagged). Reported outcomes narrow the set: an op reported failed keeps only the states
+ * in which it fails with that code, and one reported applied leaves the single state it wrote.
+ * After a violation the replay follows what kvq reported, so one wrong answer is flagged once,
+ * not again at every later op of the key.
  */
 
 export type Cond = { kind: 'absent' } | { kind: 'exists' } | { kind: 'version'; version: number };
