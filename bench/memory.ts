@@ -48,13 +48,28 @@ export async function bytesPerKey(n: number, valueBytes: number) {
   const kvq = await measure(n, (redis) => {
     const s = store(redis);
     return batched(n, (i) =>
-      s.apply({ key: keyOf(i), type: 'put', version: 1, valueJson: value, acceptedAt: Date.now() }),
+      s.apply({
+        opId: `m${String(i)}`,
+        key: keyOf(i),
+        type: 'put',
+        version: 1,
+        valueJson: value,
+        acceptedAt: Date.now(),
+        deadline: Date.now() + 60_000,
+      }),
     );
   });
   const tombstone = await measure(n, (redis) => {
     const s = store(redis);
     return batched(n, (i) =>
-      s.apply({ key: keyOf(i), type: 'delete', version: 1, acceptedAt: Date.now() }),
+      s.apply({
+        opId: `m${String(i)}`,
+        key: keyOf(i),
+        type: 'delete',
+        version: 1,
+        acceptedAt: Date.now(),
+        deadline: Date.now() + 60_000,
+      }),
     );
   });
   return { plain, kvq, tombstone };

@@ -26,6 +26,8 @@ export interface ApiDeps {
   backlog(): Promise<number>;
   /** 0 = no limit. */
   maxBacklog: number;
+  /** How long a conditional write waits for the key's pending writes before 503 KEY_BUSY. */
+  keyBusyWaitMs: number;
   waiter: OpWaiter;
   logger: Logger;
   limits: { maxKeyBytes: number; maxValueBytes: number };

@@ -17,6 +17,7 @@ export function problemParts(
     detail: err.detail,
     code: err.code,
     requestId,
+    ...err.extensions,
     ...extra,
   };
   if (err.errors) body.errors = err.errors;

@@ -1,7 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 
 import { AppError, type Condition, type JobPayload, type OpType } from '../core/index.ts';
-import type { KvRecord, StoredReceipt } from '../store/index.ts';
+import {
+  type AcceptInput,
+  type AcceptResult,
+  isTerminal,
+  type KeyState,
+  type StoredReceipt,
+} from '../store/index.ts';
 import type { ApiDeps } from './deps.ts';
 import { parseIdempotencyKey, preferWaitSeconds } from './http-headers.ts';
 import { type ResponseParts, writeResponse } from './render.ts';
@@ -14,57 +20,108 @@ export interface WriteInput {
   condition?: Condition | undefined;
   /** What a failed condition is reported as: KEY_EXISTS for POST /v1/keys. */
   conditionCode?: 'PRECONDITION_FAILED' | 'KEY_EXISTS' | undefined;
+  /** A dead-letter replay (see AcceptInput.replay). */
+  replay?: AcceptInput['replay'];
 }
 
-/** The reason a write would fail against `rec`, or undefined when it would go ahead. */
-function earlyFailure(input: WriteInput, rec: KvRecord | null): AppError | undefined {
+/** A write that is decided against the key's state: every create and delete, any condition. */
+function isConditional(input: WriteInput): boolean {
+  return input.condition !== undefined || input.type !== 'put';
+}
+
+/**
+ * Why `input` fails against `state` (the key with nothing pending, at `state.now`), or undefined
+ * when it goes ahead. The problem document says what it was decided against, so that a client
+ * (or a checker) can place the answer in the key's version order.
+ */
+function conditionFailure(
+  input: WriteInput,
+  state: KeyState,
+  lastVersion: number,
+): AppError | undefined {
+  const live = state.liveVersion;
+  const at = live === null ? 'does not exist' : `is at version ${String(live)}`;
+  const extensions = {
+    currentVersion: live,
+    decidedAfterVersion: lastVersion,
+    decidedAt: new Date(state.now).toISOString(),
+  };
   const c = input.condition;
-  if (c?.kind === 'absent' && rec) {
-    return input.conditionCode === 'KEY_EXISTS'
-      ? new AppError('KEY_EXISTS', `key exists (at version ${String(rec.version)})`)
-      : new AppError(
-          'PRECONDITION_FAILED',
-          `If-None-Match: * failed: key is at version ${String(rec.version)}`,
-        );
+  if (input.type === 'create' && live !== null) {
+    return new AppError('KEY_EXISTS', `key exists (at version ${String(live)})`, { extensions });
   }
-  if (c?.kind === 'exists' && !rec) {
-    return new AppError('PRECONDITION_FAILED', 'If-Match: * failed: key does not exist');
+  if (c?.kind === 'absent' && live !== null && input.type !== 'create') {
+    return new AppError('PRECONDITION_FAILED', `If-None-Match: * failed: key ${at}`, {
+      extensions,
+    });
   }
-  if (c?.kind === 'version' && rec?.version !== c.version) {
-    const at = rec ? `is at version ${String(rec.version)}` : 'does not exist';
+  if (input.type === 'delete' && live === null) {
+    return new AppError('KEY_NOT_FOUND', 'key does not exist', { extensions });
+  }
+  if (c?.kind === 'exists' && live === null) {
+    return new AppError('PRECONDITION_FAILED', 'If-Match: * failed: key does not exist', {
+      extensions,
+    });
+  }
+  if (c?.kind === 'version' && live !== c.version) {
     return new AppError(
       'PRECONDITION_FAILED',
       `If-Match: "${String(c.version)}" failed: key ${at}`,
+      {
+        extensions,
+      },
     );
-  }
-  if (!c && input.type === 'delete' && !rec) {
-    return new AppError('KEY_NOT_FOUND', 'key does not exist');
   }
   return undefined;
 }
 
-function needsEarlyCheck(input: WriteInput): boolean {
-  return input.condition !== undefined || input.type === 'delete';
-}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A failed condition is answered at once when nothing is pending for the key (the current state
- * is then what the worker would see). With writes pending, or the data Redis unreachable, the
- * worker decides.
+ * Accepts a conditional write in its place in the key's version order. The condition is decided
+ * against the key only while none of its writes is pending: then the data Redis holds exactly the
+ * state that every earlier version produced. The check is taken atomically across the two Redis:
+ * the key's last version and pending count are read (queue Redis), then its state and clock (data
+ * Redis), and acceptance re-checks on the queue Redis that the last version is unchanged and
+ * nothing is pending; otherwise it starts over. Pending writes are waited for up to
+ * KEY_BUSY_WAIT_MS, then the answer is 503 KEY_BUSY. A failed condition is answered at once and
+ * creates no op.
  */
-async function decideEarly(deps: ApiDeps, input: WriteInput): Promise<void> {
-  if (!needsEarlyCheck(input)) return;
-  const pending = await deps.ledger.pending(input.key);
-  if (pending > 0) return;
-  let rec: KvRecord | null;
-  try {
-    rec = await deps.records.get(input.key);
-  } catch (err) {
-    if (err instanceof AppError && err.code === 'DATA_UNAVAILABLE') return;
-    throw err;
+async function acceptConditional(
+  deps: ApiDeps,
+  accept: AcceptInput,
+  input: WriteInput,
+): Promise<AcceptResult & { decidedAt?: number }> {
+  const giveUpAt = Date.now() + deps.keyBusyWaitMs;
+  let pause = 2;
+  for (;;) {
+    const seen = await deps.ledger.inspect(
+      input.key,
+      accept.idempotencyKey,
+      accept.fingerprint ?? '',
+    );
+    if (seen.kind !== 'state') return seen;
+    if (seen.pending === 0) {
+      const state = await deps.records.peek(input.key);
+      const failure = conditionFailure(input, state, seen.lastVersion);
+      if (failure) throw failure;
+      const r = await deps.ledger.accept({
+        ...accept,
+        decidedAfter: { lastVersion: seen.lastVersion, at: state.now },
+      });
+      if (r.kind === 'new') return { ...r, decidedAt: state.now };
+      if (r.kind !== 'moved') return r;
+    }
+    if (Date.now() + pause > giveUpAt) {
+      throw new AppError(
+        'KEY_BUSY',
+        `writes to this key are still pending after ${String(deps.keyBusyWaitMs)} ms; a conditional write, create or delete is decided once they have landed`,
+        { headers: { 'Retry-After': '1' } },
+      );
+    }
+    await sleep(pause);
+    pause = Math.min(pause * 2, 50);
   }
-  const failure = earlyFailure(input, rec);
-  if (failure) throw failure;
 }
 
 function fingerprint(input: WriteInput): string {
@@ -112,6 +169,8 @@ function queuedReceipt(
     expiresAtMs: null,
     acceptedAtMs: acceptedAt,
     appliedAtMs: null,
+    decidedAtMs: null,
+    deadline: 0,
     jobId: opId,
   };
 }
@@ -133,6 +192,10 @@ export async function submitWrite(
       headers: { 'Retry-After': '1' },
     });
   }
+  // POST /v1/keys: a put that requires the key to be absent, recorded as a create.
+  if (input.conditionCode === 'KEY_EXISTS' && input.type === 'put') {
+    input = { ...input, type: 'create' };
+  }
   const idempotencyKey = parseIdempotencyKey(req.idempotencyKey);
   const waitS = preferWaitSeconds(req.prefer);
   const fp = idempotencyKey ? fingerprint(input) : undefined;
@@ -147,85 +210,124 @@ export async function submitWrite(
       );
     }
   }
-  // A repeat of an accepted request answers with the original op, whatever the key's state now.
-  if (!idempotencyKey) await decideEarly(deps, input);
-
   const opId = randomUUID();
-  if (!idempotencyKey) {
-    // The common path: acceptance and the job in one socket write, answered from what it returned.
-    const { version, acceptedAt } = await deps.acceptAndEnqueue(
-      { opId, key: input.key, type: input.type },
-      payloadOf(input, opId),
-    );
-    if (waitS === undefined) {
-      return writeResponse(queuedReceipt(input, opId, version, acceptedAt), {
-        requestId: req.requestId,
-      });
-    }
-    return waitAndAnswer(deps, req, input, opId, waitS);
-  }
-  const accepted = await deps.ledger.accept({
+  const accept: AcceptInput = {
     opId,
     key: input.key,
     type: input.type,
     fingerprint: fp,
     idempotencyKey,
-  });
+    replay: input.replay,
+  };
+  if (!idempotencyKey && !isConditional(input) && !input.replay) {
+    // The common path: acceptance and the job in one socket write, answered from what it returned.
+    const { version, acceptedAt } = await deps.acceptAndEnqueue(accept, payloadOf(input, opId));
+    if (waitS === undefined) {
+      return writeResponse(queuedReceipt(input, opId, version, acceptedAt), {
+        requestId: req.requestId,
+      });
+    }
+    return waitAndAnswer(deps, req, input, waitS, queuedReceipt(input, opId, version, acceptedAt));
+  }
+  const accepted: AcceptResult & { decidedAt?: number } = isConditional(input)
+    ? await acceptConditional(deps, accept, input)
+    : await deps.ledger.accept(accept);
   if (accepted.kind === 'reused') {
     throw new AppError(
       'IDEMPOTENCY_KEY_REUSED',
       `Idempotency-Key was first used for op ${accepted.opId} with a different request`,
     );
   }
+  if (accepted.kind === 'newer') {
+    throw new AppError(
+      'NOT_REPLAYABLE',
+      `key ${input.key} has accepted a write after the dead op (it is at version ${String(accepted.lastVersion)}); replay with force=true to write the old value over it`,
+    );
+  }
+  if (accepted.kind === 'moved') throw new Error('acceptConditional returned a stale decision');
   let id: string = opId;
   if (accepted.kind === 'dup') {
     id = accepted.opId;
     // The original request may have died between accepting and enqueueing: make sure the job
     // exists (adding an existing job id is a no-op in BullMQ).
-    const r = await deps.ledger.receipt(id);
-    if (r?.status === 'queued') {
+    const r = await deps.ledger.idempotentReceipt(idempotencyKey ?? '', id);
+    if (!r) throw new AppError('OP_NOT_FOUND', `op ${id} is no longer known`);
+    if (r.status === 'queued') {
       await deps.enqueue(
         { ...payloadOf(input, id), version: r.version, acceptedAt: r.acceptedAtMs },
         r.jobId,
       );
     }
-  } else {
-    const payload = {
-      ...payloadOf(input, opId),
-      version: accepted.version,
-      acceptedAt: accepted.acceptedAt,
-    };
-    try {
-      await deps.enqueue(payload, opId);
-    } catch (err) {
-      await deps.ledger.unaccept({ opId, key: input.key, idempotencyKey }).catch(() => undefined);
-      throw err instanceof AppError
-        ? err
-        : new AppError('QUEUE_UNAVAILABLE', `could not enqueue: ${(err as Error).message}`, {
-            cause: err,
-            headers: { 'Retry-After': '1' },
-          });
-    }
-    if (waitS === undefined) {
-      // Answered from what acceptance returned, without reading the receipt back.
-      return writeResponse(queuedReceipt(input, opId, accepted.version, accepted.acceptedAt), {
+    // A finished op's receipt may be gone (trimmed by count): answer from the copy kept with the
+    // Idempotency-Key, without waiting.
+    if (waitS === undefined || isTerminal(r.status)) {
+      return writeResponse(r, {
+        valueJson: input.valueJson,
+        waited: waitS,
         requestId: req.requestId,
       });
     }
+    return waitAndAnswer(deps, req, input, waitS, r);
   }
-
-  return waitAndAnswer(deps, req, input, id, waitS);
+  const payload = {
+    ...payloadOf(input, opId),
+    version: accepted.version,
+    acceptedAt: accepted.acceptedAt,
+  };
+  try {
+    await deps.enqueue(payload, opId);
+  } catch (err) {
+    await deps.ledger.unaccept({ opId, key: input.key, idempotencyKey }).catch(() => undefined);
+    throw err instanceof AppError
+      ? err
+      : new AppError('QUEUE_UNAVAILABLE', `could not enqueue: ${(err as Error).message}`, {
+          cause: err,
+          headers: { 'Retry-After': '1' },
+        });
+  }
+  if (waitS === undefined) {
+    // Answered from what acceptance returned, without reading the receipt back.
+    const receipt = queuedReceipt(input, opId, accepted.version, accepted.acceptedAt);
+    if (accepted.decidedAt !== undefined) {
+      receipt.decidedAtMs = accepted.decidedAt;
+      receipt.decidedAt = new Date(accepted.decidedAt).toISOString();
+    }
+    return writeResponse(receipt, { requestId: req.requestId });
+  }
+  return waitAndAnswer(
+    deps,
+    req,
+    input,
+    waitS,
+    queuedReceipt(input, opId, accepted.version, accepted.acceptedAt),
+  );
 }
 
-/** `Prefer: wait`, or a repeated Idempotency-Key: the receipt as it stands (after the wait). */
+/**
+ * `Prefer: wait`, or a repeated Idempotency-Key: the receipt as it stands (after the wait).
+ * `accepted` is the receipt the write was accepted with: when the wait cannot be answered (the
+ * queue Redis failed or stalled; the waiter gives up within its wait plus WAIT_GRACE_MS), the
+ * answer is that plain 202 + Location, never a 503, because the write stands and a retry after a
+ * 503 would be a second write.
+ */
 async function waitAndAnswer(
   deps: ApiDeps,
   req: WriteRequest,
   input: WriteInput,
-  id: string,
   waitS: number | undefined,
+  accepted: StoredReceipt,
 ): Promise<ResponseParts> {
-  const receipt = await deps.waiter.wait(id, waitS === undefined ? 0 : waitS * 1000);
+  const id = accepted.id;
+  let receipt: StoredReceipt | null;
+  try {
+    receipt = await deps.waiter.wait(id, waitS === undefined ? 0 : waitS * 1000);
+  } catch (err) {
+    deps.logger.warn(
+      { err, opId: id, requestId: req.requestId },
+      'Prefer: wait could not be answered; answering the accepted receipt',
+    );
+    return writeResponse(accepted, { requestId: req.requestId });
+  }
   if (!receipt) throw new AppError('OP_NOT_FOUND', `op ${id} is no longer known`);
   return writeResponse(receipt, {
     valueJson: input.valueJson,
@@ -248,16 +350,21 @@ function checkValueSize(valueJson: string, max: number): void {
   }
 }
 
-/** A put from a validated body: the value serialised once, its size checked, then submitted. */
+/**
+ * A put from a validated body: the value's JSON text as the client wrote it (readJsonBody; never
+ * re-serialised, which would change numbers such as 1e400 or -0), its size checked, then submitted.
+ */
 export function submitPut(
   deps: ApiDeps,
   req: WriteRequest,
   key: string,
-  body: { value: unknown; ttlSeconds?: number | undefined },
+  body: { valueJson: string | undefined; ttlSeconds?: number | undefined },
   condition: Condition | undefined,
   conditionCode?: 'KEY_EXISTS',
 ): Promise<ResponseParts> {
-  const valueJson = JSON.stringify(body.value);
+  const { valueJson } = body;
+  // The zod schema has required `value`; this only narrows the type.
+  if (valueJson === undefined) throw new AppError('VALIDATION_FAILED', 'value: required');
   checkValueSize(valueJson, deps.limits.maxValueBytes);
   return submitWrite(deps, req, {
     key,

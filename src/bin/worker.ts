@@ -5,6 +5,7 @@ import {
   createProcessor,
   createReaper,
   createReconciler,
+  createSettler,
   DEFAULT_IN_JOB_RETRY,
   type JobSource,
   type ProcessResult,
@@ -34,7 +35,18 @@ export async function startWorker(
   await Promise.all([waitReady(queueRedis, 5000), waitReady(kvRedis, 5000)]);
 
   const { ledger, records } = createStores(config, queueRedis, kvRedis);
-  const processor = createProcessor({ records, ledger, logger, retry: DEFAULT_IN_JOB_RETRY });
+  const retry = DEFAULT_IN_JOB_RETRY;
+  const settler = createSettler({ ledger, records, logger, retry });
+  const processor = createProcessor({
+    records,
+    ledger,
+    logger,
+    retry,
+    settler,
+    // An apply may still run this long after it is sent (apply.lua refuses later); twice the
+    // command timeout, so that a slow but healthy Redis is not mistaken for a stalled one.
+    applyBudgetMs: Math.max(3000, 2 * config.REDIS_COMMAND_TIMEOUT_MS),
+  });
 
   const worker = new Worker<JobPayload, ProcessResult>(config.QUEUE_NAME, processor, {
     connection: blocking,
@@ -74,6 +86,7 @@ export async function startWorker(
   const reconciler = createReconciler({
     ledger,
     jobs,
+    settler,
     logger,
     intervalMs: config.RECONCILE_INTERVAL_MS,
     orphanAgeMs: config.ORPHAN_AGE_MS,

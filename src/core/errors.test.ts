@@ -26,6 +26,7 @@ describe('the error catalogue', () => {
     HEADERS_TOO_LARGE: 431,
     BAD_REQUEST: 400,
     OP_PENDING: 503,
+    KEY_BUSY: 503,
     BACKLOG_FULL: 503,
     QUEUE_UNAVAILABLE: 503,
     DATA_UNAVAILABLE: 503,

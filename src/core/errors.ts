@@ -29,6 +29,11 @@ export const ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, retryable: false, title: 'Request headers too large' },
   BAD_REQUEST: { status: 400, retryable: false, title: 'Malformed HTTP request' },
   OP_PENDING: { status: 503, retryable: true, title: 'Operation not finished yet' },
+  /**
+   * A conditional write (or a delete or create) is decided against the key with none of its
+   * writes pending; they did not finish within KEY_BUSY_WAIT_MS.
+   */
+  KEY_BUSY: { status: 503, retryable: true, title: 'Writes to this key are still pending' },
   BACKLOG_FULL: { status: 503, retryable: true, title: 'Write backlog full' },
   QUEUE_UNAVAILABLE: { status: 503, retryable: true, title: 'Queue store unavailable' },
   DATA_UNAVAILABLE: { status: 503, retryable: true, title: 'Data store unavailable' },
@@ -53,11 +58,18 @@ export class AppError extends Error {
   readonly errors: readonly FieldError[] | undefined;
   /** Extra response headers, e.g. Allow or Retry-After. */
   readonly headers: Readonly<Record<string, string>>;
+  /** Extension members of the problem document (RFC 9457 section 3.2). */
+  readonly extensions: Readonly<Record<string, unknown>>;
 
   constructor(
     code: ErrorCode,
     detail?: string,
-    opts: { cause?: unknown; errors?: FieldError[]; headers?: Record<string, string> } = {},
+    opts: {
+      cause?: unknown;
+      errors?: FieldError[];
+      headers?: Record<string, string>;
+      extensions?: Record<string, unknown>;
+    } = {},
   ) {
     super(detail ?? ERRORS[code].title, { cause: opts.cause });
     this.name = 'AppError';
@@ -65,6 +77,7 @@ export class AppError extends Error {
     this.detail = detail ?? ERRORS[code].title;
     this.errors = opts.errors;
     this.headers = opts.headers ?? {};
+    this.extensions = opts.extensions ?? {};
   }
 
   get status(): number {

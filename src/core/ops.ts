@@ -5,7 +5,8 @@ import { z } from 'zod';
  * statuses, and every Redis key name. Nothing else is shared between `api` and `workers`.
  */
 
-export const OP_TYPES = ['put', 'delete'] as const;
+/** `create` is a put that requires the key to be absent (POST /v1/keys); it applies as a put. */
+export const OP_TYPES = ['put', 'create', 'delete'] as const;
 export type OpType = (typeof OP_TYPES)[number];
 
 export const OP_STATUSES = ['queued', 'active', 'applied', 'superseded', 'failed', 'dead'] as const;
@@ -18,8 +19,9 @@ export const TERMINAL_STATUSES: ReadonlySet<OpStatus> = new Set([
 ]);
 
 /**
- * Conditions are decided by the worker against the key's state at apply time:
- * `absent` = If-None-Match: *, `exists` = If-Match: *, `version` = If-Match: "N".
+ * Conditions are decided when the write is accepted, against the key's state with none of its
+ * writes pending (see api/write-flow.ts): `absent` = If-None-Match: *, `exists` = If-Match: *,
+ * `version` = If-Match: "N". Jobs carry the condition for the record (and dead-letter replays).
  */
 export const conditionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('absent') }),
@@ -67,7 +69,13 @@ export interface OpReceipt {
   status: OpStatus;
   attempts: number;
   acceptedAt: string;
+  /** When a conditional write (or a delete, or a create) was decided: the data Redis clock. */
+  decidedAt?: string;
   appliedAt?: string;
+  /** When an applied put with a TTL expires. */
+  expiresAt?: string;
+  /** A dead-letter replay: the op it replays. */
+  replayOf?: string;
   error?: OpError;
 }
 
@@ -80,7 +88,10 @@ export function queueKeys(p: string) {
     op: (id: string) => `${p}op:${id}`,
     /** zset of finished op ids by finish time, for the count cap */
     finished: `${p}ops:finished`,
-    /** string: "<fingerprint> <opId>" per Idempotency-Key */
+    /**
+     * hash per Idempotency-Key: {fp, id} while the op is open; a copy of its terminal receipt
+     * afterwards, for the retention period
+     */
     idempotency: (ik: string) => `${p}idem:${ik}`,
     /** pub/sub channel prefix: `${doneChannel}:<opId>` announces the op's terminal status */
     doneChannel: `${p}ops:done`,
@@ -103,5 +114,11 @@ export function dataKeys(p: string) {
     index: `${p}idx`,
     /** zset of keys with a TTL by expiry time (ms), for the reaper */
     expiry: `${p}exp`,
+    /**
+     * string per op refused as older than the fencing window, so that an op whose apply timed out
+     * can tell that refusal from an apply that never ran (apply.lua, resolve.lua). It lives in
+     * the key's slot: the key is an argument so that partitioned layouts can tag it.
+     */
+    refusal: (_key: string, opId: string) => `${p}x:${opId}`,
   };
 }

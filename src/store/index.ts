@@ -1,11 +1,13 @@
-export type { DeadLetter, DeadLetterPage, DeadLetters } from './dead-letters.ts';
+export type { DeadLetter, DeadLetterPage, DeadLetters, DeadLetterSummary } from './dead-letters.ts';
 export { createDeadLetters } from './dead-letters.ts';
 export { guard, unavailable } from './guard.ts';
 export type {
   AcceptInput,
   AcceptResult,
   FinishInput,
+  Inspection,
   Ledger,
+  SealResult,
   StartResult,
   StoredReceipt,
 } from './ledger.ts';
@@ -14,8 +16,10 @@ export type {
   ApplyInput,
   ApplyOutcome,
   ApplyOutcomeKind,
+  KeyState,
   KvRecord,
   ListedKey,
   RecordStore,
+  Resolution,
 } from './records.ts';
 export { createRecordStore } from './records.ts';

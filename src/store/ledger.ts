@@ -18,9 +18,19 @@ import { defineScript } from './lua.ts';
  */
 
 export type AcceptResult =
-  | { kind: 'new'; version: number; pendingBefore: number; acceptedAt: number }
+  | { kind: 'new'; version: number; acceptedAt: number }
   | { kind: 'dup'; opId: string }
-  | { kind: 'reused'; opId: string };
+  | { kind: 'reused'; opId: string }
+  /** A conditional write's decision is stale: a write was accepted or is pending since. */
+  | { kind: 'moved'; lastVersion: number; pending: number }
+  /** A replay of an op whose key has accepted a later write. */
+  | { kind: 'newer'; lastVersion: number };
+
+/** The queue side of a key, as a conditional write sees it before deciding. */
+export type Inspection =
+  | { kind: 'dup'; opId: string }
+  | { kind: 'reused'; opId: string }
+  | { kind: 'state'; lastVersion: number; pending: number };
 
 /** A receipt plus the fields kept for answering `Prefer: wait` (never the value). */
 export interface StoredReceipt extends OpReceipt {
@@ -29,7 +39,11 @@ export interface StoredReceipt extends OpReceipt {
   expiresAtMs: number | null;
   acceptedAtMs: number;
   appliedAtMs: number | null;
-  /** The BullMQ job that carries the op now (the op id, or a replay's id). */
+  /** When a conditional write was decided (data Redis ms), or null for a blind write. */
+  decidedAtMs: number | null;
+  /** The latest data Redis ms by which an apply sent for it runs or never runs (0 = none sent). */
+  deadline: number;
+  /** The BullMQ job that carries the op now (the op id). */
   jobId: string;
 }
 
@@ -57,11 +71,31 @@ export interface AcceptInput {
   type: OpType;
   fingerprint?: string | undefined;
   idempotencyKey?: string | undefined;
+  /**
+   * A conditional write: the key's last issued version when it was decided, with nothing
+   * pending. Acceptance is refused (`moved`) unless both still hold.
+   */
+  decidedAfter?: { lastVersion: number; at: number } | undefined;
+  /** A dead-letter replay: the original op, and the version the key may not have moved past. */
+  replay?: { of: string; maxVersion: number | undefined } | undefined;
 }
 
 /** What a worker learns when it starts an op: the receipt's status before, and the op's version. */
 export type StartResult =
-  { status: OpStatus; version: number; acceptedAt: number } | { status: 'missing' };
+  | { status: OpStatus | 'sealed'; version: number; acceptedAt: number; deadline: number }
+  | { status: 'missing' };
+
+/** An op closed to new applies (see seal.lua), with what deciding its outcome needs. */
+export type SealResult =
+  | {
+      status: OpStatus;
+      key: string;
+      version: number;
+      acceptedAt: number;
+      deadline: number;
+      attempts: number;
+    }
+  | { status: 'missing' };
 
 export interface Ledger {
   accept(input: AcceptInput): Promise<AcceptResult>;
@@ -70,10 +104,25 @@ export interface Ledger {
     key: string;
     idempotencyKey?: string | undefined;
   }): Promise<void>;
-  pending(key: string): Promise<number>;
+  /** Before deciding a conditional write: a repeat, or the key's last version and pending count. */
+  inspect(
+    key: string,
+    idempotencyKey: string | undefined,
+    fingerprint: string,
+  ): Promise<Inspection>;
   receipt(opId: string): Promise<StoredReceipt | null>;
-  /** Marks the op active; returns the receipt's previous status and the op's version. */
-  start(opId: string, attempt: number): Promise<StartResult>;
+  /**
+   * The receipt an Idempotency-Key answers with: the op's receipt, or the copy kept with the key
+   * once the op finished (it outlives the receipt's trimming by count).
+   */
+  idempotentReceipt(idempotencyKey: string, opId: string): Promise<StoredReceipt | null>;
+  /**
+   * Marks the op active and records `deadline` (data Redis ms) as the latest by which an apply
+   * sent for it runs; returns the receipt's previous status and the op's version.
+   */
+  start(opId: string, attempt: number, deadline: number): Promise<StartResult>;
+  /** Closes an unfinished op to new applies, so that its outcome can be decided for good. */
+  seal(opId: string): Promise<SealResult>;
   /** Records a terminal status once and notifies waiters; returns the status that stands. */
   finish(input: FinishInput): Promise<OpStatus>;
   /** Accepted ops still not finished that were accepted more than `ageMs` ago (oldest first). */
@@ -96,31 +145,55 @@ export function createLedger(deps: {
   const { redis } = deps;
   const k = queueKeys(deps.prefix);
   const acceptScript = defineScript<(string | number)[]>(redis, 'accept', 4);
+  const inspectScript = defineScript<(string | number)[]>(redis, 'inspect', 2);
   const unacceptScript = defineScript<number>(redis, 'unaccept', 4);
   const startScript = defineScript<string[]>(redis, 'start', 1);
+  const sealScript = defineScript<(string | number)[]>(redis, 'seal', 1);
   const finishScript = defineScript<string>(redis, 'finish', 6);
   const receiptPrefix = k.op('');
-  const idemTtlSeconds = Math.max(1, Math.ceil(deps.retentionMs / 1000));
   const channel = (opId: string) => `${k.doneChannel}:${opId}`;
 
   return {
-    async accept({ opId, key, type, fingerprint, idempotencyKey }) {
+    async accept({ opId, key, type, fingerprint, idempotencyKey, decidedAfter, replay }) {
       const r = await guard(
         acceptScript(
           [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? ''), k.open],
-          [opId, key, type, idempotencyKey ? (fingerprint ?? '') : '', idemTtlSeconds],
+          [
+            opId,
+            key,
+            type,
+            idempotencyKey ? (fingerprint ?? '') : '',
+            decidedAfter ? decidedAfter.lastVersion : '',
+            decidedAfter ? decidedAfter.at : '',
+            replay?.of ?? '',
+            replay?.maxVersion ?? '',
+          ],
         ),
         'QUEUE_UNAVAILABLE',
       );
       const kind = String(r[0]);
-      if (kind === 'new') {
-        return {
-          kind,
-          version: Number(r[1]),
-          pendingBefore: Number(r[2]),
-          acceptedAt: Number(r[3]),
-        };
+      switch (kind) {
+        case 'new':
+          return { kind, version: positive(r[1]), acceptedAt: Number(r[2]) };
+        case 'moved':
+          return { kind, lastVersion: Number(r[1]), pending: Number(r[2]) };
+        case 'newer':
+          return { kind, lastVersion: Number(r[1]) };
+        default:
+          return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
       }
+    },
+
+    async inspect(key, idempotencyKey, fingerprint) {
+      const r = await guard(
+        inspectScript(
+          [k.version(key), k.idempotency(idempotencyKey ?? '')],
+          [idempotencyKey ? fingerprint : ''],
+        ),
+        'QUEUE_UNAVAILABLE',
+      );
+      const kind = String(r[0]);
+      if (kind === 'state') return { kind, lastVersion: Number(r[1]), pending: Number(r[2]) };
       return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
     },
 
@@ -134,21 +207,40 @@ export function createLedger(deps: {
       );
     },
 
-    async pending(key) {
-      const p = await guard(redis.hget(k.version(key), 'p'), 'QUEUE_UNAVAILABLE');
-      return Math.max(0, Number(p ?? 0));
-    },
-
     async receipt(opId) {
       const h = await guard(redis.hgetall(k.op(opId)), 'QUEUE_UNAVAILABLE');
-      if (!h.id) return null;
       return toReceipt(h);
     },
 
-    async start(opId, attempt) {
-      const r = await guard(startScript([k.op(opId)], [attempt]), 'QUEUE_UNAVAILABLE');
+    async idempotentReceipt(idempotencyKey, opId) {
+      const own = await guard(redis.hgetall(k.op(opId)), 'QUEUE_UNAVAILABLE');
+      if (own.id) return toReceipt(own);
+      const copy = await guard(redis.hgetall(k.idempotency(idempotencyKey)), 'QUEUE_UNAVAILABLE');
+      return copy.id === opId ? toReceipt(copy) : null;
+    },
+
+    async start(opId, attempt, deadline) {
+      const r = await guard(startScript([k.op(opId)], [attempt, deadline]), 'QUEUE_UNAVAILABLE');
       if (r[0] === 'missing') return { status: 'missing' };
-      return { status: r[0] as OpStatus, version: Number(r[1]), acceptedAt: Number(r[2]) };
+      return {
+        status: r[0] as OpStatus | 'sealed',
+        version: positive(r[1]),
+        acceptedAt: Number(r[2]),
+        deadline: Number(r[3]),
+      };
+    },
+
+    async seal(opId) {
+      const r = await guard(sealScript([k.op(opId)], []), 'QUEUE_UNAVAILABLE');
+      if (r[0] === 'missing') return { status: 'missing' };
+      return {
+        status: r[0] as OpStatus,
+        version: positive(r[1]),
+        acceptedAt: Number(r[2]),
+        deadline: Number(r[3]),
+        attempts: Number(r[4]),
+        key: String(r[5]),
+      };
     },
 
     async finish(f) {
@@ -220,14 +312,23 @@ export function createLedger(deps: {
 const iso = (ms: number) => new Date(ms).toISOString();
 const optNum = (s: string | undefined) => (s === undefined || s === '' ? null : Number(s));
 
-function toReceipt(h: Record<string, string>): StoredReceipt {
+/** A version read back from Redis: a positive integer, or the data is corrupt (never NaN). */
+function positive(v: unknown): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new Error(`corrupt version in the ledger: ${String(v)}`);
+  return n;
+}
+
+function toReceipt(h: Record<string, string>): StoredReceipt | null {
+  if (!h.id) return null;
   const acceptedAtMs = Number(h.acceptedAt);
   const appliedAtMs = optNum(h.appliedAt);
   const r: StoredReceipt = {
-    id: h.id ?? '',
+    id: h.id,
     key: h.key ?? '',
-    type: h.type === 'delete' ? 'delete' : 'put',
-    version: Number(h.version),
+    type: h.type === 'delete' || h.type === 'create' ? h.type : 'put',
+    version: positive(h.version),
     status: (h.status ?? 'queued') as OpStatus,
     attempts: Number(h.attempts ?? 0),
     acceptedAt: iso(acceptedAtMs),
@@ -236,9 +337,14 @@ function toReceipt(h: Record<string, string>): StoredReceipt {
     expiresAtMs: optNum(h.e),
     acceptedAtMs,
     appliedAtMs,
-    jobId: h.job ?? h.id ?? '',
+    decidedAtMs: optNum(h.decidedAt),
+    deadline: Number(h.dl ?? 0),
+    jobId: h.job ?? h.id,
   };
   if (appliedAtMs !== null) r.appliedAt = iso(appliedAtMs);
+  if (r.decidedAtMs !== null) r.decidedAt = iso(r.decidedAtMs);
+  if (r.expiresAtMs !== null && r.expiresAtMs > 0) r.expiresAt = iso(r.expiresAtMs);
+  if (h.replayOf) r.replayOf = h.replayOf;
   if (h.errCode) r.error = { code: h.errCode, message: h.errMsg ?? '' };
   return r;
 }
@@ -258,7 +364,10 @@ export function publicReceipt(r: StoredReceipt): OpReceipt {
     attempts: r.attempts,
     acceptedAt: r.acceptedAt,
   };
+  if (r.decidedAt !== undefined) out.decidedAt = r.decidedAt;
   if (r.appliedAt !== undefined) out.appliedAt = r.appliedAt;
+  if (r.expiresAt !== undefined) out.expiresAt = r.expiresAt;
+  if (r.replayOf !== undefined) out.replayOf = r.replayOf;
   if (r.error !== undefined) out.error = r.error;
   return out;
 }

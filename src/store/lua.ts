@@ -7,11 +7,14 @@ export type LuaScript<R> = (keys: string[], args: ScriptArg[]) => Promise<R>;
 
 const sources = new Map<string, string>();
 
+const read = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+
 /** Reads a script that sits beside this file (the build copies *.lua into dist). */
 function source(name: string): string {
   let s = sources.get(name);
   if (s === undefined) {
-    s = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+    // Every script starts with the shared preamble (clock and argument checks).
+    s = read('_preamble') + read(name);
     sources.set(name, s);
   }
   return s;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 
-import { type Condition, dataKeys, type OpType } from '../core/index.ts';
+import { dataKeys, type OpType } from '../core/index.ts';
 import { guard } from './guard.ts';
 import { defineScript } from './lua.ts';
 
@@ -22,16 +22,19 @@ export interface ListedKey {
 }
 
 export interface ApplyInput {
+  opId: string;
   key: string;
   type: OpType;
   version: number;
   valueJson?: string | undefined;
   ttlMs?: number | undefined;
-  condition?: Condition | undefined;
   acceptedAt: number;
+  /** Data Redis ms after which the script refuses to run (`late`): see resolve(). */
+  deadline: number;
 }
 
-export type ApplyOutcomeKind = 'applied' | 'already' | 'superseded' | 'failed' | 'expired';
+/** `late`: the script ran after its deadline and did nothing. */
+export type ApplyOutcomeKind = 'applied' | 'already' | 'superseded' | 'expired' | 'late';
 export interface ApplyOutcome {
   outcome: ApplyOutcomeKind;
   /** The key's applied version after the call. */
@@ -42,8 +45,39 @@ export interface ApplyOutcome {
   expiresAt: number | null;
 }
 
+/** A key's state at one instant of the data Redis clock (what a condition is decided against). */
+export interface KeyState {
+  /** Live at this version, or null when absent (never written, deleted or expired). */
+  liveVersion: number | null;
+  /** The data Redis clock when it was read (ms). */
+  now: number;
+}
+
+/**
+ * The final outcome of an op whose apply may have run or not: `wait` until the deadline passed
+ * (ms left), `refused` (too old to apply, no effect), `applied`, `superseded`, or `none` (no
+ * apply of it ran, and none ever will).
+ */
+export type Resolution =
+  { kind: 'wait'; ms: number } | { kind: 'refused' | 'applied' | 'superseded' | 'none' };
+
 export interface RecordStore {
   apply(op: ApplyInput): Promise<ApplyOutcome>;
+  /** The key's state and the data Redis clock, read together. */
+  peek(key: string): Promise<KeyState>;
+  /** What became of op `opId` (version `version`) once the data Redis is past `deadline`. */
+  resolve(op: {
+    opId: string;
+    key: string;
+    version: number;
+    deadline: number;
+  }): Promise<Resolution>;
+  /**
+   * An estimate of the data Redis clock (ms), from the offset measured at the last peek, resolve
+   * or sync; `syncClock` measures it now.
+   */
+  clock(): number;
+  syncClock(): Promise<void>;
   get(key: string): Promise<KvRecord | null>;
   /** Live keys after `after` (exclusive) in byte order, optionally under a prefix. */
   list(opts: { prefix?: string | undefined; after?: string | undefined; limit: number }): Promise<{
@@ -68,7 +102,9 @@ export function createRecordStore(deps: {
 }): RecordStore {
   const { redis } = deps;
   const keys = dataKeys(deps.prefix);
-  const applyScript = defineScript<(string | number)[]>(redis, 'apply', 3);
+  const applyScript = defineScript<(string | number)[]>(redis, 'apply', 4);
+  const peekScript = defineScript<number[]>(redis, 'peek', 1);
+  const resolveScript = defineScript<(string | number)[]>(redis, 'resolve', 2);
   const reapScript = defineScript<number>(redis, 'reap', 2);
   const recordPrefix = keys.record('');
 
@@ -76,22 +112,28 @@ export function createRecordStore(deps: {
     return v !== null && d !== '1' && (e === null || e > now);
   }
 
+  // Data Redis clock minus ours, measured from replies that carry Redis TIME (half the round trip
+  // is the error bound, which only shifts deadlines a little: safety never depends on it).
+  let offset = 0;
+  const observe = (redisNow: number, sentAt: number) => {
+    const local = (sentAt + Date.now()) / 2;
+    offset = redisNow - local;
+  };
+
   return {
     async apply(op) {
-      const cond = op.condition;
       const r = await guard(
         applyScript(
-          [keys.record(op.key), keys.index, keys.expiry],
+          [keys.record(op.key), keys.index, keys.expiry, keys.refusal(op.key, op.opId)],
           [
             op.key,
             op.type,
             op.version,
             op.valueJson ?? '',
             op.ttlMs ?? '',
-            cond?.kind ?? '',
-            cond?.kind === 'version' ? cond.version : '',
             op.acceptedAt,
             deps.fenceWindowMs,
+            op.deadline,
           ],
         ),
         'DATA_UNAVAILABLE',
@@ -105,6 +147,40 @@ export function createRecordStore(deps: {
         updatedAt: Number(r[4]),
         expiresAt: expiresAt > 0 ? expiresAt : null,
       };
+    },
+
+    async peek(key) {
+      const sentAt = Date.now();
+      const [v, d, e, now] = await guard(peekScript([keys.record(key)], []), 'DATA_UNAVAILABLE');
+      observe(Number(now), sentAt);
+      const live = Number(v) > 0 && Number(d) !== 1 && (Number(e) === 0 || Number(e) > Number(now));
+      return { liveVersion: live ? Number(v) : null, now: Number(now) };
+    },
+
+    async resolve(op) {
+      const sentAt = Date.now();
+      const r = await guard(
+        resolveScript(
+          [keys.record(op.key), keys.refusal(op.key, op.opId)],
+          [op.version, op.deadline],
+        ),
+        'DATA_UNAVAILABLE',
+      );
+      const kind = String(r[0]);
+      if (kind === 'wait') {
+        const ms = Number(r[1]);
+        offset = op.deadline - ms + 1 - (sentAt + Date.now()) / 2;
+        return { kind, ms };
+      }
+      return { kind: kind as 'refused' | 'applied' | 'superseded' | 'none' };
+    },
+
+    clock: () => Date.now() + offset,
+
+    async syncClock() {
+      const sentAt = Date.now();
+      const [sec, micro] = await guard(redis.time(), 'DATA_UNAVAILABLE');
+      observe(Number(sec) * 1000 + Math.floor(Number(micro) / 1000), sentAt);
     },
 
     async get(key) {

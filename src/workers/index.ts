@@ -5,3 +5,5 @@ export type { FailedJob, JobSource } from './reconciler.ts';
 export { createReconciler } from './reconciler.ts';
 export type { InJobRetry } from './retry-policy.ts';
 export { DEFAULT_IN_JOB_RETRY, withRetry } from './retry-policy.ts';
+export type { Finished, Settler } from './settle.ts';
+export { createSettler } from './settle.ts';

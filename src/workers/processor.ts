@@ -10,6 +10,7 @@ import {
 } from '../core/index.ts';
 import type { ApplyOutcome, Ledger, RecordStore } from '../store/index.ts';
 import { type InJobRetry, withRetry } from './retry-policy.ts';
+import { type Finished, notApplied, OP_EXPIRED_ERROR, type Settler } from './settle.ts';
 
 /** The part of a BullMQ job the processor reads (kept small so tests can build one). */
 export interface ApplyJob {
@@ -21,67 +22,99 @@ export interface ApplyJob {
 
 export interface ProcessResult {
   opId: string;
-  status: OpStatus;
+  /** `missing`: the op has no receipt (finished and trimmed, or never accepted); nothing done. */
+  status: OpStatus | 'missing';
   /** True when the receipt was already terminal: a redelivery that did nothing. */
   duplicate: boolean;
 }
 
-type Finished = Exclude<OpStatus, 'queued' | 'active'>;
-
-function statusOf(
-  outcome: ApplyOutcome,
-  op: JobPayload,
-): { status: Finished; error?: { code: string; message: string } } {
-  switch (outcome.outcome) {
-    case 'applied':
-    case 'already':
-      return { status: 'applied' };
-    case 'superseded':
-      return { status: 'superseded' };
-    case 'failed': {
-      const code = op.conditionCode ?? 'PRECONDITION_FAILED';
-      return {
-        status: 'failed',
-        error: {
-          code,
-          message:
-            code === 'KEY_EXISTS'
-              ? `key exists (at version ${outcome.version})`
-              : `condition ${describe(op)} did not hold at apply time (key at version ${outcome.version})`,
-        },
-      };
+/** What one try came to. */
+type Attempt =
+  /** The op's apply settled: its terminal status, with the record details when it just ran. */
+  | {
+      kind: 'settled';
+      status: Finished;
+      outcome?: ApplyOutcome;
+      error?: { code: string; message: string };
     }
-    case 'expired':
-      // Refused rather than applied; it goes to the dead-letter queue so that it stays visible.
-      return {
-        status: 'dead',
-        error: {
-          code: 'OP_EXPIRED',
-          message: 'the op is older than the fencing window and the key has no record to fence it',
-        },
-      };
-  }
-}
+  /** None of its applies ran (and none still can): try again. */
+  | { kind: 'not-applied' }
+  /** Terminal before this try: a redelivery. */
+  | { kind: 'done'; status: Finished }
+  /** Closed to new applies by another process (see settle.ts). */
+  | { kind: 'sealed' }
+  /** No receipt: finished and trimmed long ago, or its acceptance was taken back. */
+  | { kind: 'gone' };
 
-function describe(op: JobPayload): string {
-  const c = op.condition;
-  if (!c) return 'none';
-  if (c.kind === 'absent') return 'If-None-Match: *';
-  if (c.kind === 'exists') return 'If-Match: *';
-  return `If-Match: "${String(c.version)}"`;
-}
+/** How often the estimate of the data Redis clock is refreshed. */
+const CLOCK_SYNC_MS = 30_000;
 
 /**
- * Applies one op: mark active, one fenced Lua write on the data Redis, record the terminal status.
- * Every step is idempotent, so a redelivered or duplicated job changes nothing.
+ * Applies one op: mark it active with an apply deadline, one fenced Lua write on the data Redis,
+ * record the terminal status. Every step is idempotent, so a redelivered or duplicated job changes
+ * nothing. When an apply's outcome is unknown (a timeout, a stalled data Redis), the op's outcome
+ * is resolved once the data Redis clock is past the deadline; a terminal status is never written
+ * from a guess. On the last attempt, the op is closed (see settle.ts): `dead` only when none of
+ * its applies ran.
  */
 export function createProcessor(deps: {
   records: RecordStore;
   ledger: Ledger;
   logger: Logger;
   retry: InJobRetry;
+  settler: Settler;
+  /** How long after it is sent an apply may still run (data Redis clock). */
+  applyBudgetMs: number;
 }) {
-  const { records, ledger, logger, retry } = deps;
+  const { records, ledger, logger, retry, settler } = deps;
+  let syncedAt = 0;
+
+  async function applyOnce(op: JobPayload, attempt: number): Promise<Attempt> {
+    if (Date.now() - syncedAt > CLOCK_SYNC_MS) {
+      await withRetry(() => records.syncClock(), retry);
+      syncedAt = Date.now();
+    }
+    const deadline = Math.ceil(records.clock() + deps.applyBudgetMs);
+    const before = await withRetry(() => ledger.start(op.opId, attempt, deadline), retry);
+    if (before.status === 'missing') return { kind: 'gone' };
+    if (before.status === 'sealed') return { kind: 'sealed' };
+    if (before.status !== 'queued' && before.status !== 'active') {
+      return { kind: 'done', status: before.status };
+    }
+    // The receipt is authoritative for the version (a job sent with its acceptance carries none).
+    const target = { opId: op.opId, key: op.key, version: before.version };
+    let outcome: ApplyOutcome | undefined;
+    try {
+      outcome = await records.apply({
+        ...target,
+        type: op.type,
+        valueJson: op.value,
+        ttlMs: op.ttlMs,
+        acceptedAt: before.acceptedAt,
+        deadline,
+      });
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      logger.warn({ err, opId: op.opId }, 'apply outcome unknown; resolving it');
+    }
+    switch (outcome?.outcome) {
+      case 'applied':
+        return { kind: 'settled', status: 'applied', outcome };
+      case 'already':
+        return { kind: 'settled', status: 'applied' };
+      case 'superseded':
+        return { kind: 'settled', status: 'superseded' };
+      case 'expired':
+        return { kind: 'settled', status: 'failed', error: OP_EXPIRED_ERROR };
+      default: {
+        // Timed out or ran late: ask the data Redis once its clock is past the deadline.
+        const r = await settler.resolve(target, before.deadline);
+        if (r === 'none') return { kind: 'not-applied' };
+        if (r === 'refused') return { kind: 'settled', status: 'failed', error: OP_EXPIRED_ERROR };
+        return { kind: 'settled', status: r };
+      }
+    }
+  }
 
   return async function processJob(job: ApplyJob): Promise<ProcessResult> {
     const parsed = jobPayloadSchema.safeParse(job.data);
@@ -89,85 +122,77 @@ export function createProcessor(deps: {
       logger.error({ jobId: job.id, issues: parsed.error.issues }, 'malformed job');
       throw new UnrecoverableError(`malformed job: ${parsed.error.message}`);
     }
-    let op = parsed.data;
+    const op = parsed.data;
     const attempt = job.attemptsMade + 1;
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
 
     try {
-      const before = await withRetry(() => ledger.start(op.opId, attempt), retry);
-      if (before.status !== 'missing' && before.status !== 'queued' && before.status !== 'active') {
-        return { opId: op.opId, status: before.status, duplicate: true };
+      let result: Attempt = { kind: 'not-applied' };
+      for (let i = 0; i <= retry.retries && result.kind === 'not-applied'; i++) {
+        result = await applyOnce(op, attempt);
       }
-      // A job sent together with its acceptance carries no version: the receipt has it.
-      if (op.version === undefined || op.acceptedAt === undefined) {
-        if (before.status === 'missing') {
-          throw new UnrecoverableError(`op ${op.opId} has no receipt to take its version from`);
-        }
-        op = { ...op, version: before.version, acceptedAt: before.acceptedAt };
+      if (result.kind === 'gone') {
+        logger.warn({ opId: op.opId, jobId: job.id }, 'job without a receipt: nothing to apply');
+        return { opId: op.opId, status: 'missing', duplicate: true };
       }
-      const version = op.version ?? 0;
-      const acceptedAt = op.acceptedAt ?? 0;
-      const outcome = await withRetry(
-        () =>
-          records.apply({
-            key: op.key,
-            type: op.type,
-            version,
-            valueJson: op.value,
-            ttlMs: op.ttlMs,
-            condition: op.condition,
-            acceptedAt,
-          }),
-        retry,
-      );
-      const { status, error } = statusOf(outcome, op);
+      if (result.kind === 'done') return { opId: op.opId, status: result.status, duplicate: true };
+      if (result.kind === 'sealed') {
+        // Another process is closing the op (or died doing so): finish that instead.
+        const stands = await settler.close(
+          op.opId,
+          { code: 'RETRIES_EXHAUSTED', message: 'closed while being retried' },
+          op,
+        );
+        return { opId: op.opId, status: stands ?? 'missing', duplicate: true };
+      }
+      if (result.kind === 'not-applied') throw notApplied(op.opId);
+      const settled = result;
+      const details = settled.outcome;
       const stands = await withRetry(
         () =>
           ledger.finish({
             opId: op.opId,
             key: op.key,
-            status,
+            status: settled.status,
             attempts: attempt,
-            error,
+            error: settled.error,
             // 'already' (a redelivery of an applied op) carries no record details.
-            ...(outcome.outcome === 'applied'
+            ...(details
               ? {
-                  created: outcome.created,
-                  createdAt: outcome.createdAt,
-                  expiresAt: outcome.expiresAt,
+                  created: details.created,
+                  createdAt: details.createdAt,
+                  expiresAt: details.expiresAt,
+                  appliedAt: details.updatedAt,
                 }
               : {}),
-            appliedAt: outcome.outcome === 'applied' ? outcome.updatedAt : undefined,
-            deadLetter: status === 'dead' ? op : undefined,
           }),
         retry,
       );
       return { opId: op.opId, status: stands, duplicate: false };
     } catch (err) {
       const transient = isTransient(err);
-      if (!transient || lastAttempt) {
-        // Out of attempts (or an error no retry can fix): the receipt must say so.
-        const code =
-          err instanceof AppError ? err.code : transient ? 'RETRIES_EXHAUSTED' : 'INTERNAL';
-        const message = err instanceof Error ? err.message : String(err);
-        try {
-          await ledger.finish({
-            opId: op.opId,
-            key: op.key,
-            status: 'dead',
-            attempts: attempt,
-            error: { code, message },
-            deadLetter: op,
-          });
-        } catch (finishErr) {
-          logger.error({ err: finishErr, opId: op.opId }, 'could not record dead op');
-        }
-        logger.error({ err, opId: op.opId, attempt }, 'op is dead');
-        if (!transient) throw new UnrecoverableError(message);
-      } else {
+      if (transient && !lastAttempt) {
         logger.warn({ err, opId: op.opId, attempt }, 'op attempt failed; BullMQ will retry');
+        throw err;
       }
-      throw err;
+      // Out of attempts (or an error no retry can fix): close the op. It ends `dead` only if none
+      // of its applies ran; if the data Redis cannot say yet, the job fails and the reconciler
+      // closes it later.
+      const code =
+        err instanceof AppError ? err.code : transient ? 'RETRIES_EXHAUSTED' : 'INTERNAL';
+      const message = err instanceof Error ? err.message : String(err);
+      let stands: Finished | null;
+      try {
+        stands = await settler.close(op.opId, { code, message }, op);
+      } catch (closeErr) {
+        logger.error({ err: closeErr, opId: op.opId }, 'could not close the op yet');
+        throw transient ? err : new UnrecoverableError(message);
+      }
+      logger.error(
+        { err, opId: op.opId, attempt, status: stands },
+        'op closed after its last attempt',
+      );
+      return { opId: op.opId, status: stands ?? 'missing', duplicate: false };
     }
   };
 }

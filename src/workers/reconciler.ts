@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 
 import { createPeriodic, jobPayloadSchema, type Logger } from '../core/index.ts';
 import { isTerminal, type Ledger } from '../store/index.ts';
+import type { Settler } from './settle.ts';
 
 /** The queue operations the reconciler needs; the composition root adapts a BullMQ Queue. */
 export interface JobSource {
@@ -28,21 +29,24 @@ function failureCode(reason: string): string {
 
 /**
  * Makes failure handling complete even when a process dies mid-way:
- * - every job in BullMQ's failed set gets a `dead` receipt and a dead-letter entry (idempotent,
- *   keyed by op id), then leaves the queue Redis so its value does not linger there;
+ * - every op whose job is in BullMQ's failed set is closed (settle.ts: `dead` with a dead-letter
+ *   entry only when none of its applies ran, else the outcome they had), then the job leaves the
+ *   queue Redis so its value does not linger there;
  * - an op accepted long ago whose job no longer exists (its API died between accepting and
- *   enqueueing, or a queue-Redis crash lost the job) is closed as `dead` / JOB_LOST instead of
+ *   enqueueing, or a queue-Redis crash lost the job) is closed the same way (JOB_LOST) instead of
  *   staying `queued` forever.
- * One process at a time runs it, under a lock in the queue Redis.
+ * While the data Redis cannot say what became of an op, it stays open and is tried again on the
+ * next tick. One process at a time runs it, under a lock in the queue Redis.
  */
 export function createReconciler(deps: {
   ledger: Ledger;
   jobs: JobSource;
+  settler: Settler;
   logger: Logger;
   intervalMs: number;
   orphanAgeMs: number;
 }) {
-  const { ledger, jobs, logger } = deps;
+  const { ledger, jobs, settler, logger } = deps;
   const owner = `${hostname()}:${String(process.pid)}:${randomBytes(3).toString('hex')}`;
 
   /** Records one final failure; safe to call any number of times for the same job. */
@@ -50,21 +54,9 @@ export function createReconciler(deps: {
     const parsed = jobPayloadSchema.safeParse(job.data);
     const error = { code: failureCode(job.failedReason), message: job.failedReason };
     if (parsed.success) {
-      let op = parsed.data;
-      if (op.version === undefined || op.acceptedAt === undefined) {
-        // A job added with its acceptance carries no version: the dead letter takes the receipt's.
-        const r = await ledger.receipt(op.opId);
-        if (r) op = { ...op, version: r.version, acceptedAt: r.acceptedAtMs };
-      }
-      await ledger.finish({
-        opId: op.opId,
-        key: op.key,
-        status: 'dead',
-        attempts: job.attemptsMade,
-        error,
-        deadLetter: op,
-      });
+      await settler.close(parsed.data.opId, error, parsed.data);
     } else {
+      // Not an op kvq can apply or resolve (no key, no version): kept as it came, for a human.
       await ledger.finish({
         opId: job.id,
         key: '',
@@ -86,15 +78,15 @@ export function createReconciler(deps: {
         continue;
       }
       if (await jobs.exists(r.jobId)) continue;
-      await ledger.finish({
-        opId,
-        key: r.key,
-        status: 'dead',
-        attempts: r.attempts,
-        error: { code: 'JOB_LOST', message: 'the op was accepted but its job no longer exists' },
+      const status = await settler.close(opId, {
+        code: 'JOB_LOST',
+        message: 'the op was accepted but its job no longer exists',
       });
       closed++;
-      logger.error({ opId, key: r.key, version: r.version }, 'closed an op whose job was lost');
+      logger.error(
+        { opId, key: r.key, version: r.version, status },
+        'closed an op whose job was lost',
+      );
     }
     return closed;
   }

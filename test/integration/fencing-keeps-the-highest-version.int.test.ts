@@ -20,17 +20,29 @@ afterAll(() => {
 });
 
 const now = () => Date.now();
+let ops = 0;
+const opId = () => `op${String(++ops)}`;
 const put = (key: string, version: number, value: unknown, extra: Partial<ApplyInput> = {}) =>
   store.apply({
+    opId: opId(),
     key,
     type: 'put',
     version,
     valueJson: JSON.stringify(value),
     acceptedAt: now(),
+    deadline: now() + 60_000,
     ...extra,
   });
 const del = (key: string, version: number, extra: Partial<ApplyInput> = {}) =>
-  store.apply({ key, type: 'delete', version, acceptedAt: now(), ...extra });
+  store.apply({
+    opId: opId(),
+    key,
+    type: 'delete',
+    version,
+    acceptedAt: now(),
+    deadline: now() + 60_000,
+    ...extra,
+  });
 
 describe('the apply script (one Lua compare-and-set)', () => {
   it('applies newer versions, calls older ones superseded and equal ones already applied', async () => {
@@ -89,18 +101,61 @@ describe('the apply script (one Lua compare-and-set)', () => {
     );
   });
 
-  it('checks conditions in the same script without taking the version', async () => {
-    expect((await put('c', 1, 'a', { condition: { kind: 'exists' } })).outcome).toBe('failed');
-    expect((await put('c', 2, 'a', { condition: { kind: 'absent' } })).outcome).toBe('applied');
-    expect((await put('c', 3, 'b', { condition: { kind: 'absent' } })).outcome).toBe('failed');
-    expect((await put('c', 4, 'b', { condition: { kind: 'version', version: 1 } })).outcome).toBe(
-      'failed',
-    );
-    expect((await put('c', 5, 'b', { condition: { kind: 'version', version: 2 } })).outcome).toBe(
+  it('rejects a version or deadline that is not a positive integer: fencing cannot be turned off', async () => {
+    for (const version of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY]) {
+      await expect(put('nan', version, 'x')).rejects.toThrow(/BADARG version/);
+    }
+    await expect(put('nan', 1, 'x', { deadline: Number.NaN })).rejects.toThrow(/BADARG deadline/);
+    expect(await redis.exists(`${prefix}r:nan`)).toBe(0);
+    await expect(
+      store.resolve({ opId: 'x', key: 'nan', version: Number.NaN, deadline: 0 }),
+    ).rejects.toThrow(/BADARG version/);
+  });
+
+  it('an apply that runs after its deadline does nothing (late)', async () => {
+    const r = await put('late', 1, 'x', { deadline: now() - 1000 });
+    expect(r.outcome).toBe('late');
+    expect(await redis.exists(`${prefix}r:late`)).toBe(0);
+  });
+
+  it('resolves an unknown outcome only once the data Redis clock is past the deadline', async () => {
+    await store.syncClock();
+    const deadline = Math.ceil(store.clock()) + 400;
+    const id = 'resolve-me';
+    expect((await store.resolve({ opId: id, key: 'r', version: 2, deadline })).kind).toBe('wait');
+    await store.apply({
+      opId: id,
+      key: 'r',
+      type: 'put',
+      version: 2,
+      valueJson: '1',
+      acceptedAt: now(),
+      deadline,
+    });
+    await new Promise((res) => setTimeout(res, 500));
+    expect((await store.resolve({ opId: id, key: 'r', version: 2, deadline })).kind).toBe(
       'applied',
     );
-    // A failed op does not move the version: an older write that did not fail still counts.
-    expect(await store.get('c')).toMatchObject({ version: 5, valueJson: '"b"' });
+    expect((await store.resolve({ opId: 'other', key: 'r', version: 1, deadline })).kind).toBe(
+      'superseded',
+    );
+    expect((await store.resolve({ opId: 'next', key: 'r', version: 3, deadline })).kind).toBe(
+      'none',
+    );
+    // A refusal (older than the window, no record) leaves a marker: not mistaken for "never ran".
+    const refused = await store.apply({
+      opId: 'too-old',
+      key: 'r-old',
+      type: 'put',
+      version: 1,
+      valueJson: '1',
+      acceptedAt: now() - WINDOW - 1000,
+      deadline: Math.ceil(store.clock()) + 100,
+    });
+    expect(refused.outcome).toBe('expired');
+    expect(
+      (await store.resolve({ opId: 'too-old', key: 'r-old', version: 1, deadline: 0 })).kind,
+    ).toBe('refused');
   });
 
   it('keeps the listing index in step with puts, deletes and TTLs', async () => {

@@ -60,6 +60,7 @@ it('/readyz and writes answer 503 once shutdown has begun', async () => {
       acceptAndEnqueue: () => Promise.reject(new Error('must not enqueue while shutting down')),
       backlog: () => Promise.resolve(0),
       maxBacklog: 0,
+      keyBusyWaitMs: 0,
       waiter: createOpWaiter({
         ledger,
         subscriber: { subscribe: async () => {}, unsubscribe: async () => {}, onMessage: () => {} },

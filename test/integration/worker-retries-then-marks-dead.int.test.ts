@@ -41,7 +41,7 @@ it('fails a malformed job at once, without retries, into the dead-letter queue',
       return r.status === 200 ? r.body : undefined;
     });
     expect(dl).toMatchObject({
-      opId: job.id,
+      id: job.id,
       attempts: 1,
       error: { code: 'MALFORMED_JOB' },
       op: null,

@@ -1,17 +1,21 @@
 -- Apply one op to the data Redis with version fencing. Atomic: this script is the only writer of
--- records, so the compare-and-set, condition check, TTL and listing index change together.
--- KEYS: 1 record hash, 2 listing index zset, 3 expiry zset
--- ARGV: 1 user key, 2 type (put|delete), 3 version, 4 value JSON, 5 ttl ms ('' = none),
---       6 condition (''|absent|exists|version), 7 condition version, 8 acceptedAt ms,
---       9 fencing window ms
+-- records, so the compare-and-set, TTL and listing index change together. Conditions are not
+-- checked here: a conditional write was decided when it was accepted (api/write-flow.ts), so at
+-- its place in the key's version order it is a plain put or delete.
+-- KEYS: 1 record hash, 2 listing index zset, 3 expiry zset, 4 refusal marker
+-- ARGV: 1 user key, 2 type (put|create|delete), 3 version, 4 value JSON, 5 ttl ms ('' = none),
+--       6 acceptedAt ms, 7 fencing window ms, 8 deadline ms (refuse to run after it)
 -- Returns {outcome, appliedVersion, created, createdAt, updatedAt, expiresAt}
--- outcome: applied | already (this version was applied before) | superseded | failed | expired
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- outcome: applied | already (this version was applied before) | superseded | expired | late
+local now = now_ms()
 local rec, idx, exp = KEYS[1], KEYS[2], KEYS[3]
 local key, typ = ARGV[1], ARGV[2]
-local version = tonumber(ARGV[3])
-local window = tonumber(ARGV[9])
+local version = posint(ARGV[3], 'version')
+local acceptedAt = nonneg(ARGV[6], 'acceptedAt')
+local window = posint(ARGV[7], 'fencing window')
+-- A command that waited in a stalled Redis past its deadline does nothing: the worker that sent
+-- it has given up and decides the op's outcome from resolve.lua, which trusts this line.
+if now > posint(ARGV[8], 'deadline') then return {'late', 0, 0, 0, 0, 0} end
 
 local cur = redis.call('HMGET', rec, 'v', 'd', 'e', 'c')
 local v = tonumber(cur[1]) or 0
@@ -21,25 +25,22 @@ local live = cur[1] ~= false and cur[2] ~= '1' and (e == nil or e > now)
 if version < v then return {'superseded', v, 0, 0, 0, 0} end
 if version == v then return {'already', v, 0, 0, 0, 0} end
 -- No record at all: a fence that existed for this key may have aged out, so an op older than the
--- window cannot be proven newer than what was here. Refuse it rather than risk resurrection.
-if v == 0 and tonumber(ARGV[8]) < now - window then return {'expired', 0, 0, 0, 0, 0} end
-
-local cond = ARGV[6]
-if (cond == 'absent' and live) or (cond == 'exists' and not live)
-  or (cond == 'version' and (not live or v ~= tonumber(ARGV[7]))) then
-  return {'failed', v, 0, 0, 0, 0}
+-- window cannot be proven newer than what was here. Refuse it rather than risk resurrection, and
+-- leave a marker so that resolve.lua can tell this refusal from an apply that never ran.
+if v == 0 and acceptedAt < now - window then
+  redis.call('SET', KEYS[4], 1, 'PX', window)
+  return {'expired', 0, 0, 0, 0, 0}
 end
 
-if typ == 'put' then
+if typ ~= 'delete' then
   local created = not live
   local c = now
   if not created then c = tonumber(cur[4]) or now end
   redis.call('HSET', rec, 'v', version, 'val', ARGV[4], 'c', c, 'u', now)
   if cur[2] == '1' then redis.call('HDEL', rec, 'd') end
-  local ttl = tonumber(ARGV[5])
   local ex = 0
-  if ttl then
-    ex = now + ttl
+  if ARGV[5] ~= '' then
+    ex = now + posint(ARGV[5], 'ttl')
     redis.call('HSET', rec, 'e', ex)
     -- the record (and so its version) outlives its expiry by the fencing window
     redis.call('PEXPIREAT', rec, ex + window)

@@ -3,8 +3,8 @@
 -- KEYS: 1 listing index zset, 2 expiry zset
 -- ARGV: 1 record key prefix, 2 max records per call
 -- Returns the number of records reaped.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local now = now_ms()
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local n = 0
 for _, key in ipairs(due) do

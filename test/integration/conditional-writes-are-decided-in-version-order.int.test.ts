@@ -76,6 +76,12 @@ describe('conditional writes decided at acceptance (nothing pending)', () => {
     const d = await call(s.url, 'DELETE', '/v1/keys/never-there');
     expect(d.status).toBe(404);
     expect(d.body.code).toBe('KEY_NOT_FOUND');
+    // The same answer with an Idempotency-Key, and it is not remembered: no op, no tombstone.
+    const i = await call(s.url, 'DELETE', '/v1/keys/never-there', {
+      headers: { 'Idempotency-Key': 'del-never-there' },
+    });
+    expect(i.status).toBe(404);
+    expect(await s.kvRedis.exists(`${s.config.KEY_PREFIX}r:never-there`)).toBe(0);
     await put('c4', 1);
     expect(
       (await call(s.url, 'DELETE', '/v1/keys/c4', { headers: { 'If-Match': '"9"' } })).status,
@@ -87,57 +93,57 @@ describe('conditional writes decided at acceptance (nothing pending)', () => {
   });
 });
 
-describe('conditional writes decided at apply time (writes pending)', () => {
-  it('accepts with 202 while writes are pending, then the op fails with PRECONDITION_FAILED', async () => {
-    const p = await startStack({ worker: false });
+describe('conditional writes while writes to the key are pending', () => {
+  it('wait for the pending writes, then are decided against what they left (one answer, as without pending writes)', async () => {
+    const p = await startStack({ worker: false, env: { KEY_BUSY_WAIT_MS: '8000' } });
     try {
       const first = await call(p.url, 'PUT', '/v1/keys/k', { body: { value: 1 } });
       expect(first.status).toBe(202);
-      // The key does not exist yet, but a write is pending: the worker must decide.
-      const cond = await call(p.url, 'PUT', '/v1/keys/k', {
-        body: { value: 2 },
-        headers: { 'If-None-Match': '*' },
-      });
-      expect(cond.status).toBe(202);
-      const post = await call(p.url, 'POST', '/v1/keys', { body: { key: 'k', value: 3 } });
-      expect(post.status).toBe(202);
-      const del = await call(p.url, 'DELETE', '/v1/keys/other');
-      expect(del.status).toBe(404);
+      // The key does not exist yet, but a write is pending: these are decided once it landed.
+      const pending = [
+        call(p.url, 'PUT', '/v1/keys/k', { body: { value: 2 }, headers: { 'If-None-Match': '*' } }),
+        call(p.url, 'POST', '/v1/keys', { body: { key: 'k', value: 3 } }),
+        call(p.url, 'PUT', '/v1/keys/k', { body: { value: 4 }, headers: { 'If-Match': '"1"' } }),
+      ];
+      await new Promise((r) => setTimeout(r, 300));
       await p.startWorker();
-      const op = await call(p.url, 'GET', `/v1/ops/${cond.body.op.id}`, {
+      const [cond, post, match] = await Promise.all(pending);
+      expect(cond!.status).toBe(412);
+      expect(cond!.body).toMatchObject({
+        code: 'PRECONDITION_FAILED',
+        currentVersion: 1,
+        decidedAfterVersion: 1,
+      });
+      expect(post!.status).toBe(409);
+      expect(post!.body.code).toBe('KEY_EXISTS');
+      expect(match!.status).toBe(202);
+      expect(match!.body.op).toMatchObject({ version: 2, type: 'put' });
+      expect(typeof match!.body.op.decidedAt).toBe('string');
+      const done = await call(p.url, 'GET', `/v1/ops/${match!.body.op.id}`, {
         headers: { Prefer: 'wait=10' },
       });
-      expect(op.body.op.status).toBe('failed');
-      expect(op.body.op.error.code).toBe('PRECONDITION_FAILED');
-      const postOp = await call(p.url, 'GET', `/v1/ops/${post.body.op.id}`, {
-        headers: { Prefer: 'wait=10' },
-      });
-      expect(postOp.body.op.error.code).toBe('KEY_EXISTS');
+      expect(done.body.op.status).toBe('applied');
       const g = await call(p.url, 'GET', '/v1/keys/k');
-      expect(g.body).toMatchObject({ value: 1, version: 1 });
+      expect(g.body).toMatchObject({ value: 4, version: 2 });
     } finally {
       await p.stop();
     }
   });
 
-  it('Prefer: wait turns an apply-time failure into 412 (PUT) or 409 (POST)', async () => {
-    const p = await startStack({ worker: false });
+  it('answer 503 KEY_BUSY with Retry-After when the pending writes do not land in time, and change nothing', async () => {
+    const p = await startStack({ worker: false, env: { KEY_BUSY_WAIT_MS: '300' } });
     try {
       await call(p.url, 'PUT', '/v1/keys/k', { body: { value: 1 } });
-      const pending = [
-        call(p.url, 'PUT', '/v1/keys/k', {
-          body: { value: 2 },
-          headers: { 'If-None-Match': '*', ...wait },
-        }),
-        call(p.url, 'POST', '/v1/keys', { body: { key: 'k', value: 3 }, headers: wait }),
-      ];
-      await new Promise((r) => setTimeout(r, 200));
-      await p.startWorker();
-      const [a, b] = await Promise.all(pending);
-      expect(a!.status).toBe(412);
-      expect(a!.body.op.status).toBe('failed');
-      expect(a!.headers.get('preference-applied')).toBe('wait=5');
-      expect(b!.status).toBe(409);
+      for (const r of await Promise.all([
+        call(p.url, 'PUT', '/v1/keys/k', { body: { value: 2 }, headers: { 'If-Match': '*' } }),
+        call(p.url, 'DELETE', '/v1/keys/k'),
+        call(p.url, 'POST', '/v1/keys', { body: { key: 'k', value: 3 } }),
+      ])) {
+        expect(r.status).toBe(503);
+        expect(r.body.code).toBe('KEY_BUSY');
+        expect(r.headers.get('retry-after')).toBe('1');
+      }
+      expect(await p.queueRedis.hget(`${p.config.KEY_PREFIX}ver:k`, 'n')).toBe('1');
     } finally {
       await p.stop();
     }

@@ -1,0 +1,103 @@
+import {
+  AppError,
+  type JobPayload,
+  type Logger,
+  type OpError,
+  type OpStatus,
+} from '../core/index.ts';
+import type { Ledger, RecordStore } from '../store/index.ts';
+import { type InJobRetry, withRetry } from './retry-policy.ts';
+
+/** A terminal status, as a worker records it. */
+export type Finished = Exclude<OpStatus, 'queued' | 'active'>;
+
+export const OP_EXPIRED_ERROR: OpError = {
+  code: 'OP_EXPIRED',
+  message: 'the op is older than the fencing window and the key has no record to fence it',
+};
+
+/** Longest single pause while waiting for the data Redis clock to pass a deadline. */
+const MAX_PAUSE_MS = 2000;
+
+/**
+ * Deciding an op's outcome when it is not known whether its apply ran: after a timeout, a stalled
+ * data Redis, a crash, a lost job. A terminal status is written only from what the data Redis
+ * shows once its clock is past every deadline an apply of the op was sent with (apply.lua refuses
+ * to run after its deadline), so an outcome reported here can never be contradicted later.
+ */
+export function createSettler(deps: {
+  ledger: Ledger;
+  records: RecordStore;
+  logger: Logger;
+  retry: InJobRetry;
+}) {
+  const { ledger, records, logger, retry } = deps;
+
+  /**
+   * What the data Redis shows of op `opId` at version `version` once no apply sent by `deadline`
+   * can still run: `none` means no apply of it ran. Rejects while the data Redis is unreachable.
+   */
+  async function resolve(
+    op: { opId: string; key: string; version: number },
+    deadline: number,
+  ): Promise<'applied' | 'superseded' | 'refused' | 'none'> {
+    for (;;) {
+      const r = await withRetry(() => records.resolve({ ...op, deadline }), retry);
+      if (r.kind !== 'wait') return r.kind;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(r.ms, MAX_PAUSE_MS)));
+    }
+  }
+
+  /**
+   * Closes an unfinished op for good: seals it (no new applies), resolves what its earlier applies
+   * did, and records that: applied, superseded, failed (refused as too old) or, only when nothing
+   * of it ran, dead with `error`. `deadLetter` is the op to keep in the dead-letter queue then.
+   * Returns the status that stands, or null when the op has no receipt (finished and trimmed, or
+   * never accepted: nothing to record).
+   */
+  async function close(
+    opId: string,
+    error: OpError,
+    deadLetter?: JobPayload | string,
+  ): Promise<Finished | null> {
+    const sealed = await withRetry(() => ledger.seal(opId), retry);
+    if (sealed.status === 'missing') return null;
+    if (sealed.status !== 'queued' && sealed.status !== 'active') return sealed.status;
+    const outcome = await resolve(
+      { opId, key: sealed.key, version: sealed.version },
+      sealed.deadline,
+    );
+    const status: Finished =
+      outcome === 'none' ? 'dead' : outcome === 'refused' ? 'failed' : outcome;
+    const stands = await withRetry(
+      () =>
+        ledger.finish({
+          opId,
+          key: sealed.key,
+          status,
+          attempts: sealed.attempts,
+          error: status === 'dead' ? error : status === 'failed' ? OP_EXPIRED_ERROR : undefined,
+          deadLetter:
+            status === 'dead' && deadLetter !== undefined
+              ? typeof deadLetter === 'string'
+                ? deadLetter
+                : { ...deadLetter, version: sealed.version, acceptedAt: sealed.acceptedAt }
+              : undefined,
+        }),
+      retry,
+    );
+    if (status !== 'dead' && outcome !== 'refused') {
+      logger.info({ opId, status }, 'an op being closed had been applied: recorded as such');
+    }
+    return stands as Finished;
+  }
+
+  return { resolve, close };
+}
+
+export type Settler = ReturnType<typeof createSettler>;
+
+/** The error an attempt ends with when its apply provably did not run (retried by BullMQ). */
+export function notApplied(opId: string): AppError {
+  return new AppError('DATA_UNAVAILABLE', `op ${opId}: the apply did not run before its deadline`);
+}
