@@ -4,14 +4,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Condition } from '../core/index.ts';
 import type { ApiDeps } from './deps.ts';
 import { parseIdempotencyKey, parseWriteCondition } from './http-headers.ts';
+import { readJsonBody } from './json-value.ts';
 import { keyFromUrl } from './key-path.ts';
 import { answerableError, validationError } from './middleware/errors.ts';
-import {
-  checkJsonDepth,
-  JSON_TYPE,
-  malformedJson,
-  maxWriteBodyBytes,
-} from './middleware/json-body.ts';
+import { JSON_TYPE, maxWriteBodyBytes } from './middleware/json-body.ts';
 import { problemParts } from './problem.ts';
 import { readResponse, type ResponseParts } from './render.ts';
 import { putBody } from './schemas.ts';
@@ -143,19 +139,14 @@ export function createRawPaths(
       };
       Promise.resolve()
         .then(() => {
-          let parsed: unknown;
-          try {
-            // TextDecoder, like the web Request Hono reads, drops a UTF-8 BOM.
-            parsed = JSON.parse(
-              utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
-            );
-          } catch (err) {
-            throw malformedJson(err);
-          }
-          checkJsonDepth(parsed);
+          // TextDecoder, like the web Request Hono reads, drops a UTF-8 BOM.
+          const { body: parsed, valueJson } = readJsonBody(
+            utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
+          );
           const body = putBody.safeParse(parsed);
           if (!body.success) throw validationError(body.error.issues);
-          return submitPut(deps, writeRequest, key, body.data, condition);
+          const put = { valueJson, ttlSeconds: body.data.ttlSeconds };
+          return submitPut(deps, writeRequest, key, put, condition);
         })
         .then(
           (p) => {

@@ -2,20 +2,15 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 
 import { AppError } from '../../core/index.ts';
+import { malformedJson, readJsonBody } from '../json-value.ts';
 
 export const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
-/** Deeper values are refused: they cost stack in every JSON implementation that touches them. */
-export const MAX_JSON_DEPTH = 128;
 
-function depthExceeds(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop() as [unknown, number];
-    if (v === null || typeof v !== 'object') continue;
-    if (d >= max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The body's `value` member as the client wrote it (see readJsonBody), set by jsonBody. */
+    valueJson: string | undefined;
   }
-  return false;
 }
 
 /** The body limit of writes: room for the envelope around the largest value and key. */
@@ -23,27 +18,11 @@ export function maxWriteBodyBytes(limits: { maxKeyBytes: number; maxValueBytes: 
   return limits.maxValueBytes + limits.maxKeyBytes * 6 + 4096;
 }
 
-/** The 400 for a body JSON.parse refused. */
-export function malformedJson(err: unknown): AppError {
-  if (err instanceof AppError) return err;
-  return new AppError('MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`);
-}
-
-/** Refuses parsed JSON nested deeper than MAX_JSON_DEPTH. */
-export function checkJsonDepth(body: unknown): void {
-  if (depthExceeds(body, MAX_JSON_DEPTH)) {
-    throw new AppError(
-      'VALIDATION_FAILED',
-      `JSON nested deeper than ${String(MAX_JSON_DEPTH)} levels`,
-      { errors: [{ path: '', message: `nesting depth over ${String(MAX_JSON_DEPTH)}` }] },
-    );
-  }
-}
-
 /**
  * For writes with a JSON body: 415 unless the body is JSON, 413 before reading a body over the
  * limit (Content-Length is checked first, a chunked body is counted as it streams), 400 for
- * malformed or too deeply nested JSON. The parsed body is cached for the zod validator.
+ * malformed or too deeply nested JSON and for duplicate member names. The body text is cached for
+ * the zod validator, and the value's source text is set as `valueJson` for the handler.
  */
 export function jsonBody(maxBytes: number): MiddlewareHandler {
   const limit = bodyLimit({
@@ -65,13 +44,13 @@ export function jsonBody(maxBytes: number): MiddlewareHandler {
       throw new AppError('INVALID_HEADER', 'Content-Length is not a number');
     }
     const parse = async () => {
-      let body: unknown;
+      let text: string;
       try {
-        body = await c.req.json();
+        text = await c.req.text();
       } catch (err) {
         throw malformedJson(err);
       }
-      checkJsonDepth(body);
+      c.set('valueJson', readJsonBody(text).valueJson);
       await next();
     };
     // With a Content-Length (the usual case) the limit is a header check, and the body is read

@@ -178,20 +178,20 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
 
   app.put(KEY_ROUTE, body, putValidator, async (c) => {
     const key = keyOf(c);
-    return sendParts(
-      c,
-      await submitPut(deps, writeRequest(c), key, c.req.valid('json'), condition(c)),
-    );
+    const { ttlSeconds } = c.req.valid('json');
+    const put = { valueJson: c.get('valueJson'), ttlSeconds };
+    return sendParts(c, await submitPut(deps, writeRequest(c), key, put, condition(c)));
   });
 
   app.openapi({ ...createKeyRoute, middleware: [body] }, async (c) => {
     const input = c.req.valid('json');
     const key = validateKey(input.key, limits.maxKeyBytes, 'body');
+    const put = { valueJson: c.get('valueJson'), ttlSeconds: input.ttlSeconds };
     const parts = await submitPut(
       deps,
       writeRequest(c),
       key,
-      input,
+      put,
       { kind: 'absent' },
       'KEY_EXISTS',
     );
