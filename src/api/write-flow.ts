@@ -104,13 +104,25 @@ async function acceptConditional(
     if (seen.pending === 0) {
       const state = await deps.records.peek(input.key);
       const failure = conditionFailure(input, state, seen.lastVersion);
-      if (failure) throw failure;
-      const r = await deps.ledger.accept({
-        ...accept,
-        decidedAfter: { lastVersion: seen.lastVersion, at: state.now },
-      });
-      if (r.kind === 'new') return { ...r, decidedAt: state.now };
-      if (r.kind !== 'moved') return r;
+      if (failure) {
+        // A failure creates no op, so acceptance cannot re-check for it: check again that no
+        // write was accepted since the state was inspected (then it was the state after
+        // `lastVersion`), or start over.
+        const again = await deps.ledger.inspect(
+          input.key,
+          accept.idempotencyKey,
+          accept.fingerprint ?? '',
+        );
+        if (again.kind !== 'state') return again;
+        if (again.lastVersion === seen.lastVersion && again.pending === 0) throw failure;
+      } else {
+        const r = await deps.ledger.accept({
+          ...accept,
+          decidedAfter: { lastVersion: seen.lastVersion, at: state.now },
+        });
+        if (r.kind === 'new') return { ...r, decidedAt: state.now };
+        if (r.kind !== 'moved') return r;
+      }
     }
     if (Date.now() + pause > giveUpAt) {
       throw new AppError(
@@ -245,9 +257,8 @@ export async function submitWrite(
     );
   }
   if (accepted.kind === 'moved') throw new Error('acceptConditional returned a stale decision');
-  let id: string = opId;
   if (accepted.kind === 'dup') {
-    id = accepted.opId;
+    const id = accepted.opId;
     // The original request may have died between accepting and enqueueing: make sure the job
     // exists (adding an existing job id is a no-op in BullMQ).
     const r = await deps.ledger.idempotentReceipt(idempotencyKey ?? '', id);

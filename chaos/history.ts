@@ -1,0 +1,148 @@
+import type { AcceptedOp, Cond, EarlyAnswer, FinalRead, WriteKind } from './model.ts';
+import { check } from './model.ts';
+
+/**
+ * Records what clients sent and what kvq answered, in the shape the sequential model judges
+ * (chaos/model.ts): accepted ops with their final receipts, early 4xx answers with the version
+ * they were decided after, and a final read of every key. Shared by the property test and the
+ * chaos run.
+ */
+
+/** One write as a client sends it. */
+export interface Write {
+  key: string;
+  kind: WriteKind;
+  cond?: Cond | undefined;
+  valueJson?: string | undefined;
+  ttlSeconds?: number | undefined;
+}
+
+/** The HTTP request for a write: method, path, headers and body text. */
+export function requestFor(w: Write): {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+} {
+  const headers: Record<string, string> = {};
+  if (w.cond?.kind === 'absent') headers['If-None-Match'] = '*';
+  if (w.cond?.kind === 'exists') headers['If-Match'] = '*';
+  if (w.cond?.kind === 'version') headers['If-Match'] = `"${String(w.cond.version)}"`;
+  const ttl = w.ttlSeconds === undefined ? '' : `,"ttlSeconds":${String(w.ttlSeconds)}`;
+  if (w.kind === 'delete') {
+    return { method: 'DELETE', path: `/v1/keys/${encodeURIComponent(w.key)}`, headers };
+  }
+  headers['Content-Type'] = 'application/json';
+  if (w.kind === 'create') {
+    return {
+      method: 'POST',
+      path: '/v1/keys',
+      headers,
+      body: `{"key":${JSON.stringify(w.key)},"value":${w.valueJson ?? 'null'}${ttl}}`,
+    };
+  }
+  return {
+    method: 'PUT',
+    path: `/v1/keys/${encodeURIComponent(w.key)}`,
+    headers,
+    body: `{"value":${w.valueJson ?? 'null'}${ttl}}`,
+  };
+}
+
+const ms = (iso: unknown) => (typeof iso === 'string' ? Date.parse(iso) : undefined);
+
+/** The parts of kvq's answers the history reads (a receipt, or a problem document). */
+interface ReceiptBody {
+  id: string;
+  version: number;
+  status: AcceptedOp['status'];
+  error?: { code: string };
+  decidedAt?: string;
+  expiresAt?: string;
+}
+interface AnswerBody {
+  op?: ReceiptBody;
+  code?: EarlyAnswer['code'];
+  decidedAfterVersion?: number;
+  decidedAt?: string;
+  currentVersion?: number | null;
+}
+
+export class History {
+  readonly ops = new Map<string, AcceptedOp>();
+  readonly early: EarlyAnswer[] = [];
+  /** Answers that are neither accepted nor an early 4xx (503s and the like), by status. */
+  readonly other = new Map<number, number>();
+
+  /**
+   * Notes a write's answer. Returns the accepted op (202/2xx with a receipt), 'early' for a
+   * decided 404/409/412, or null for anything else (not accepted: nothing to judge).
+   */
+  record(w: Write, status: number, answer: unknown): AcceptedOp | 'early' | null {
+    const body = answer as AnswerBody | undefined;
+    const op = body?.op;
+    if (op && typeof op.id === 'string' && status >= 200 && status < 300) {
+      const prev = this.ops.get(op.id);
+      const entry: AcceptedOp = prev ?? {
+        id: op.id,
+        key: w.key,
+        version: op.version,
+        kind: w.kind,
+        ...(w.cond ? { cond: w.cond } : {}),
+        ...(w.valueJson !== undefined ? { valueJson: w.valueJson } : {}),
+        ...(w.ttlSeconds !== undefined ? { ttlMs: w.ttlSeconds * 1000 } : {}),
+      };
+      entry.httpStatus = status;
+      this.ops.set(op.id, entry);
+      return entry;
+    }
+    // A 204 (delete waited for) carries no body: the caller records it with accepted().
+    if (
+      (status === 404 || status === 409 || status === 412) &&
+      body?.code !== undefined &&
+      body.decidedAfterVersion !== undefined
+    ) {
+      this.early.push({
+        key: w.key,
+        kind: w.kind,
+        ...(w.cond ? { cond: w.cond } : {}),
+        httpStatus: status,
+        code: body.code,
+        decidedAfterVersion: body.decidedAfterVersion,
+        decidedAt: ms(body.decidedAt) ?? 0,
+      });
+      return 'early';
+    }
+    this.other.set(status, (this.other.get(status) ?? 0) + 1);
+    return null;
+  }
+
+  /** Reads every accepted op's receipt (through `get`) into the history. */
+  async collectReceipts(get: (opId: string) => Promise<{ status: number; body: unknown }>) {
+    for (const op of this.ops.values()) {
+      const r = await get(op.id);
+      const rec = (r.body as AnswerBody | undefined)?.op;
+      if (r.status !== 200 || !rec) continue;
+      op.status = rec.status;
+      if (rec.error?.code) op.errorCode = rec.error.code;
+      const decided = ms(rec.decidedAt);
+      if (decided !== undefined) op.decidedAt = decided;
+      const expires = ms(rec.expiresAt);
+      if (expires !== undefined) op.expiresAt = expires;
+      else if (rec.status === 'applied' && op.ttlMs === undefined) op.expiresAt = null;
+    }
+  }
+
+  keys(): string[] {
+    return [...new Set([...this.ops.values()].map((o) => o.key))];
+  }
+
+  check(finals: FinalRead[], opts: { allowNonTerminal?: boolean } = {}) {
+    return check({
+      ops: [...this.ops.values()],
+      early: this.early,
+      finals,
+      allowNonTerminal: opts.allowNonTerminal ?? false,
+    });
+  }
+}
