@@ -434,14 +434,14 @@ const folders: { name: string; description: string; items: Req[] }[] = [
           body: {
             items: [
               {
-                opId: '…',
+                id: '…',
                 key: 'users/42',
                 type: 'put',
                 version: 3,
-                error: { code: 'DATA_UNAVAILABLE', message: '…' },
                 attempts: 8,
-                acceptedAt: '…',
-                failedAt: '…',
+                acceptedAt: '2026-11-21T20:00:00.000Z',
+                failedAt: '2026-11-21T20:00:09.000Z',
+                error: { code: 'DATA_UNAVAILABLE', message: '…' },
               },
             ],
             nextCursor: null,

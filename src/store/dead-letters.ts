@@ -1,6 +1,13 @@
 import type { Redis } from 'ioredis';
 
-import { type JobPayload, jobPayloadSchema, queueKeys } from '../core/index.ts';
+import {
+  AppError,
+  type JobPayload,
+  jobPayloadSchema,
+  OP_TYPES,
+  type OpType,
+  queueKeys,
+} from '../core/index.ts';
 import { guard } from './guard.ts';
 import { defineScript } from './lua.ts';
 
@@ -9,26 +16,41 @@ import { defineScript } from './lua.ts';
  * with the original op, last error, attempts and times. Entries are written by `finish.lua` in the
  * same step as the receipt's `dead` status, and replayed through the normal queue (so fencing
  * decides again: a stale replay ends `superseded`).
+ *
+ * Each entry hash keeps a summary (key, type, version, times, error) beside `payload`, the op with
+ * its value, so that listing reads summaries only: memory follows the page size, not the values.
  */
 
-export interface DeadLetter {
-  opId: string;
+/** An entry without its op: what listing returns. Times are ms. */
+export interface DeadLetterSummary {
+  id: string;
   key: string;
-  error: { code: string; message: string };
+  /** Null for a malformed job, or an entry written before summaries were kept. */
+  type: OpType | null;
+  version: number | null;
   attempts: number;
+  acceptedAt: number | null;
   failedAt: number;
+  error: { code: string; message: string };
+}
+
+export interface DeadLetter extends DeadLetterSummary {
   /** The original op, value included; null when the job itself was malformed. */
   op: JobPayload | null;
   raw: string;
 }
 
 export interface DeadLetterPage {
-  items: DeadLetter[];
+  items: DeadLetterSummary[];
   nextCursor: string | null;
 }
 
 export interface DeadLetters {
-  /** Newest first. `cursor` is the previous page's nextCursor. */
+  /**
+   * Newest first. `cursor` is the previous page's nextCursor; an entry present for the whole
+   * paging appears exactly once. Rejects with QUEUE_UNAVAILABLE when any entry cannot be read
+   * (never a short page), and with VALIDATION_FAILED for a cursor it did not issue.
+   */
   list(opts: { limit: number; cursor?: string | undefined }): Promise<DeadLetterPage>;
   get(opId: string): Promise<DeadLetter | null>;
   remove(opId: string): Promise<boolean>;
@@ -37,12 +59,41 @@ export interface DeadLetters {
    * null when there is no such entry; 'unreplayable' for a malformed job.
    */
   take(opId: string, jobId: string): Promise<JobPayload | null | 'unreplayable'>;
-  /** Op ids whose key starts with `prefix` (all when empty), oldest first. */
-  ids(prefix?: string): Promise<string[]>;
   size(): Promise<number>;
 }
 
-function parse(opId: string, h: Record<string, string>): DeadLetter {
+/** The summary fields, in the order HMGET asks for them. */
+const FIELDS = [
+  'key',
+  'type',
+  'version',
+  'acceptedAt',
+  'attempts',
+  'failedAt',
+  'errCode',
+  'errMsg',
+] as const;
+
+const optInt = (s: string | null | undefined): number | null =>
+  s === undefined || s === null || !/^\d{1,15}$/.test(s) ? null : Number(s);
+
+const opType = (s: string | null | undefined): OpType | null =>
+  OP_TYPES.find((t) => t === s) ?? null;
+
+function summary(id: string, f: (name: (typeof FIELDS)[number]) => string | null | undefined) {
+  return {
+    id,
+    key: f('key') ?? '',
+    type: opType(f('type')),
+    version: optInt(f('version')),
+    attempts: optInt(f('attempts')) ?? 0,
+    acceptedAt: optInt(f('acceptedAt')),
+    failedAt: optInt(f('failedAt')) ?? 0,
+    error: { code: f('errCode') ?? '', message: f('errMsg') ?? '' },
+  } satisfies DeadLetterSummary;
+}
+
+function parse(id: string, h: Record<string, string>): DeadLetter {
   const raw = h.payload ?? '';
   let op: JobPayload | null = null;
   try {
@@ -51,61 +102,82 @@ function parse(opId: string, h: Record<string, string>): DeadLetter {
   } catch {
     op = null;
   }
+  const s = summary(id, (name) => h[name]);
+  // Entries written before the summary fields were kept: take them from the op.
   return {
-    opId,
-    key: h.key ?? '',
-    error: { code: h.errCode ?? '', message: h.errMsg ?? '' },
-    attempts: Number(h.attempts ?? 0),
-    failedAt: Number(h.failedAt ?? 0),
+    ...s,
+    type: s.type ?? op?.type ?? null,
+    version: s.version ?? op?.version ?? null,
+    acceptedAt: s.acceptedAt ?? op?.acceptedAt ?? null,
     op,
     raw,
   };
 }
 
+const CURSOR = /^(\d{1,15}):(.+)$/s;
+
 export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadLetters {
   const { redis } = deps;
   const k = queueKeys(deps.prefix);
   const replay = defineScript<string | null>(redis, 'dlq-replay', 5);
+  const page = defineScript<string[]>(redis, 'dlq-page', 1);
   const q = <T>(p: Promise<T>) => guard(p, 'QUEUE_UNAVAILABLE');
 
-  async function fetchMany(ids: string[]): Promise<DeadLetter[]> {
+  /** Summaries of `ids`, in order; entries removed since their id was read are left out. */
+  async function summaries(ids: string[]): Promise<DeadLetterSummary[]> {
     if (ids.length === 0) return [];
     const pipe = redis.pipeline();
-    for (const id of ids) pipe.hgetall(k.deadLetter(id));
-    const rows = (await q(pipe.exec())) ?? [];
-    const out: DeadLetter[] = [];
-    ids.forEach((id, i) => {
-      const h = rows[i]?.[1] as Record<string, string> | undefined;
-      if (h?.payload !== undefined) out.push(parse(id, h));
-    });
+    for (const id of ids) pipe.hmget(k.deadLetter(id), ...FIELDS);
+    const rows = await q(pipe.exec());
+    const out: DeadLetterSummary[] = [];
+    for (const [i, id] of ids.entries()) {
+      const [err, row] = rows?.[i] ?? [new Error('no reply'), null];
+      // One unreadable entry fails the page: answering without it, with a cursor past it, would
+      // hide it for good.
+      if (err) {
+        throw new AppError('QUEUE_UNAVAILABLE', `queue Redis: dead letter ${id}: ${err.message}`, {
+          cause: err,
+          headers: { 'Retry-After': '1' },
+        });
+      }
+      const values = row as (string | null)[];
+      if (values[0] === null || values[0] === undefined) continue; // replayed or discarded meanwhile
+      out.push(summary(id, (name) => values[FIELDS.indexOf(name)]));
+    }
     return out;
   }
 
   return {
     async list({ limit, cursor }) {
-      // Cursor = "<failedAt>:<opId>" of the last item; ties on failedAt are ordered by op id.
-      let max = '+inf';
-      let after: string | undefined;
-      if (cursor) {
-        const m = /^(\d+):(.+)$/.exec(cursor);
-        if (m?.[1] && m[2]) {
-          max = m[1];
-          after = m[2];
+      let after: [string, string] = ['', ''];
+      if (cursor !== undefined && cursor !== '') {
+        const m = CURSOR.exec(cursor);
+        if (!m?.[1] || !m[2]) {
+          throw new AppError('VALIDATION_FAILED', 'cursor: not a cursor from this listing', {
+            errors: [{ path: 'cursor', message: 'not a cursor from this listing' }],
+          });
         }
+        after = [m[1], m[2]];
       }
-      const raw = await q(
-        redis.zrevrangebyscore(k.deadLetters, max, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 64),
-      );
-      const pairs: [string, number][] = [];
-      for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i] ?? '', Number(raw[i + 1])]);
-      const fresh = pairs.filter(
-        ([id, score]) => after === undefined || String(score) !== max || id < after,
-      );
-      const page = fresh.slice(0, limit);
-      const items = await fetchMany(page.map(([id]) => id));
-      const last = page.at(-1);
-      const more = fresh.length > limit || (raw.length / 2 >= limit + 64 && page.length === limit);
-      return { items, nextCursor: more && last ? `${String(last[1])}:${last[0]}` : null };
+      const flat = await q(page([k.deadLetters], [after[0], after[1], limit]));
+      const ids: string[] = [];
+      const scores: string[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        ids.push(flat[i] ?? '');
+        scores.push(flat[i + 1] ?? '');
+      }
+      const more = ids.length > limit;
+      if (more) {
+        ids.length = limit;
+        scores.length = limit;
+      }
+      const items = await summaries(ids);
+      // The cursor is the last id of the page, whether or not its entry was still there.
+      const last = ids.length - 1;
+      return {
+        items,
+        nextCursor: more && last >= 0 ? `${scores[last] ?? ''}:${ids[last] ?? ''}` : null,
+      };
     },
 
     async get(opId) {
@@ -132,18 +204,6 @@ export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadL
         ),
       );
       return payload ? op : null;
-    },
-
-    async ids(prefix = '') {
-      const all = await q(redis.zrange(k.deadLetters, '0', '-1'));
-      if (!prefix) return all;
-      const pipe = redis.pipeline();
-      for (const id of all) pipe.hget(k.deadLetter(id), 'key');
-      const keys = (await q(pipe.exec())) ?? [];
-      return all.filter((_, i) => {
-        const key = keys[i]?.[1];
-        return typeof key === 'string' && key.startsWith(prefix);
-      });
     },
 
     size: () => q(redis.zcard(k.deadLetters)),

@@ -69,8 +69,8 @@ describe('the dead-letter queue', () => {
     );
     expect(p2.body.items).toHaveLength(1);
     expect(p2.body.nextCursor).toBeNull();
-    const listed = [...p1.body.items, ...p2.body.items] as { opId: string; failedAt: string }[];
-    expect(listed.map((i) => i.opId).sort()).toEqual(
+    const listed = [...p1.body.items, ...p2.body.items] as { id: string; failedAt: string }[];
+    expect(listed.map((i) => i.id).sort()).toEqual(
       writes.map((w) => w.body.op.id as string).sort(),
     );
     const times = listed.map((i) => Date.parse(i.failedAt));
@@ -79,7 +79,7 @@ describe('the dead-letter queue', () => {
     // One entry: the original op with its value, the last error, attempts and times.
     const one = await call(s.url, 'GET', `/v1/dlq/${writes[0]!.body.op.id}`);
     expect(one.body).toMatchObject({
-      opId: writes[0]!.body.op.id,
+      id: writes[0]!.body.op.id,
       key: 'dl/a',
       type: 'put',
       version: 2,

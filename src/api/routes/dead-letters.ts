@@ -1,21 +1,22 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 
-import { AppError } from '../../core/index.ts';
-import { type DeadLetter, publicReceipt } from '../../store/index.ts';
+import { AppError, OP_TYPES } from '../../core/index.ts';
+import { type DeadLetter, type DeadLetterSummary, publicReceipt } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { opUrl } from '../render.ts';
 import { opEnvelope, opError, problemResponses as problems } from '../schemas.ts';
 
+/** Named and formatted as in receipts (GET /v1/ops/{id}); never holds the value. */
 const entry = z
   .object({
-    opId: z.string(),
+    id: z.string(),
     key: z.string(),
-    type: z.string().nullable(),
+    type: z.enum(OP_TYPES).nullable().openapi({ description: 'Null for a malformed job' }),
     version: z.number().int().nullable(),
-    error: opError,
     attempts: z.number().int(),
-    acceptedAt: z.string().nullable(),
-    failedAt: z.string(),
+    acceptedAt: z.string().nullable().openapi({ description: 'ISO 8601' }),
+    failedAt: z.string().openapi({ description: 'ISO 8601' }),
+    error: opError,
   })
   .openapi('DeadLetter');
 
@@ -33,7 +34,7 @@ const idParam = z.object({
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/dlq',
-  summary: 'Dead-lettered ops, newest first',
+  summary: 'Dead-lettered ops, newest first (summaries, without values)',
   request: {
     query: z.object({
       limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -52,6 +53,9 @@ const listRoute = createRoute({
     ...problems(400, 503),
   },
 });
+
+/** How many entries retry-all reads at a time. */
+const RETRY_PAGE = 100;
 
 const getRoute = createRoute({
   method: 'get',
@@ -101,16 +105,18 @@ const deleteRoute = createRoute({
   responses: { 204: { description: 'Discarded' }, ...problems(404, 503) },
 });
 
-function summary(d: DeadLetter) {
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function summary(d: DeadLetterSummary) {
   return {
-    opId: d.opId,
+    id: d.id,
     key: d.key,
-    type: d.op?.type ?? null,
-    version: d.op?.version ?? null,
-    error: d.error,
+    type: d.type,
+    version: d.version,
     attempts: d.attempts,
-    acceptedAt: d.op?.acceptedAt === undefined ? null : new Date(d.op.acceptedAt).toISOString(),
-    failedAt: new Date(d.failedAt).toISOString(),
+    acceptedAt: d.acceptedAt === null ? null : iso(d.acceptedAt),
+    failedAt: iso(d.failedAt),
+    error: d.error,
   };
 }
 
@@ -163,10 +169,18 @@ export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps): void 
     const { prefix } = c.req.valid('query');
     let retried = 0;
     let skipped = 0;
-    for (const id of await deadLetters.ids(prefix)) {
-      if ((await replay(id)) === 'requeued') retried++;
-      else skipped++;
-    }
+    // Page by page, newest first: entries replayed meanwhile leave the pages behind the cursor,
+    // and those dead again land ahead of it, so the walk ends.
+    let cursor: string | undefined;
+    do {
+      const page = await deadLetters.list({ limit: RETRY_PAGE, cursor });
+      for (const d of page.items) {
+        if (prefix && !d.key.startsWith(prefix)) continue;
+        if ((await replay(d.id)) === 'requeued') retried++;
+        else skipped++;
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
     return c.json({ retried, skipped }, 200);
   });
 
