@@ -185,11 +185,16 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
     }
   }
 
+  /** Resolves once every Redis restart the run asks for has happened. */
+  let restartsDone: () => void = () => undefined;
+  const restarted = new Promise<void>((resolve) => (restartsDone = resolve));
+
   async function killer(): Promise<void> {
     const queueAt = started + opts.durationMs / 3;
     const dataAt = started + (opts.durationMs * 2) / 3;
     let queueDone = !opts.restartRedis;
     let dataDone = !opts.restartRedis;
+    if (queueDone && dataDone) restartsDone();
     while (running) {
       await sleep(opts.killEveryMs * (0.7 + Math.random() * 0.6));
       if (!active()) break;
@@ -198,6 +203,7 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
         await cluster.restartRedis('queue');
         restarts.push('queue');
         opts.log(`  restarted the queue Redis (SIGTERM, AOF reload)`);
+        if (dataDone) restartsDone();
         continue;
       }
       if (!dataDone && Date.now() >= dataAt) {
@@ -205,6 +211,7 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
         await cluster.restartRedis('data');
         restarts.push('data');
         opts.log(`  restarted the data Redis (SIGTERM, AOF reload)`);
+        if (queueDone) restartsDone();
         continue;
       }
       const members = [...cluster.apis, ...cluster.workers];
@@ -218,9 +225,15 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
   opts.log(
     `chaos: ${String(opts.durationMs / 1000)} s, ${String(opts.apis)} APIs, ${String(opts.workers)} workers, ${String(opts.keys)} keys, target ${String(opts.rate)} writes/s`,
   );
-  const tasks = [writer(), killer(), ...Array.from({ length: 4 }, () => reader())];
-  await sleep(opts.durationMs);
-  running = false;
+  const killing = killer();
+  const tasks = [writer(), killing, ...Array.from({ length: 4 }, () => reader())];
+  try {
+    // The faults are what the run is for: traffic keeps flowing until both Redis restarts have
+    // happened, however slow the machine (a busy one can take longer than their slots).
+    await Promise.all([sleep(opts.durationMs), Promise.race([restarted, killing])]);
+  } finally {
+    running = false;
+  }
   await Promise.all(tasks);
   const writeSeconds = (Date.now() - started) / 1000;
   for (const url of urls()) await cluster.waitReady(url, 20_000);

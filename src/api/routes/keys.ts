@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 
 import { AppError } from '../../core/index.ts';
 import { isTerminal } from '../../store/index.ts';
+import { beforeDeadline, WAIT_GRACE_MS } from '../deadline.ts';
 import type { ApiDeps } from '../deps.ts';
 import { parseWriteCondition, preferWaitSeconds } from '../http-headers.ts';
 import { keyFromUrl, validateKey } from '../key-path.ts';
@@ -215,9 +216,11 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   app.get(KEY_ROUTE, async (c) => {
     const key = keyOf(c);
     const after = c.req.query('after');
+    let answerBy: number | undefined;
     if (after !== undefined) {
       const waitS = preferWaitSeconds(c.req.header('Prefer'));
       const ms = waitS === undefined ? deps.readAfterWaitMs : waitS * 1000;
+      answerBy = Date.now() + ms + WAIT_GRACE_MS;
       const r = await deps.waiter.wait(after, ms);
       if (!r)
         throw new AppError('OP_NOT_FOUND', `no op ${after} (unknown, or its receipt expired)`);
@@ -227,7 +230,14 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
         });
       }
     }
-    const rec = await deps.records.get(key);
+    let get = deps.records.get(key);
+    if (answerBy !== undefined) {
+      // After a wait the read keeps to the wait's deadline (or half a grace, if the wait used it
+      // all), so that the whole request answers within its wait plus 1.5 s whatever Redis does.
+      const by = Math.max(answerBy, Date.now() + WAIT_GRACE_MS / 2);
+      get = beforeDeadline(get, by, 'DATA_UNAVAILABLE', `reading ${key}`);
+    }
+    const rec = await get;
     return sendParts(c, readResponse(rec, c.req.header('If-None-Match'), requestIdOf(c)));
   });
 }
