@@ -14,8 +14,7 @@ import { defineScript } from './lua.ts';
 /**
  * The dead-letter queue in the queue Redis: ops that ran out of attempts (or could never succeed),
  * with the original op, last error, attempts and times. Entries are written by `finish.lua` in the
- * same step as the receipt's `dead` status, and replayed through the normal queue (so fencing
- * decides again: a stale replay ends `superseded`).
+ * same step as the receipt's `dead` status. A replay is a new write (api/routes/dead-letters.ts).
  *
  * Each entry hash keeps a summary (key, type, version, times, error) beside `payload`, the op with
  * its value, so that listing reads summaries only: memory follows the page size, not the values.
@@ -54,11 +53,6 @@ export interface DeadLetters {
   list(opts: { limit: number; cursor?: string | undefined }): Promise<DeadLetterPage>;
   get(opId: string): Promise<DeadLetter | null>;
   remove(opId: string): Promise<boolean>;
-  /**
-   * Takes an entry out for a replay under `jobId` and reopens its receipt. Returns the op, or
-   * null when there is no such entry; 'unreplayable' for a malformed job.
-   */
-  take(opId: string, jobId: string): Promise<JobPayload | null | 'unreplayable'>;
   size(): Promise<number>;
 }
 
@@ -119,7 +113,6 @@ const CURSOR = /^(\d{1,15}):(.+)$/s;
 export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadLetters {
   const { redis } = deps;
   const k = queueKeys(deps.prefix);
-  const replay = defineScript<string | null>(redis, 'dlq-replay', 5);
   const page = defineScript<string[]>(redis, 'dlq-page', 1);
   const q = <T>(p: Promise<T>) => guard(p, 'QUEUE_UNAVAILABLE');
 
@@ -190,20 +183,6 @@ export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadL
         redis.multi().del(k.deadLetter(opId)).zrem(k.deadLetters, opId).exec(),
       ).then((r) => (r ?? []).map(([, v]) => Number(v)));
       return del === 1;
-    },
-
-    async take(opId, jobId) {
-      const entry = await this.get(opId);
-      if (!entry) return null;
-      if (!entry.op) return 'unreplayable';
-      const op = entry.op;
-      const payload = await q(
-        replay(
-          [k.deadLetter(opId), k.deadLetters, k.op(opId), k.version(op.key), k.open],
-          [opId, jobId, op.key, op.type, String(op.version), String(op.acceptedAt)],
-        ),
-      );
-      return payload ? op : null;
     },
 
     size: () => q(redis.zcard(k.deadLetters)),

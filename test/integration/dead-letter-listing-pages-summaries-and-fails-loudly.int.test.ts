@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
 import { queueKeys } from '../../src/core/index.ts';
 import { createLedger, type Ledger } from '../../src/store/index.ts';
 import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
@@ -15,9 +20,14 @@ let s: Stack;
 let ledger: Ledger;
 let k: ReturnType<typeof queueKeys>;
 
+let dir: string;
+let queue: RedisServer;
 beforeAll(async () => {
-  // No worker: the ops stay as the test leaves them.
-  s = await startStack({ worker: false });
+  // Its own queue Redis, so that MONITOR sees only this file's traffic. No worker: the ops stay
+  // as the test leaves them.
+  dir = mkdtempSync(join(tmpdir(), 'kvq-dlq-list-'));
+  queue = await startRedisServer({ dir, appendonly: false, noeviction: true });
+  s = await startStack({ worker: false, queueUrl: queue.url });
   ledger = createLedger({
     redis: s.queueRedis,
     prefix: s.config.KEY_PREFIX,
@@ -28,6 +38,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await s.stop();
+  await queue.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const error = { code: 'DATA_UNAVAILABLE', message: 'data Redis: connect ECONNREFUSED' };

@@ -35,7 +35,7 @@ const wait = (id: string) =>
   call(s.url, 'GET', `/v1/ops/${id}`, { headers: { Prefer: 'wait=20' } });
 
 describe('the dead-letter queue', () => {
-  it('holds ops that outlived the retry budget, and replays them once the outage is over', async () => {
+  it('holds ops that outlived the retry budget, and replays them as new ops once the outage is over', async () => {
     await call(s.url, 'PUT', '/v1/keys/dl/a', {
       body: { value: 'v1' },
       headers: { Prefer: 'wait=5' },
@@ -50,11 +50,18 @@ describe('the dead-letter queue', () => {
       writes.push(await call(s.url, 'PUT', `/v1/keys/${k}`, { body: { value: { v } } }));
     }
     for (const w of writes) expect(w.status).toBe(202);
+    // Out of attempts, but not dead while the data Redis cannot say whether an apply ran.
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const w of writes) {
+      const open = await call(s.url, 'GET', `/v1/ops/${w.body.op.id}`);
+      expect(['queued', 'active']).toContain(open.body.op.status);
+    }
+    data = await data.restart();
     for (const w of writes) {
       const r = await wait(w.body.op.id);
       expect(r.body.op.status).toBe('dead');
       expect(r.body.op.attempts).toBe(2);
-      expect(r.body.op.error.code).toBe('DATA_UNAVAILABLE');
+      expect(r.body.op.error.code).toMatch(/^(DATA_UNAVAILABLE|RETRIES_EXHAUSTED)$/);
     }
 
     // Listed newest first, paged by cursor.
@@ -84,29 +91,34 @@ describe('the dead-letter queue', () => {
       type: 'put',
       version: 2,
       attempts: 2,
-      error: { code: 'DATA_UNAVAILABLE' },
+      error: { code: expect.stringMatching(/^(DATA_UNAVAILABLE|RETRIES_EXHAUSTED)$/) },
       op: { key: 'dl/a', version: 2, value: { v: 'v2' } },
     });
     expect(Date.parse(one.body.failedAt)).toBeGreaterThanOrEqual(Date.parse(one.body.acceptedAt));
+    // Dead means no effect (the restarted data Redis kept no data, so not even v1 is left).
+    expect((await call(s.url, 'GET', '/v1/keys/dl/a')).status).toBe(404);
 
-    data = await data.restart();
-
-    // Replay one: it goes through the queue and fencing again.
-    const r1 = await call(s.url, 'POST', `/v1/dlq/${writes[0]!.body.op.id}/retry`);
+    // Replay one: a new op (new id and version) with the dead op's write.
+    const deadId = writes[0]!.body.op.id as string;
+    const r1 = await call(s.url, 'POST', `/v1/dlq/${deadId}/retry`);
     expect(r1.status).toBe(202);
-    expect(r1.headers.get('location')).toBe(`/v1/ops/${writes[0]!.body.op.id}`);
-    expect(r1.body.op.status).toBe('queued');
-    expect((await wait(writes[0]!.body.op.id)).body.op.status).toBe('applied');
+    expect(r1.body.op).toMatchObject({ key: 'dl/a', version: 3, status: 'queued' });
+    expect(r1.body.op.id).not.toBe(deadId);
+    expect(r1.headers.get('location')).toBe(`/v1/ops/${r1.body.op.id as string}`);
+    const replayed = await wait(r1.body.op.id);
+    expect(replayed.body.op).toMatchObject({ status: 'applied', replayOf: deadId });
     expect((await call(s.url, 'GET', '/v1/keys/dl/a')).body).toMatchObject({
       value: { v: 'v2' },
-      version: 2,
+      version: 3,
     });
-    expect((await call(s.url, 'GET', `/v1/dlq/${writes[0]!.body.op.id}`)).status).toBe(404);
+    expect((await call(s.url, 'GET', `/v1/dlq/${deadId}`)).status).toBe(404);
+    // The dead op stays dead: it had no effect, the replay did.
+    expect((await wait(deadId)).body.op.status).toBe('dead');
 
     // Replay all under a prefix: reports how many.
     const all = await call(s.url, 'POST', '/v1/dlq/retry?prefix=dl/');
     expect(all.body).toEqual({ retried: 1, skipped: 0 });
-    expect((await wait(writes[1]!.body.op.id)).body.op.status).toBe('applied');
+    expect((await call(s.url, 'GET', '/v1/keys/dl/b')).status).toBe(200);
     expect((await call(s.url, 'GET', '/v1/dlq')).body.items).toHaveLength(1);
 
     // Discard the last one: 204, then 404; its receipt stays dead.
@@ -115,21 +127,31 @@ describe('the dead-letter queue', () => {
     expect((await wait(writes[2]!.body.op.id)).body.op.status).toBe('dead');
   }, 60_000);
 
-  it('a stale replay ends superseded and changes nothing', async () => {
+  it('a replay after a newer write is refused (409) unless forced', async () => {
     await data.stop();
     const old = await call(s.url, 'PUT', '/v1/keys/stale', { body: { value: 'old' } });
-    expect((await wait(old.body.op.id)).body.op.status).toBe('dead');
+    await new Promise((r) => setTimeout(r, 1500));
     data = await data.restart();
+    expect((await wait(old.body.op.id)).body.op.status).toBe('dead');
     const fresh = await call(s.url, 'PUT', '/v1/keys/stale', {
       body: { value: 'new' },
       headers: { Prefer: 'wait=10' },
     });
     expect(fresh.status).toBe(201);
-    expect((await call(s.url, 'POST', `/v1/dlq/${old.body.op.id}/retry`)).status).toBe(202);
-    expect((await wait(old.body.op.id)).body.op.status).toBe('superseded');
+    const refused = await call(s.url, 'POST', `/v1/dlq/${old.body.op.id}/retry`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('NOT_REPLAYABLE');
     expect((await call(s.url, 'GET', '/v1/keys/stale')).body).toMatchObject({
       value: 'new',
       version: 2,
+    });
+    const forced = await call(s.url, 'POST', `/v1/dlq/${old.body.op.id}/retry?force=true`, {
+      headers: { Prefer: 'wait=10' },
+    });
+    expect(forced.status).toBe(200);
+    expect((await call(s.url, 'GET', '/v1/keys/stale')).body).toMatchObject({
+      value: 'old',
+      version: 3,
     });
   }, 60_000);
 

@@ -1,10 +1,13 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 
 import { AppError, OP_TYPES } from '../../core/index.ts';
-import { type DeadLetter, type DeadLetterSummary, publicReceipt } from '../../store/index.ts';
+import { type DeadLetter, type DeadLetterSummary } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
-import { opUrl } from '../render.ts';
+import { requestIdOf } from '../problem.ts';
+import { type ResponseParts, sendParts, untyped } from '../render.ts';
 import { opEnvelope, opError, problemResponses as problems } from '../schemas.ts';
+import { submitWrite } from '../write-flow.ts';
 
 /** Named and formatted as in receipts (GET /v1/ops/{id}); never holds the value. */
 const entry = z
@@ -68,14 +71,25 @@ const getRoute = createRoute({
   },
 });
 
+const forceQuery = z.object({
+  force: z.enum(['true', 'false']).optional().openapi({
+    description:
+      'Replay even if the key accepted a write after the dead op (the old value then overwrites newer data)',
+  }),
+});
+
 const retryOneRoute = createRoute({
   method: 'post',
   path: '/v1/dlq/{opId}/retry',
-  summary: 'Replay one dead-lettered op through the queue (fencing decides again)',
-  request: { params: idParam },
+  summary:
+    'Replay one dead-lettered op as a new op (new id and version, replayOf = the dead one); 409 if the key accepted a later write, unless force=true',
+  request: { params: idParam, query: forceQuery },
   responses: {
-    202: { description: 'Requeued', content: { 'application/json': { schema: opEnvelope } } },
-    ...problems(404, 409, 503),
+    202: {
+      description: 'Accepted as a new op',
+      content: { 'application/json': { schema: opEnvelope } },
+    },
+    ...problems(404, 409, 412, 503),
   },
 });
 
@@ -83,10 +97,11 @@ const retryAllRoute = createRoute({
   method: 'post',
   path: '/v1/dlq/retry',
   summary: 'Replay every dead-lettered op (optionally only keys under a prefix)',
-  request: { query: z.object({ prefix: z.string().optional() }) },
+  request: { query: forceQuery.extend({ prefix: z.string().optional() }) },
   responses: {
     200: {
-      description: 'How many were requeued',
+      description:
+        'How many were accepted as new ops, and how many were skipped (the key accepted a later write, or the write would fail now)',
       content: {
         'application/json': {
           schema: z.object({ retried: z.number().int(), skipped: z.number().int() }),
@@ -132,31 +147,39 @@ function withOp(d: DeadLetter) {
 export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   const { deadLetters } = deps;
 
-  /** Takes one entry out and enqueues it under a fresh job id; puts it back if that fails. */
-  async function replay(opId: string): Promise<'requeued' | 'missing' | 'unreplayable'> {
-    const jobId = `${opId}:replay:${String(Date.now())}`;
-    const op = await deadLetters.take(opId, jobId);
-    if (op === null) return 'missing';
-    if (op === 'unreplayable') return 'unreplayable';
-    try {
-      await deps.enqueue(op, jobId);
-    } catch (err) {
-      await deps.ledger
-        .finish({
-          opId,
-          key: op.key,
-          status: 'dead',
-          attempts: 0,
-          error: { code: 'REPLAY_FAILED', message: (err as Error).message },
-          deadLetter: op,
-        })
-        .catch(() => undefined);
-      throw new AppError('QUEUE_UNAVAILABLE', 'could not requeue the op', {
-        cause: err,
-        headers: { 'Retry-After': '1' },
-      });
+  /**
+   * Replays a dead op as a new write through the one write path (submitWrite): a new op id and
+   * version, `replayOf` pointing at the dead op, the same write (value, TTL, condition). Unless
+   * forced, acceptance refuses it when the key accepted a write after the dead op, so an old value
+   * never silently overwrites newer data. The entry leaves the queue once the replay is accepted;
+   * the dead op's receipt stays dead (it had no effect).
+   */
+  async function replay(c: Context, opId: string, force: boolean): Promise<ResponseParts | null> {
+    const d = await deadLetters.get(opId);
+    if (!d) return null;
+    const op = d.op;
+    if (!op || d.version === null) {
+      throw new AppError('NOT_REPLAYABLE', 'the job was malformed; inspect and delete it instead');
     }
-    return 'requeued';
+    const parts = await submitWrite(
+      deps,
+      {
+        idempotencyKey: undefined,
+        prefer: c.req.header('Prefer'),
+        requestId: requestIdOf(c),
+      },
+      {
+        key: op.key,
+        type: op.type,
+        valueJson: op.value,
+        ttlMs: op.ttlMs,
+        condition: op.condition,
+        conditionCode: op.type === 'create' ? 'KEY_EXISTS' : op.conditionCode,
+        replay: { of: opId, maxVersion: force ? undefined : d.version },
+      },
+    );
+    await deadLetters.remove(opId);
+    return parts;
   }
 
   app.openapi(listRoute, async (c) => {
@@ -166,7 +189,7 @@ export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps): void 
   });
 
   app.openapi(retryAllRoute, async (c) => {
-    const { prefix } = c.req.valid('query');
+    const { prefix, force } = c.req.valid('query');
     let retried = 0;
     let skipped = 0;
     // Page by page, newest first: entries replayed meanwhile leave the pages behind the cursor,
@@ -176,8 +199,13 @@ export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps): void 
       const page = await deadLetters.list({ limit: RETRY_PAGE, cursor });
       for (const d of page.items) {
         if (prefix && !d.key.startsWith(prefix)) continue;
-        if ((await replay(d.id)) === 'requeued') retried++;
-        else skipped++;
+        try {
+          if (await replay(c, d.id, force === 'true')) retried++;
+        } catch (err) {
+          // A write that would not be accepted now stays dead-lettered; anything else stops.
+          if (!(err instanceof AppError) || err.status >= 500) throw err;
+          skipped++;
+        }
       }
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
@@ -193,16 +221,10 @@ export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps): void 
 
   app.openapi(retryOneRoute, async (c) => {
     const { opId } = c.req.valid('param');
-    const r = await replay(opId);
-    if (r === 'missing')
-      throw new AppError('DEAD_LETTER_NOT_FOUND', `no dead letter for op ${opId}`);
-    if (r === 'unreplayable') {
-      throw new AppError('NOT_REPLAYABLE', 'the job was malformed; inspect and delete it instead');
-    }
-    const receipt = await deps.ledger.receipt(opId);
-    if (!receipt) throw new AppError('OP_NOT_FOUND', `op ${opId} vanished during the replay`);
-    c.header('Location', opUrl(opId));
-    return c.json({ op: publicReceipt(receipt) }, 202);
+    const { force } = c.req.valid('query');
+    const parts = await replay(c, opId, force === 'true');
+    if (!parts) throw new AppError('DEAD_LETTER_NOT_FOUND', `no dead letter for op ${opId}`);
+    return untyped(sendParts(c, parts));
   });
 
   app.openapi(deleteRoute, async (c) => {
