@@ -1,10 +1,9 @@
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bearerAuth } from 'hono/bearer-auth';
-import { requestId } from 'hono/request-id';
 
 import type { ApiDeps } from './deps.ts';
 import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
+import { bearerTokens, requestContext } from './middleware/request-context.ts';
 import { registerDeadLetterRoutes } from './routes/dead-letters.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerKeyRoutes } from './routes/keys.ts';
@@ -13,7 +12,9 @@ import { registerOpRoutes } from './routes/ops.ts';
 /** Builds the HTTP app. Pure wiring: every client it talks to arrives in `deps`. */
 export function createApp(deps: ApiDeps): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
-  app.use(requestId({ headerName: 'X-Request-Id' }));
+  // Request id and the raw request-target check, for every route (the raw fast lane in
+  // raw-paths.ts calls the same functions).
+  app.use(requestContext());
   // An access log costs a middleware on every request, so it exists only at debug level; 5xx
   // answers are logged by the error handler at any level.
   if (deps.logger.isLevelEnabled('debug')) {
@@ -33,9 +34,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
     });
   }
 
-  if (deps.apiTokens.length > 0) {
-    app.use('/v1/*', bearerAuth({ token: [...deps.apiTokens] }));
-  }
+  const auth = bearerTokens(deps.apiTokens);
+  if (auth) app.use('/v1/*', auth);
   registerHealthRoutes(app, deps);
   registerKeyRoutes(app, deps);
   registerOpRoutes(app, deps);

@@ -1,4 +1,3 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { Condition } from '../core/index.ts';
@@ -8,6 +7,12 @@ import { readJsonBody } from './json-value.ts';
 import { keyFromUrl } from './key-path.ts';
 import { answerableError, validationError } from './middleware/errors.ts';
 import { JSON_TYPE, maxWriteBodyBytes } from './middleware/json-body.ts';
+import {
+  checkRequestTarget,
+  createAuthorizer,
+  headerLines,
+  requestIdFrom,
+} from './middleware/request-context.ts';
 import { problemParts } from './problem.ts';
 import { readResponse, type ResponseParts } from './render.ts';
 import { putBody } from './schemas.ts';
@@ -21,18 +26,12 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
 };
 
 const KEY_PREFIX = '/v1/keys/';
-/** What Hono's requestId middleware accepts from a client (same rule, same header). */
-const CLIENT_REQUEST_ID = /^[\w\-=]{1,255}$/;
 /**
- * Request targets taken here: a key path of visible ASCII without query, fragment, backslash or
- * dot segments, with a plain Host. Anything else goes to Hono, whose Node adapter normalises or
- * rejects such URLs; taking only what it would use verbatim keeps both paths on the same key.
+ * Request targets taken here: a key path of visible ASCII without query, fragment or backslash,
+ * with a plain Host. Anything else goes to Hono, whose Node adapter rejects odd hosts and targets.
  */
 const PLAIN_KEY_URL = /^\/v1\/keys\/[!$%&-;=@-[\]_a-z~]+$/;
-const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 const PLAIN_HOST = /^[a-z0-9._-]+(?::\d{1,5})?$/;
-/** What Hono's bearerAuth accepts as a token. */
-const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 
 /**
  * The two hot routes, `GET /v1/keys/{key}` and `PUT /v1/keys/{key}`, served straight from
@@ -42,29 +41,20 @@ const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
  * exactly what the Hono routes answer (same status, headers and problem+json bodies; the
  * integration tests run against the real server and so go through here, and one test compares
  * both paths request by request), because both call the same code below the transport:
- * keyFromUrl, the header parsers, the zod body schema, submitPut, readResponse, problemParts and
- * answerableError.
+ * the request context (request-context.ts: target check, bearer token, request id), keyFromUrl,
+ * the header parsers, the zod body schema, submitPut, readResponse, problemParts and
+ * answerableError. This file decides nothing about a request itself; it is an adapter.
  *
  * They only take the plain case and return false, before reading anything, for all else, which
- * Hono then serves: other methods and paths, a query string (`?after=` read-your-writes), a key
- * or header that fails validation (rendered by Hono's error handler), a body that is not
- * `application/json` with a Content-Length within the limit, and, when API_TOKENS is set, any
- * request whose `Authorization` is not exactly `Bearer <configured token>` (Hono's bearerAuth
- * answers 401/400).
+ * Hono then serves: other methods and paths, a query string (`?after=` read-your-writes), a
+ * body that is not `application/json` with a Content-Length within the limit, and any request
+ * that one of the shared checks refuses (a dot segment, a bad or repeated Authorization, a key or
+ * header that fails validation): Hono runs the same checks and renders the refusal.
  */
 export function createRawPaths(
   deps: ApiDeps,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  const tokens = deps.apiTokens.filter((t) => TOKEN.test(t)).map((t) => digest(`Bearer ${t}`));
-  const authorized = (header: string | undefined): boolean => {
-    if (deps.apiTokens.length === 0) return true;
-    if (header === undefined) return false;
-    const d = digest(header);
-    let ok = false;
-    for (const t of tokens) ok = timingSafeEqual(t, d) || ok;
-    return ok;
-  };
+  const authorize = createAuthorizer(deps.apiTokens);
 
   const send = (res: ServerResponse, p: ResponseParts) => {
     const headers = p.headers;
@@ -166,23 +156,21 @@ export function createRawPaths(
       (method !== 'GET' && method !== 'PUT') ||
       url === undefined ||
       !PLAIN_KEY_URL.test(url) ||
-      DOT_SEGMENT.test(url) ||
-      !PLAIN_HOST.test(req.headers.host ?? '') ||
-      !authorized(req.headers.authorization)
+      !PLAIN_HOST.test(req.headers.host ?? '')
     ) {
       return false;
     }
-    const put = method === 'PUT' ? plainPut(req) : undefined;
-    if (put === false) return false;
     let key: string;
     try {
+      checkRequestTarget(url);
+      authorize?.(headerLines(req.rawHeaders, 'authorization'));
       key = keyFromUrl(url, KEY_PREFIX, deps.limits.maxKeyBytes);
     } catch {
       return false;
     }
-    const clientId = req.headers['x-request-id'];
-    const requestId =
-      typeof clientId === 'string' && CLIENT_REQUEST_ID.test(clientId) ? clientId : randomUUID();
+    const put = method === 'PUT' ? plainPut(req) : undefined;
+    if (put === false) return false;
+    const requestId = requestIdFrom(header(req, 'x-request-id'));
     if (put) write(req, res, key, requestId, put.condition);
     else read(req, res, key, requestId);
     return true;

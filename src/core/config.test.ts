@@ -49,6 +49,26 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes API_TOKENS as RFC 6750 b64tokens and names a bad one by position only', () => {
+    expect(loadConfig({ API_TOKENS: ' a-b_c.d~e+f/g=, Zz09== ' }).API_TOKENS).toEqual([
+      'a-b_c.d~e+f/g=',
+      'Zz09==',
+    ]);
+    for (const bad of ['s3cr\u00e9t', 'has space', 'semi;colon', 'quote"d', '=lead', 'a=b']) {
+      try {
+        loadConfig({ API_TOKENS: `good-one,${bad}` });
+        expect.unreachable(bad);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        const problems = (e as ConfigError).problems;
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toMatch(/^API_TOKENS: entry 2 /);
+        expect(problems[0]).not.toContain(bad);
+        expect((e as Error).message).not.toContain(bad);
+      }
+    }
+  });
+
   it('requires both URLs for the api and worker roles', () => {
     expect(() => requireRedisUrls(loadConfig({}))).toThrow(/QUEUE_REDIS_URL[\s\S]*KV_REDIS_URL/);
   });

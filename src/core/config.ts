@@ -12,6 +12,9 @@ const redisUrl = z
     message: 'must be a redis:// or rediss:// URL',
   });
 
+/** RFC 6750 b64token: what a client can send after `Bearer `. */
+const B64TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const bool = z
@@ -71,10 +74,28 @@ const schema = z.object({
   REDIS_CONNECT_TIMEOUT_MS: int(100, 60_000).default(1500),
   REDIS_COMMAND_TIMEOUT_MS: int(100, 60_000).default(1500),
   DOCS_ENABLED: bool.default(true),
-  /** Comma-separated bearer tokens; when set, every /v1 route requires one. */
+  /**
+   * Comma-separated bearer tokens; when set, every /v1 route requires one. Each must be an
+   * RFC 6750 b64token, since no other token could ever be presented; a bad entry is named by its
+   * position, never echoed (it is a secret).
+   */
   API_TOKENS: z
     .string()
     .optional()
+    .superRefine((s, ctx) => {
+      const entries = (s ?? '').split(',');
+      entries.forEach((raw, i) => {
+        const t = raw.trim();
+        if (t.length > 0 && !B64TOKEN.test(t)) {
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              `entry ${String(i + 1)} of ${String(entries.length)} has a character outside ` +
+              'the RFC 6750 token alphabet [A-Za-z0-9._~+/-]+=* (value not shown)',
+          });
+        }
+      });
+    })
     .transform((s) =>
       (s ?? '')
         .split(',')

@@ -10,6 +10,7 @@ import { parseWriteCondition, preferWaitSeconds } from '../http-headers.ts';
 import { keyFromUrl, validateKey } from '../key-path.ts';
 import { validationHook } from '../middleware/errors.ts';
 import { jsonBody, maxWriteBodyBytes } from '../middleware/json-body.ts';
+import { requestTarget } from '../middleware/request-context.ts';
 import { requestIdOf } from '../problem.ts';
 import { readResponse, sendParts, untyped } from '../render.ts';
 import {
@@ -142,7 +143,8 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   const keyOf = (c: Context) => {
     // `/v1/keys/*` also matches the collection itself, which is not a key: answer as unrouted.
     if (c.req.path === '/v1/keys' || c.req.path === '/v1/keys/') throw new NotARoute();
-    return keyFromUrl(c.req.url, KEY_PREFIX, limits.maxKeyBytes);
+    // The target as sent, as on the raw fast lane (c.req.url went through WHATWG URL parsing).
+    return keyFromUrl(requestTarget(c), KEY_PREFIX, limits.maxKeyBytes);
   };
   const condition = (c: Context) =>
     parseWriteCondition(c.req.header('If-Match'), c.req.header('If-None-Match'));
