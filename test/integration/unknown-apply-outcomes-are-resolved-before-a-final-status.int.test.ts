@@ -66,9 +66,10 @@ it('a data Redis that stalls (SIGSTOP) during applies: no op is dead while its v
         expect(w.status).toBe(202);
         ids.push(w.body.op.id as string);
       }
-      // Applies are sent, time out at 300 ms and sit in the stalled server's buffers; the stall
-      // is shorter than the apply deadline, so they will run when it resumes.
-      await new Promise((r) => setTimeout(r, 1200));
+      // Applies are sent, time out at 300 ms and sit in the stalled server's buffers, and the
+      // workers run out of attempts; when the server resumes it runs what it buffered (a worker
+      // that called those ops dead on a timeout would now be contradicted).
+      await new Promise((r) => setTimeout(r, 5000));
     } finally {
       data.child.kill('SIGCONT');
     }
