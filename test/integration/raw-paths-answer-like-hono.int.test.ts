@@ -60,7 +60,7 @@ function comparable(r: RawResponse | null) {
     headers.etag = headers.etag.replace(/\d+/, 'N');
   const body = r!.body
     .toString('utf8')
-    .replace(/"(id|acceptedAt|appliedAt|createdAt|updatedAt)":"[^"]*"/g, '"$1":"…"')
+    .replace(/"(id|acceptedAt|appliedAt|createdAt|updatedAt|decidedAt)":"[^"]*"/g, '"$1":"…"')
     .replace(/"version":\d+/g, '"version":0');
   return { status: r!.status, headers, body };
 }
@@ -185,7 +185,6 @@ describe('which requests the raw paths take', () => {
       apiTokens: [TOKEN],
       logger: createLogger('silent', 'test'),
       isShuttingDown: () => false,
-      maxBacklog: 0,
       get ledger() {
         return unused();
       },
