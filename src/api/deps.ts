@@ -1,5 +1,6 @@
 import type { JobPayload, Logger } from '../core/index.ts';
 import type { AcceptInput, DeadLetters, Ledger, RecordStore } from '../store/index.ts';
+import type { Admission } from './admission.ts';
 import type { OpWaiter } from './op-waiter.ts';
 
 /** Everything the HTTP layer needs, built by a composition root. */
@@ -22,10 +23,8 @@ export interface ApiDeps {
     accept: AcceptInput,
     payload: JobPayload,
   ): Promise<{ version: number; acceptedAt: number }>;
-  /** Jobs waiting in the queue (may be cached for a fraction of a second). */
-  backlog(): Promise<number>;
-  /** 0 = no limit. */
-  maxBacklog: number;
+  /** Whether a write may be accepted now: backlog and memory of both Redis (see admission.ts). */
+  admission: Admission;
   /** How long a conditional write waits for the key's pending writes before 503 KEY_BUSY. */
   keyBusyWaitMs: number;
   waiter: OpWaiter;

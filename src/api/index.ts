@@ -1,3 +1,5 @@
+export type { Admission, AdmissionDeps, MemoryReading } from './admission.ts';
+export { createAdmission } from './admission.ts';
 export { createApp } from './app.ts';
 export type { ApiDeps } from './deps.ts';
 export type { OpWaiter, Subscriber } from './op-waiter.ts';

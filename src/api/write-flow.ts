@@ -212,16 +212,7 @@ export async function submitWrite(
   const waitS = preferWaitSeconds(req.prefer);
   const fp = idempotencyKey ? fingerprint(input) : undefined;
 
-  if (deps.maxBacklog > 0) {
-    const waiting = await deps.backlog();
-    if (waiting > deps.maxBacklog) {
-      throw new AppError(
-        'BACKLOG_FULL',
-        `${String(waiting)} writes are waiting (limit ${String(deps.maxBacklog)}); retry shortly`,
-        { headers: { 'Retry-After': '2' } },
-      );
-    }
-  }
+  await deps.admission.check();
   const opId = randomUUID();
   const accept: AcceptInput = {
     opId,

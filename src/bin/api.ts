@@ -2,9 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import { getRequestListener } from '@hono/node-server';
+import type { Redis } from 'ioredis';
 
 import {
+  type Admission,
   type ApiDeps,
+  createAdmission,
   createApp,
   createOpWaiter,
   createRawPaths,
@@ -12,13 +15,24 @@ import {
   requestErrorResponse,
   type Subscriber,
 } from '../api/index.ts';
-import { AppError, type Config, JOB_NAME, type Lifecycle, type Logger } from '../core/index.ts';
-import { createDeadLetters } from '../store/index.ts';
+import {
+  type Config,
+  createPeriodic,
+  JOB_NAME,
+  type Lifecycle,
+  type Logger,
+  queueKeys,
+} from '../core/index.ts';
+import { createDeadLetters, guard } from '../store/index.ts';
 import { createAcceptAndEnqueue } from './accept-enqueue.ts';
 import { jobOptions } from './job-options.ts';
-import { createQueueHandle, type QueueHandle } from './queue-handle.ts';
+import { memoryProbe } from './memory-info.ts';
+import { createQueueHandle } from './queue-handle.ts';
 import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
 import { createStores } from './stores.ts';
+
+/** How often the write admission reads both Redis' memory and the unfinished count. */
+const ADMISSION_REFRESH_MS = 1000;
 
 export interface ApiHandle {
   url: string;
@@ -66,11 +80,14 @@ export async function startApi(
     records,
     deadLetters: createDeadLetters({ redis: queueRedis, prefix: config.KEY_PREFIX }),
     enqueue: async (payload, jobId) => {
-      await queue.get().add(JOB_NAME, payload, { ...opts, jobId });
+      // A full queue Redis is a 503 QUEUE_FULL, not a 500 (see store/guard.ts).
+      await guard(
+        Promise.resolve().then(() => queue.get().add(JOB_NAME, payload, { ...opts, jobId })),
+        'QUEUE_UNAVAILABLE',
+      );
     },
     acceptAndEnqueue: createAcceptAndEnqueue(queueRedis, queue, ledger, opts),
-    backlog: cachedBacklog(queue),
-    maxBacklog: config.MAX_BACKLOG,
+    admission: startAdmission(config, queueRedis, kvRedis, logger, lifecycle),
     waiter: createOpWaiter({ ledger, subscriber }),
     logger,
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
@@ -114,33 +131,38 @@ export async function startApi(
 }
 
 /**
- * The waiting count, shared by concurrent requests and reused for 250 ms: backpressure needs an
- * approximate number, not one more round trip per write.
+ * The write admission of this process, its readings refreshed by one timer (about once a second)
+ * rather than per request: memory fills over seconds, and the backlog count is kept exact enough
+ * between readings by the admission itself.
  */
-function cachedBacklog(queue: QueueHandle): () => Promise<number> {
-  let value = 0;
-  let at = 0;
-  let inflight: Promise<number> | undefined;
-  return () => {
-    if (Date.now() - at < 250) return Promise.resolve(value);
-    inflight ??= Promise.resolve()
-      .then(() => queue.get().getWaitingCount())
-      .then((n) => {
-        value = n;
-        at = Date.now();
-        return n;
-      })
-      .catch((err: unknown) => {
-        throw new AppError('QUEUE_UNAVAILABLE', `queue Redis: ${(err as Error).message}`, {
-          cause: err,
-          headers: { 'Retry-After': '1' },
-        });
-      })
-      .finally(() => {
-        inflight = undefined;
-      });
-    return inflight;
-  };
+function startAdmission(
+  config: Config,
+  queueRedis: Redis,
+  kvRedis: Redis,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Admission {
+  const open = queueKeys(config.KEY_PREFIX).open;
+  const admission = createAdmission({
+    queueMemory: memoryProbe(queueRedis),
+    dataMemory: memoryProbe(kvRedis),
+    unfinished: () => queueRedis.zcard(open),
+    maxBacklog: config.MAX_BACKLOG,
+    memoryLimitPercent: config.WRITE_MEMORY_LIMIT_PERCENT,
+    queueMemoryMaxBytes: config.QUEUE_MEMORY_MAX_BYTES,
+    staleAfterMs: 5 * ADMISSION_REFRESH_MS,
+  });
+  const timer = createPeriodic(
+    () => admission.refresh(),
+    ADMISSION_REFRESH_MS,
+    (err: unknown) => {
+      logger.debug({ err }, 'admission refresh failed');
+    },
+  );
+  void admission.refresh();
+  timer.start();
+  lifecycle.register('admission', () => timer.stop());
+  return admission;
 }
 
 /** Stops accepting connections and waits for in-flight requests; idle keep-alives are closed. */

@@ -73,3 +73,33 @@ describe('loadConfig', () => {
     expect(() => requireRedisUrls(loadConfig({}))).toThrow(/QUEUE_REDIS_URL[\s\S]*KV_REDIS_URL/);
   });
 });
+
+describe('write admission settings', () => {
+  it('defaults: writes stop at 90 % of maxmemory, no separate queue budget, 100k unfinished ops', () => {
+    expect(loadConfig({})).toMatchObject({
+      WRITE_MEMORY_LIMIT_PERCENT: 90,
+      QUEUE_MEMORY_MAX_BYTES: 0,
+      MAX_BACKLOG: 100_000,
+    });
+  });
+
+  it('accepts a percent in 10..100 and a byte budget', () => {
+    const c = loadConfig({
+      WRITE_MEMORY_LIMIT_PERCENT: '100',
+      QUEUE_MEMORY_MAX_BYTES: '209715200',
+    });
+    expect(c.WRITE_MEMORY_LIMIT_PERCENT).toBe(100);
+    expect(c.QUEUE_MEMORY_MAX_BYTES).toBe(209_715_200);
+  });
+
+  it.each([
+    ['WRITE_MEMORY_LIMIT_PERCENT', '9'],
+    ['WRITE_MEMORY_LIMIT_PERCENT', '101'],
+    ['WRITE_MEMORY_LIMIT_PERCENT', '85.5'],
+    ['QUEUE_MEMORY_MAX_BYTES', '-1'],
+    ['QUEUE_MEMORY_MAX_BYTES', '200mb'],
+    ['MAX_BACKLOG', '-1'],
+  ])('rejects %s=%s', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+});

@@ -41,7 +41,10 @@ const schema = z.object({
   WORKER_LOCK_MS: int(1000, 600_000).default(10_000),
   WORKER_STALLED_INTERVAL_MS: int(1000, 600_000).default(5000),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(20_000),
-  /** Writes get 503 BACKLOG_FULL while more than this many jobs wait (0 = no limit). */
+  /**
+   * At most this many accepted, unfinished ops (queued, active or retrying) at a time: past it,
+   * writes get 503 BACKLOG_FULL (0 = no limit).
+   */
   MAX_BACKLOG: int(0, 100_000_000).default(100_000),
   /** How often a worker (one at a time) moves final failures to the DLQ and closes lost ops. */
   RECONCILE_INTERVAL_MS: int(100, 600_000).default(10_000),
@@ -104,6 +107,18 @@ const schema = z.object({
     ),
   /** The worker's /healthz and /readyz port (0 = none, e.g. inside `kvq dev`). */
   WORKER_HEALTH_PORT: int(0, 65535).default(8081),
+  /**
+   * Writes get 503 QUEUE_FULL / DATA_FULL once that Redis' used_memory reaches this share of its
+   * maxmemory (a Redis without maxmemory is never full by this test). The rest is headroom for
+   * the ops already accepted: their jobs, receipts and values still have to be written.
+   */
+  WRITE_MEMORY_LIMIT_PERCENT: int(10, 100).default(90),
+  /**
+   * A memory budget for the queue Redis (receipts, Idempotency-Key records, dead letters and the
+   * backlog), in bytes: writes get 503 QUEUE_FULL once its used_memory reaches it, whatever its
+   * maxmemory (0 = only WRITE_MEMORY_LIMIT_PERCENT of maxmemory).
+   */
+  QUEUE_MEMORY_MAX_BYTES: int(0, 2 ** 50).default(0),
 });
 
 export type Config = Readonly<z.output<typeof schema>>;

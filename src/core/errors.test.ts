@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { AppError, type ErrorCode, ERRORS, isTransient } from './errors.ts';
+import { AppError, type ErrorCode, ERRORS, isOutOfMemory, isTransient } from './errors.ts';
 
 describe('the error catalogue', () => {
   const pinned: Record<ErrorCode, number> = {
@@ -34,6 +34,8 @@ describe('the error catalogue', () => {
     MALFORMED_JOB: 500,
     OP_EXPIRED: 409,
     INTERNAL: 500,
+    QUEUE_FULL: 503,
+    DATA_FULL: 503,
   };
 
   it.each(Object.entries(pinned))('%s is HTTP %i', (code, status) => {
@@ -57,10 +59,29 @@ describe('isTransient', () => {
     [new Error('Command timed out'), true],
     [new Error('LOADING Redis is loading the dataset in memory'), true],
     [new Error('ERR wrong number of arguments'), false],
+    [new Error("OOM command not allowed when used memory > 'maxmemory'."), true],
+    [new AppError('QUEUE_FULL'), true],
     [new AppError('DATA_UNAVAILABLE'), true],
     [new AppError('VALIDATION_FAILED'), false],
     ['not an error', false],
   ])('%s → %s', (err, expected) => {
     expect(isTransient(err)).toBe(expected);
+  });
+});
+
+describe('isOutOfMemory', () => {
+  it.each([
+    [new Error("OOM command not allowed when used memory > 'maxmemory'."), true],
+    [
+      new Error(
+        "OOM command not allowed when used memory > 'maxmemory'. script: ab12, on @user_script:19.",
+      ),
+      true,
+    ],
+    [new Error('ERR something about OOM'), false],
+    [new AppError('QUEUE_FULL'), false],
+    ['OOM', false],
+  ])('%s → %s', (err, expected) => {
+    expect(isOutOfMemory(err)).toBe(expected);
   });
 });

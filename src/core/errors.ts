@@ -43,6 +43,10 @@ export const ERRORS = {
   /** An op older than the fencing window: applying it could resurrect stale data. */
   OP_EXPIRED: { status: 409, retryable: false, title: 'Operation outside the fencing window' },
   INTERNAL: { status: 500, retryable: false, title: 'Internal error' },
+  /** The queue Redis is (nearly) out of memory: nothing more can be accepted until it frees. */
+  QUEUE_FULL: { status: 503, retryable: true, title: 'Queue store full' },
+  /** The data Redis is (nearly) out of memory: an accepted write could not be applied. */
+  DATA_FULL: { status: 503, retryable: true, title: 'Data store full' },
 } as const satisfies Record<string, { status: number; retryable: boolean; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -121,6 +125,8 @@ const TRANSIENT_MESSAGE_PATTERNS = [
   /^READONLY\b/,
   /^NOSCRIPT\b/,
   /Reached the max retries/i,
+  // A full Redis (maxmemory, noeviction) frees memory as receipts expire or an operator acts.
+  /^OOM\b/,
 ];
 
 /** True when an error (an AppError or a raw Redis/network error) is worth retrying. */
@@ -130,4 +136,9 @@ export function isTransient(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && TRANSIENT_ERROR_CODES.has(code)) return true;
   return TRANSIENT_MESSAGE_PATTERNS.some((re) => re.test(e.message));
+}
+
+/** True for Redis' refusal of a write while over `maxmemory` (`-OOM command not allowed ...`). */
+export function isOutOfMemory(e: unknown): boolean {
+  return e instanceof Error && /^OOM\b/.test(e.message);
 }

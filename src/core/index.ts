@@ -1,7 +1,7 @@
 export type { Config, ConfigInput } from './config.ts';
 export { CONFIG_KEYS, ConfigError, loadConfig, requireRedisUrls } from './config.ts';
 export type { ErrorCode, FieldError } from './errors.ts';
-export { AppError, ERRORS, isAppError, isTransient } from './errors.ts';
+export { AppError, ERRORS, isAppError, isOutOfMemory, isTransient } from './errors.ts';
 export type { Lifecycle, ShutdownResult } from './lifecycle.ts';
 export { createLifecycle } from './lifecycle.ts';
 export type { Logger } from './logger.ts';

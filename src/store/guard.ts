@@ -1,18 +1,28 @@
-import { AppError, type ErrorCode, isTransient } from '../core/index.ts';
+import { AppError, type ErrorCode, isOutOfMemory, isTransient } from '../core/index.ts';
 
 type UnavailableCode = Extract<ErrorCode, 'QUEUE_UNAVAILABLE' | 'DATA_UNAVAILABLE'>;
 
+const FULL = { QUEUE_UNAVAILABLE: 'QUEUE_FULL', DATA_UNAVAILABLE: 'DATA_FULL' } as const;
+
 /**
  * A connection-level Redis failure as a retryable AppError (503 + Retry-After over HTTP, a retry
- * in workers); any other error unchanged.
+ * in workers); a Redis over its maxmemory as QUEUE_FULL or DATA_FULL (also 503 and retryable:
+ * memory frees as receipts expire); any other error unchanged.
  */
 export function unavailable(err: unknown, code: UnavailableCode): unknown {
-  if (err instanceof AppError || !isTransient(err)) return err;
-  return new AppError(
-    code,
-    `${code === 'QUEUE_UNAVAILABLE' ? 'queue' : 'data'} Redis: ${(err as Error).message}`,
-    { cause: err, headers: { 'Retry-After': '1' } },
-  );
+  if (err instanceof AppError) return err;
+  const which = code === 'QUEUE_UNAVAILABLE' ? 'queue' : 'data';
+  if (isOutOfMemory(err)) {
+    return new AppError(FULL[code], `${which} Redis is full: ${(err as Error).message}`, {
+      cause: err,
+      headers: { 'Retry-After': '5' },
+    });
+  }
+  if (!isTransient(err)) return err;
+  return new AppError(code, `${which} Redis: ${(err as Error).message}`, {
+    cause: err,
+    headers: { 'Retry-After': '1' },
+  });
 }
 
 /** `p`, with its connection-level failures turned into a retryable AppError (see unavailable). */

@@ -58,8 +58,10 @@ it('/readyz and writes answer 503 once shutdown has begun', async () => {
       deadLetters: createDeadLetters({ redis: queueRedis, prefix: 'sd:' }),
       enqueue: () => Promise.reject(new Error('must not enqueue while shutting down')),
       acceptAndEnqueue: () => Promise.reject(new Error('must not enqueue while shutting down')),
-      backlog: () => Promise.resolve(0),
-      maxBacklog: 0,
+      admission: {
+        check: () => Promise.reject(new Error('must not be asked while shutting down')),
+        refresh: () => Promise.resolve(),
+      },
       keyBusyWaitMs: 0,
       waiter: createOpWaiter({
         ledger,

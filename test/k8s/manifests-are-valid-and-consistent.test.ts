@@ -20,6 +20,44 @@ beforeAll(() => {
   for (const o of overlays) rendered[o] = render(`${root}k8s/overlays/${o}`);
 });
 
+/**
+ * Queue Redis bytes per op as measured with MEMORY USAGE and used_memory on redis-server 7 (see
+ * the README's sizing): a finished op kept for its receipt, with its finished-set entry and an
+ * Idempotency-Key record; and an unfinished op with a small value (job, receipt, open-set entry).
+ */
+const RETAINED_OP_BYTES = 1219;
+const BACKLOG_OP_BYTES = 1490;
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  m: 1e6,
+  g: 1e9,
+  kb: 1024,
+  mb: 1024 ** 2,
+  gb: 1024 ** 3,
+};
+const K8S_UNITS: Record<string, number> = {
+  '': 1,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  M: 1e6,
+  G: 1e9,
+};
+function redisBytes(s: string): number {
+  const m = /^(\d+)([a-z]*)$/i.exec(s);
+  const unit = m ? UNITS[(m[2] ?? '').toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new Error(`not a Redis memory size: ${s}`);
+  return Number(m[1]) * unit;
+}
+function k8sBytes(s: string): number {
+  const m = /^(\d+)([A-Za-z]*)$/.exec(s);
+  const unit = m ? K8S_UNITS[m[2] ?? ''] : undefined;
+  if (!m || unit === undefined) throw new Error(`not a Kubernetes memory quantity: ${s}`);
+  return Number(m[1]) * unit;
+}
+
 type Obj = K8sObject & { spec?: any; data?: Record<string, string> };
 const all = (o: string) => rendered[o] as Obj[];
 const find = (o: string, kind: string, name: string) =>
@@ -152,6 +190,30 @@ describe.each(overlays)('overlays/%s', (overlay) => {
     expect(() =>
       loadConfig({ ...cm.data, QUEUE_REDIS_URL: 'redis://x:6379', KV_REDIS_URL: 'redis://y:6379' }),
     ).not.toThrow();
+  });
+
+  it('each Redis has a maxmemory below its container limit; the queue Redis holds the retained ops and the backlog below the write limit', () => {
+    const cm = find(overlay, 'ConfigMap', 'kvq-config')!;
+    const config = loadConfig({ ...cm.data });
+    const sizes: Record<string, { maxmemory: number; limit: number }> = {};
+    for (const name of ['kvq-queue-redis', 'kvq-data-redis']) {
+      const c = find(overlay, 'StatefulSet', name)!.spec.template.spec.containers[0];
+      const args: string[] = c.args;
+      expect(args.join(' '), name).toMatch(/--maxmemory-policy noeviction/);
+      const i = args.indexOf('--maxmemory');
+      expect(i, `${name} has --maxmemory`).toBeGreaterThan(-1);
+      const maxmemory = redisBytes(args[i + 1] ?? '');
+      const limit = k8sBytes(c.resources.limits.memory);
+      expect(c.resources.requests.memory, name).toBe(c.resources.limits.memory);
+      // Room above maxmemory for fragmentation, client buffers and the AOF rewrite's fork.
+      expect(maxmemory, name).toBeLessThanOrEqual(limit * 0.8);
+      sizes[name] = { maxmemory, limit };
+    }
+    const writesStopAt =
+      (sizes['kvq-queue-redis']!.maxmemory * config.WRITE_MEMORY_LIMIT_PERCENT) / 100;
+    const needed =
+      config.OP_RETENTION_COUNT * RETAINED_OP_BYTES + config.MAX_BACKLOG * BACKLOG_OP_BYTES;
+    expect(writesStopAt).toBeGreaterThanOrEqual(needed);
   });
 
   it('graceful shutdown fits in terminationGracePeriodSeconds', () => {

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+
+import { parseInfoMemory } from './memory-info.ts';
+
+describe('parseInfoMemory', () => {
+  it('reads used_memory and maxmemory, not their look-alikes', () => {
+    const info = [
+      '# Memory',
+      'used_memory:6123456',
+      'used_memory_human:5.84M',
+      'used_memory_rss:9000000',
+      'used_memory_peak:7000000',
+      'maxmemory:6291456',
+      'maxmemory_human:6.00M',
+      'maxmemory_policy:noeviction',
+      '',
+    ].join('\r\n');
+    expect(parseInfoMemory(info)).toEqual({ used: 6123456, max: 6291456 });
+  });
+
+  it('reports no limit as max 0', () => {
+    expect(parseInfoMemory('used_memory:100\nmaxmemory:0\n')).toEqual({ used: 100, max: 0 });
+  });
+
+  it('fails on a reply without the fields', () => {
+    expect(() => parseInfoMemory('# Memory\r\n')).toThrow(/used_memory/);
+  });
+});
