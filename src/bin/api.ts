@@ -88,6 +88,7 @@ export async function startApi(
     },
     acceptAndEnqueue: createAcceptAndEnqueue(queueRedis, queue, ledger, opts),
     admission: startAdmission(config, queueRedis, kvRedis, logger, lifecycle),
+    keyBusyWaitMs: config.KEY_BUSY_WAIT_MS,
     waiter: createOpWaiter({ ledger, subscriber }),
     logger,
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },

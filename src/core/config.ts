@@ -50,6 +50,11 @@ const schema = z.object({
   RECONCILE_INTERVAL_MS: int(100, 600_000).default(10_000),
   /** An accepted op whose job is missing for this long is closed as dead (JOB_LOST). */
   ORPHAN_AGE_MS: int(1000, 86_400_000).default(60_000),
+  /**
+   * A conditional write, create or delete is decided once the key's pending writes have landed;
+   * it waits this long for them, then answers 503 KEY_BUSY.
+   */
+  KEY_BUSY_WAIT_MS: int(0, 60_000).default(2000),
   /** Upper bound for `GET /v1/keys/{key}?after=` when no `Prefer: wait` is given. */
   READ_AFTER_WAIT_MS: int(0, 30_000).default(5000),
   QUEUE_NAME: z
