@@ -133,7 +133,7 @@ it(`${String(WORKERS)} worker processes × ${String(CONCURRENCY)}, ${String(KEYS
       });
 
       await pool(ops, CLIENTS, async (op, i) => {
-        if (i > 0 && i % Math.floor(OPS / 3) === 0) {
+        if (i === Math.floor(OPS / 3) || i === Math.floor((2 * OPS) / 3)) {
           // SIGKILL a worker mid-run and start a replacement: its jobs are redelivered.
           const victim = workers.find((w) => w.exitCode === null && w.signalCode === null);
           victim?.kill('SIGKILL');
