@@ -18,3 +18,11 @@ local function nonneg(s, what)
   end
   return tonumber(s)
 end
+-- An earlier acceptance under the same Idempotency-Key (hash `ik`): {'dup', opId} when the request
+-- fingerprint `fp` matches, {'reused', opId} when it does not, nil when the key is unused.
+local function idempotent_repeat(ik, fp)
+  local prev = redis.call('HMGET', ik, 'fp', 'id')
+  if not prev[2] then return nil end
+  if prev[1] == fp then return {'dup', prev[2]} end
+  return {'reused', prev[2]}
+end

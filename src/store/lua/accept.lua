@@ -12,11 +12,8 @@
 --       | {'newer', lastVersion} (a replay of an op the key has moved past)
 local now = now_ms()
 if ARGV[4] ~= '' then
-  local prev = redis.call('HMGET', KEYS[3], 'fp', 'id')
-  if prev[2] then
-    if prev[1] == ARGV[4] then return {'dup', prev[2]} end
-    return {'reused', prev[2]}
-  end
+  local repeated = idempotent_repeat(KEYS[3], ARGV[4])
+  if repeated then return repeated end
 end
 local state = redis.call('HMGET', KEYS[1], 'n', 'p')
 local last = tonumber(state[1]) or 0

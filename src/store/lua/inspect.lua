@@ -4,11 +4,8 @@
 -- ARGV: 1 request fingerprint ('' = no Idempotency-Key)
 -- Returns {'dup', opId} | {'reused', opId} | {'state', lastVersion, pending}
 if ARGV[1] ~= '' then
-  local prev = redis.call('HMGET', KEYS[2], 'fp', 'id')
-  if prev[2] then
-    if prev[1] == ARGV[1] then return {'dup', prev[2]} end
-    return {'reused', prev[2]}
-  end
+  local repeated = idempotent_repeat(KEYS[2], ARGV[1])
+  if repeated then return repeated end
 end
 local state = redis.call('HMGET', KEYS[1], 'n', 'p')
 return {'state', tonumber(state[1]) or 0, math.max(0, tonumber(state[2]) or 0)}
