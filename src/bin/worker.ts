@@ -59,8 +59,19 @@ export async function startWorker(
     removeOnComplete: { count: 0 },
     removeOnFail: { age: 3600 },
   });
+  // BullMQ's fetch loop reports every failed attempt to reach the queue Redis (hundreds a second
+  // while it is full or down): log the first, then a count at most every 5 s.
+  let lastErrorLog = 0;
+  let suppressed = 0;
   worker.on('error', (err) => {
-    logger.warn({ err }, 'worker error');
+    const now = Date.now();
+    if (now - lastErrorLog < 5000) {
+      suppressed++;
+      return;
+    }
+    logger.warn({ err, suppressed }, 'worker error');
+    lastErrorLog = now;
+    suppressed = 0;
   });
   // The failed set holds only final failures (a retry goes back to delayed/wait). The reconciler
   // dead-letters them; this handler does it at once, the periodic tick covers crashed processes.
