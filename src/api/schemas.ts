@@ -63,7 +63,13 @@ export const opReceipt = z
     attempts: z.number().int(),
     error: opError.optional(),
     acceptedAt: z.string(),
+    decidedAt: z.string().optional().openapi({
+      description:
+        'A conditional write, create or delete: when it was decided (data Redis clock), against the key with none of its writes pending',
+    }),
     appliedAt: z.string().optional(),
+    expiresAt: z.string().optional().openapi({ description: 'An applied put with a TTL' }),
+    replayOf: z.string().optional().openapi({ description: 'A dead-letter replay: the dead op' }),
   })
   .openapi('OpReceipt');
 
@@ -117,6 +123,20 @@ export const problem = z
     code: z.string(),
     requestId: z.string(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    decidedAfterVersion: z.number().int().optional().openapi({
+      description:
+        "A failed condition (412/409/404 on a write): the key's last accepted version when it was decided",
+    }),
+    currentVersion: z
+      .number()
+      .int()
+      .nullable()
+      .optional()
+      .openapi({ description: 'A failed condition: the version the key was live at, or null' }),
+    decidedAt: z
+      .string()
+      .optional()
+      .openapi({ description: 'A failed condition: when it was decided (data Redis clock)' }),
   })
   .openapi('Problem');
 
