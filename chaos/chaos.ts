@@ -2,15 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Redis } from 'ioredis';
-
 import { type Cluster, startCluster } from './cluster.ts';
-import { ReadOrderChecker } from './read-order.ts';
+import type { History } from './history.ts';
+import type { FinalRead } from './model.ts';
+import { drain, getJson, readFinals } from './settle.ts';
+import { createTraffic, type PendingWrite } from './traffic.ts';
 
 /**
- * The chaos run: real processes on loopback, writes and reads flowing, processes SIGKILLed and
- * restarted, both Redis restarted; then every accepted write is checked. Bounded in time and
- * count, stops by itself.
+ * The chaos run: real processes on loopback, blind and conditional writes, creates, deletes and
+ * reads flowing, processes SIGKILLed and restarted, both Redis restarted (AOF, so an accepted
+ * write survives). Then the run drains, reads every receipt and every key, and the sequential
+ * model (chaos/model.ts) judges every answer kvq gave; readers check real-time read order
+ * throughout. Bounded in time and count, stops by itself.
  */
 
 export interface ChaosOptions {
@@ -30,18 +33,12 @@ export interface ChaosResult {
   ok: boolean;
   violations: string[];
   stats: Record<string, number | string>;
-}
-
-interface Accepted {
-  opId: string;
-  key: string;
-  version: number;
-  type: 'put' | 'delete';
-  value: number | null;
+  /** Everything the model judged, to dump a key's ops and answers when it flags one. */
+  history: History;
+  finals: FinalRead[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const TERMINAL = new Set(['applied', 'superseded', 'failed', 'dead']);
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kvq-chaos-'));
@@ -72,72 +69,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
 async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promise<ChaosResult> {
   const started = Date.now();
-  const accepted: Accepted[] = [];
-  const c = {
-    sent: 0,
-    notAccepted: 0,
-    unknown: 0,
-    unexpected: 0,
-    retries: 0,
-    reads: 0,
-    regressions: 0,
-  };
   const kills = { api: 0, worker: 0 };
   const restarts: string[] = [];
-  const readOrder = new ReadOrderChecker();
-  const violations: string[] = [];
   let running = true;
   /** Read through a function: the loops check it after awaits, which narrowing cannot see. */
   const active = () => running;
   const keyName = (i: number) => `chaos/${String(i)}`;
   const urls = () => cluster.apiUrls();
-
-  async function write(seq: number): Promise<void> {
-    const key = keyName(Math.floor(Math.random() * opts.keys));
-    const type = Math.random() < 0.8 ? 'put' : 'delete';
-    const init: RequestInit = {
-      method: type === 'put' ? 'PUT' : 'DELETE',
-      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `${runId}-${String(seq)}` },
-      ...(type === 'put' ? { body: JSON.stringify({ value: seq }) } : {}),
-    };
-    const deadline = Date.now() + 30_000;
-    for (let attempt = 0; Date.now() < deadline; attempt++) {
-      const list = urls();
-      const url = list[(seq + attempt) % list.length] ?? '';
-      try {
-        const r = await fetch(`${url}/v1/keys/${key}`, {
-          ...init,
-          signal: AbortSignal.timeout(5000),
-        });
-        if (r.status === 202) {
-          const { op } = (await r.json()) as { op: { id: string; version: number } };
-          accepted.push({
-            opId: op.id,
-            key,
-            version: op.version,
-            type,
-            value: type === 'put' ? seq : null,
-          });
-          return;
-        }
-        await r.body?.cancel();
-        if (r.status === 404 && type === 'delete') {
-          c.notAccepted++;
-          return;
-        }
-        if (r.status !== 503) {
-          c.unexpected++;
-          violations.push(`unexpected ${String(r.status)} for ${init.method ?? ''} ${key}`);
-          return;
-        }
-      } catch {
-        // the API died or timed out: retry with the same Idempotency-Key elsewhere
-      }
-      c.retries++;
-      await sleep(100 + Math.random() * 200);
-    }
-    c.unknown++;
-  }
+  const traffic = createTraffic({ urls, keys: opts.keys, runId, keyName });
+  const { history, counts } = traffic;
 
   async function writer(): Promise<void> {
     const inflight = new Set<Promise<void>>();
@@ -148,9 +88,8 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
       budget += perTick;
       while (budget >= 1 && inflight.size < 256) {
         budget -= 1;
-        const p = write(seq++).finally(() => inflight.delete(p));
+        const p = traffic.write(seq++).finally(() => inflight.delete(p));
         inflight.add(p);
-        c.sent++;
       }
       budget = Math.min(budget, perTick * 2);
       await sleep(10);
@@ -159,30 +98,7 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
   }
 
   async function reader(): Promise<void> {
-    while (running) {
-      const key = keyName(Math.floor(Math.random() * opts.keys));
-      const list = urls();
-      const url = list[Math.floor(Math.random() * list.length)] ?? '';
-      const startedAt = performance.now();
-      try {
-        const r = await fetch(`${url}/v1/keys/${key}`, { signal: AbortSignal.timeout(2000) });
-        c.reads++;
-        if (r.status === 200) {
-          const { version } = (await r.json()) as { version: number };
-          const floor = readOrder.record(key, startedAt, performance.now(), version);
-          if (floor !== null) {
-            c.regressions++;
-            violations.push(
-              `regression on ${key}: a read completed with ${String(floor)} before this one started, which saw ${String(version)}`,
-            );
-          }
-        } else {
-          await r.body?.cancel();
-        }
-      } catch {
-        await sleep(20);
-      }
-    }
+    while (running) await traffic.read();
   }
 
   /** Resolves once every Redis restart the run asks for has happened. */
@@ -196,7 +112,9 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
     let dataDone = !opts.restartRedis;
     if (queueDone && dataDone) restartsDone();
     while (running) {
-      await sleep(opts.killEveryMs * (0.7 + Math.random() * 0.6));
+      // In short steps, so that the run's end is not held up by a long pause between faults.
+      const next = Date.now() + opts.killEveryMs * (0.7 + Math.random() * 0.6);
+      while (active() && Date.now() < next) await sleep(Math.min(100, next - Date.now()));
       if (!active()) break;
       if (!queueDone && Date.now() >= queueAt) {
         queueDone = true;
@@ -238,94 +156,74 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
   const writeSeconds = (Date.now() - started) / 1000;
   for (const url of urls()) await cluster.waitReady(url, 20_000);
 
-  // Drain: every accepted op must reach a terminal status.
+  // A write whose answer was lost may have been accepted: the client retries it (same
+  // Idempotency-Key) now that nothing is failing, until it learns what became of it.
+  const lostWrites = traffic.unresolved.splice(0);
+  const resolveBy = Date.now() + 60_000;
+  const stillOpen: PendingWrite[] = [];
+  await Promise.all(
+    lostWrites.map(async (p) => {
+      if (!(await traffic.resolve(p, resolveBy))) stillOpen.push(p);
+    }),
+  );
+
   const drainStart = Date.now();
-  const redis = new Redis(cluster.queue.url);
-  const prefix = `chaos${runId}:`;
-  const statusOf = new Map<string, string>();
-  try {
-    for (;;) {
-      const pending = accepted.filter((a) => !TERMINAL.has(statusOf.get(a.opId) ?? ''));
-      for (let i = 0; i < pending.length; i += 1000) {
-        const batch = pending.slice(i, i + 1000);
-        const pipe = redis.pipeline();
-        for (const a of batch) pipe.hget(`${prefix}op:${a.opId}`, 'status');
-        const rows = (await pipe.exec()) ?? [];
-        batch.forEach((a, j) => {
-          const st = rows[j]?.[1];
-          statusOf.set(a.opId, typeof st === 'string' ? st : 'missing');
-        });
-      }
-      const left = accepted.filter((a) => !TERMINAL.has(statusOf.get(a.opId) ?? '')).length;
-      if (left === 0 || Date.now() - drainStart > opts.drainTimeoutMs) break;
-      await sleep(500);
-    }
-  } finally {
-    redis.disconnect();
-  }
+  await drain(cluster, `chaos${runId}:`, [...history.ops.keys()], opts.drainTimeoutMs);
   const drainSeconds = (Date.now() - drainStart) / 1000;
+  await history.collectReceipts((id) => getJson(urls, `/v1/ops/${encodeURIComponent(id)}`), {
+    concurrency: 16,
+  });
+  const readProblems: string[] = [];
+  const finals = await readFinals(cluster, urls, opts.keys, keyName, readProblems);
+  const model = history.check(finals);
 
+  const violations = [...traffic.violations, ...readProblems, ...model.violations];
+  if (stillOpen.length > 0) {
+    violations.push(
+      `${String(stillOpen.length)} writes got no definitive answer (first: ${stillOpen[0]?.idempotencyKey ?? ''})`,
+    );
+  }
+
+  const ops = [...history.ops.values()];
   const byStatus: Record<string, number> = {};
-  for (const a of accepted) {
-    const st = statusOf.get(a.opId) ?? 'missing';
-    byStatus[st] = (byStatus[st] ?? 0) + 1;
-  }
-  const nonTerminal = accepted.filter((a) => !TERMINAL.has(statusOf.get(a.opId) ?? '')).length;
-  if (nonTerminal > 0)
-    violations.push(`${String(nonTerminal)} accepted ops did not reach a terminal status`);
-
-  // Each key's final state must be its highest-version accepted write that did not fail.
-  const expected = new Map<string, Accepted>();
-  for (const a of accepted) {
-    const st = statusOf.get(a.opId);
-    if (st !== 'applied' && st !== 'superseded') continue;
-    const cur = expected.get(a.key);
-    if (!cur || a.version > cur.version) expected.set(a.key, a);
-  }
-  let lost = 0;
-  const api = urls()[0] ?? '';
-  for (const [key, want] of expected) {
-    const r = await fetch(`${api}/v1/keys/${key}`);
-    const body =
-      r.status === 200 ? ((await r.json()) as { version: number; value: unknown }) : null;
-    if (r.status !== 200) await r.body?.cancel();
-    const okState =
-      want.type === 'delete'
-        ? r.status === 404
-        : r.status === 200 && body?.version === want.version && body.value === want.value;
-    if (!okState) {
-      lost++;
-      violations.push(
-        `${key}: expected ${want.type} v${String(want.version)}${want.type === 'put' ? `=${String(want.value)}` : ''}, found ${body ? `v${String(body.version)}=${JSON.stringify(body.value)}` : String(r.status)}`,
-      );
-    }
-  }
-
+  for (const op of ops)
+    byStatus[op.status ?? 'missing'] = (byStatus[op.status ?? 'missing'] ?? 0) + 1;
+  const earlyBy: Record<string, number> = {};
+  for (const e of history.early) earlyBy[e.httpStatus] = (earlyBy[e.httpStatus] ?? 0) + 1;
+  const conditional = ops.filter((o) => o.cond || o.kind !== 'put').length;
+  const ttl = ops.filter((o) => o.ttlMs !== undefined).length;
+  const answers = [...counts.answers].sort((a, b) => b[1] - a[1]);
+  const s = model.stats;
   const stats: Record<string, number | string> = {
     'duration (s)': writeSeconds.toFixed(1),
-    'writes sent': c.sent,
-    'accepted (202)': accepted.length,
-    'achieved accepted writes/s': (accepted.length / writeSeconds).toFixed(0),
-    'not accepted (404 delete of absent key)': c.notAccepted,
-    'client retries (same Idempotency-Key)': c.retries,
-    'gave up (no definitive answer)': c.unknown,
-    'unexpected status': c.unexpected,
-    applied: byStatus.applied ?? 0,
-    superseded: byStatus.superseded ?? 0,
-    failed: byStatus.failed ?? 0,
-    dead: byStatus.dead ?? 0,
-    'not terminal': nonTerminal,
-    'keys checked': expected.size,
-    lost,
-    reads: c.reads,
-    'version regressions seen by readers': c.regressions,
+    'writes sent': counts.sent,
+    'accepted (202)': ops.length,
+    'achieved accepted writes/s': (ops.length / writeSeconds).toFixed(0),
+    'accepted conditional (If-Match/If-None-Match, creates, deletes)': conditional,
+    'accepted TTL puts': ttl,
+    'early answers (404 / 409 / 412)': `${String(earlyBy[404] ?? 0)} / ${String(earlyBy[409] ?? 0)} / ${String(earlyBy[412] ?? 0)}`,
+    'answers to every attempt': answers.map(([k, n]) => `${k}: ${String(n)}`).join(', '),
+    'client retries (same Idempotency-Key)': counts.retries,
+    'refused (503 on every attempt, not accepted)': counts.refused,
+    'lost answers resolved after the faults': lostWrites.length - stillOpen.length,
+    'gave up (no definitive answer)': stillOpen.length,
+    'receipts applied / superseded / failed / dead': `${String(byStatus.applied ?? 0)} / ${String(byStatus.superseded ?? 0)} / ${String(byStatus.failed ?? 0)} / ${String(byStatus.dead ?? 0)}`,
+    'receipts not terminal or missing':
+      ops.length -
+      ['applied', 'superseded', 'failed', 'dead'].reduce((n, k) => n + (byStatus[k] ?? 0), 0),
+    'model: keys / ops / final reads': `${String(s.keys)} / ${String(s.ops)} / ${String(s.finals)}`,
+    'model: applied / superseded / failed / no effect / not terminal': `${String(s.applied)} / ${String(s.superseded)} / ${String(s.failed)} / ${String(s.noEffect)} / ${String(s.nonTerminal)}`,
+    'model: early answers judged': s.early,
+    'model: most possible states of a key': s.maxStates,
+    'model violations': model.violations.length,
+    reads: counts.reads,
+    'version regressions seen by readers': counts.regressions,
     'SIGKILLs (api / worker)': `${String(kills.api)} / ${String(kills.worker)}`,
     'Redis restarts': restarts.join(', ') || 'none',
     'drain time (s)': drainSeconds.toFixed(1),
+    violations: violations.length,
   };
-  const ok = violations.length === 0 && c.unknown === 0;
-  if (c.unknown > 0) violations.push(`${String(c.unknown)} writes got no definitive answer`);
-  return { ok, violations, stats };
+  return { ok: violations.length === 0, violations, stats, history, finals };
 }
 
 export function summaryTable(r: ChaosResult): string {

@@ -117,20 +117,34 @@ export class History {
     return null;
   }
 
-  /** Reads every accepted op's receipt (through `get`) into the history. */
-  async collectReceipts(get: (opId: string) => Promise<{ status: number; body: unknown }>) {
-    for (const op of this.ops.values()) {
-      const r = await get(op.id);
-      const rec = (r.body as AnswerBody | undefined)?.op;
-      if (r.status !== 200 || !rec) continue;
-      op.status = rec.status;
-      if (rec.error?.code) op.errorCode = rec.error.code;
-      const decided = ms(rec.decidedAt);
-      if (decided !== undefined) op.decidedAt = decided;
-      const expires = ms(rec.expiresAt);
-      if (expires !== undefined) op.expiresAt = expires;
-      else if (rec.status === 'applied' && op.ttlMs === undefined) op.expiresAt = null;
-    }
+  /** Reads every accepted op's receipt (through `get`, `concurrency` at a time) into the history. */
+  async collectReceipts(
+    get: (opId: string) => Promise<{ status: number; body: unknown }>,
+    { concurrency = 1 }: { concurrency?: number } = {},
+  ) {
+    const ops = [...this.ops.values()];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.max(1, concurrency) }, async () => {
+        for (let op = ops[next++]; op; op = ops[next++]) await this.readReceipt(op, get);
+      }),
+    );
+  }
+
+  private async readReceipt(
+    op: AcceptedOp,
+    get: (opId: string) => Promise<{ status: number; body: unknown }>,
+  ) {
+    const r = await get(op.id);
+    const rec = (r.body as AnswerBody | undefined)?.op;
+    if (r.status !== 200 || !rec) return;
+    op.status = rec.status;
+    if (rec.error?.code) op.errorCode = rec.error.code;
+    const decided = ms(rec.decidedAt);
+    if (decided !== undefined) op.decidedAt = decided;
+    const expires = ms(rec.expiresAt);
+    if (expires !== undefined) op.expiresAt = expires;
+    else if (rec.status === 'applied' && op.ttlMs === undefined) op.expiresAt = null;
   }
 
   keys(): string[] {

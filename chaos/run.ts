@@ -1,6 +1,10 @@
 /**
- * `npm run chaos [-- --duration 60 --rate 1500 --keys 100]`: see chaos.ts. Exits 1 on any violation.
+ * `npm run chaos [-- --duration 60 --rate 1500 --keys 100]`: see chaos.ts. Exits 1 on any violation,
+ * after writing the whole history (ops, early answers, final reads) to a JSON file to study.
  */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { runChaos, summaryTable } from './chaos.ts';
@@ -28,4 +32,13 @@ const result = await runChaos({
 });
 console.log(`\n${summaryTable(result)}\n`);
 for (const v of result.violations.slice(0, 20)) console.log(`VIOLATION: ${v}`);
+if (!result.ok) {
+  const file = join(tmpdir(), `kvq-chaos-history-${String(Date.now())}.json`);
+  const { history, finals, violations } = result;
+  writeFileSync(
+    file,
+    JSON.stringify({ ops: [...history.ops.values()], early: history.early, finals, violations }),
+  );
+  console.log(`history written to ${file}`);
+}
 process.exit(result.ok ? 0 : 1);

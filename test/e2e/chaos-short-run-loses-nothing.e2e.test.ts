@@ -2,8 +2,11 @@ import { expect, it } from 'vitest';
 
 import { runChaos, summaryTable } from '../../chaos/chaos.ts';
 
-/** The short variant of `npm run chaos` (same harness, ~15 s of faults). */
-it('15 s of SIGKILLs and Redis restarts: every 202 terminal, 0 lost, 0 regressions', async () => {
+/**
+ * The short variant of `npm run chaos` (same harness, ~15 s of faults): the sequential model
+ * judges every answer, receipt and final read.
+ */
+it('15 s of SIGKILLs and Redis restarts with conditional writes: every outcome matches the sequential model', async () => {
   const result = await runChaos({
     durationMs: 15_000,
     keys: 100,
@@ -16,10 +19,10 @@ it('15 s of SIGKILLs and Redis restarts: every 202 terminal, 0 lost, 0 regressio
     log: () => undefined,
   });
   console.log(summaryTable(result));
-  expect(result.violations).toEqual([]);
+  expect(result.violations.slice(0, 20)).toEqual([]);
   expect(result.ok).toBe(true);
   // Proof that the faults met real traffic, not a speed check (the figures are printed above;
   // throughput is the benchmark's job): any accepted write will do.
-  expect(Number(result.stats['accepted (202)'])).toBeGreaterThan(0);
+  expect(result.history.ops.size).toBeGreaterThan(0);
   expect(result.stats['Redis restarts']).toBe('queue, data');
-}, 120_000);
+}, 240_000);

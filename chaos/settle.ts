@@ -1,0 +1,102 @@
+import { Redis } from 'ioredis';
+
+import type { Cluster } from './cluster.ts';
+import type { FinalRead } from './model.ts';
+
+/** The end of a chaos run: waiting for the ops to finish, and reading what kvq says now. */
+
+const TERMINAL = new Set(['applied', 'superseded', 'failed', 'dead']);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until every op's receipt (read straight from the queue Redis) is terminal, or `ms`. */
+export async function drain(
+  cluster: Cluster,
+  prefix: string,
+  ids: string[],
+  ms: number,
+): Promise<void> {
+  const redis = new Redis(cluster.queue.url);
+  const deadline = Date.now() + ms;
+  try {
+    let pending = ids;
+    while (pending.length > 0 && Date.now() < deadline) {
+      const left: string[] = [];
+      for (let i = 0; i < pending.length; i += 1000) {
+        const batch = pending.slice(i, i + 1000);
+        const pipe = redis.pipeline();
+        for (const id of batch) pipe.hget(`${prefix}op:${id}`, 'status');
+        const rows = (await pipe.exec()) ?? [];
+        batch.forEach((id, j) => {
+          const st = rows[j]?.[1];
+          if (typeof st !== 'string' || !TERMINAL.has(st)) left.push(id);
+        });
+      }
+      pending = left;
+      if (pending.length > 0) await sleep(500);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** GET through any API, retrying what did not answer (the judge needs kvq's answer). */
+export async function getJson(
+  urls: () => string[],
+  path: string,
+): Promise<{ status: number; body: unknown }> {
+  for (let attempt = 0; ; attempt++) {
+    const list = urls();
+    try {
+      const r = await fetch(`${list[attempt % list.length] ?? ''}${path}`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      const text = await r.text();
+      if (r.status < 500 || attempt >= 10)
+        return { status: r.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+    } catch (err) {
+      if (attempt >= 10) throw err;
+    }
+    await sleep(200);
+  }
+}
+
+/**
+ * Every key read once. `at` is the data Redis clock: before the reads for a record (live then,
+ * since it was live when read later and nothing writes any more) and after them for a 404 (gone
+ * by then), so that a TTL running out during the reads is judged correctly either way.
+ */
+export async function readFinals(
+  cluster: Cluster,
+  urls: () => string[],
+  keys: number,
+  keyName: (i: number) => string,
+  violations: string[],
+): Promise<FinalRead[]> {
+  const redis = new Redis(cluster.data.url);
+  const now = async () => {
+    const [sec, micro] = await redis.time();
+    return Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+  };
+  try {
+    const before = await now();
+    const reads: { key: string; status: number; body: unknown }[] = [];
+    for (let i = 0; i < keys; i++) {
+      const key = keyName(i);
+      reads.push({ key, ...(await getJson(urls, `/v1/keys/${encodeURIComponent(key)}`)) });
+    }
+    const after = await now();
+    const finals: FinalRead[] = [];
+    for (const { key, status, body } of reads) {
+      if (status === 404) finals.push({ key, status: 404, at: after });
+      else if (status !== 200) violations.push(`final read of ${key}: ${String(status)}`);
+      else {
+        const b = body as { version: number; value: unknown };
+        const valueJson = JSON.stringify(b.value);
+        finals.push({ key, status: 200, version: b.version, valueJson, at: before });
+      }
+    }
+    return finals;
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,229 @@
+import { History, requestFor, type Write } from './history.ts';
+import { ReadOrderChecker } from './read-order.ts';
+
+/**
+ * The chaos run's clients: writers that send blind and conditional writes, creates and deletes
+ * and retry a lost or 5xx answer with the same Idempotency-Key (kvq then answers the original
+ * op), and readers that check real-time read order. What kvq answered goes into a History for the
+ * sequential model (chaos/model.ts).
+ */
+
+type Shape =
+  | 'put'
+  | 'put-if-match'
+  | 'put-if-match-any'
+  | 'put-if-none-match'
+  | 'create'
+  | 'delete'
+  | 'delete-if-match';
+
+/** Half the writes are decided against the key's state, as in the property test. */
+const SHAPES: [Shape, number][] = [
+  ['put', 50],
+  ['put-if-match', 14],
+  ['put-if-match-any', 5],
+  ['put-if-none-match', 5],
+  ['create', 9],
+  ['delete', 11],
+  ['delete-if-match', 6],
+];
+const WEIGHT = SHAPES.reduce((n, [, w]) => n + w, 0);
+/** How long a writer keeps retrying one write while the run is on. */
+const WRITE_PATIENCE_MS = 30_000;
+const WRITE_TIMEOUT_MS = 5000;
+
+/** A write whose outcome the client does not know yet: how it was sent, and what came back. */
+export interface PendingWrite {
+  w: Write;
+  idempotencyKey: string;
+  /** Some attempt's answer was lost (connection error, timeout, 5xx other than 503). */
+  lost: boolean;
+}
+
+type Outcome = 'final' | 'retry';
+
+export interface Traffic {
+  readonly history: History;
+  readonly counts: {
+    sent: number;
+    /** Every attempt's answer: "202", "412 PRECONDITION_FAILED", "503 KEY_BUSY", "no answer". */
+    answers: Map<string, number>;
+    retries: number;
+    /** Writes answered 503 on every attempt for WRITE_PATIENCE_MS: not accepted. */
+    refused: number;
+    reads: number;
+    regressions: number;
+  };
+  readonly violations: string[];
+  /** Writes whose answers were lost and that got no definitive answer in time. */
+  readonly unresolved: PendingWrite[];
+  write(seq: number): Promise<void>;
+  /** Retries `p` until it gets a definitive answer or `until`; true when it did. */
+  resolve(p: PendingWrite, until: number): Promise<boolean>;
+  read(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function createTraffic(opts: {
+  urls: () => string[];
+  keys: number;
+  runId: string;
+  keyName: (i: number) => string;
+}): Traffic {
+  const history = new History();
+  const readOrder = new ReadOrderChecker();
+  /** The last version a client saw per key: what an If-Match is built from. */
+  const seen = new Map<string, number>();
+  /** Which write (Idempotency-Key) each op id answered, to catch one id given to two writes. */
+  const opOwner = new Map<string, string>();
+  const counts: Traffic['counts'] = {
+    sent: 0,
+    answers: new Map(),
+    retries: 0,
+    refused: 0,
+    reads: 0,
+    regressions: 0,
+  };
+  const violations: string[] = [];
+  const unresolved: PendingWrite[] = [];
+  const tally = (what: string) => counts.answers.set(what, (counts.answers.get(what) ?? 0) + 1);
+  const saw = (key: string, version: number) => {
+    seen.set(key, Math.max(seen.get(key) ?? 0, version));
+  };
+
+  function nextWrite(seq: number): Write {
+    const key = opts.keyName(Math.floor(Math.random() * opts.keys));
+    let pick = Math.random() * WEIGHT;
+    const shape = SHAPES.find(([, w]) => (pick -= w) < 0)?.[0] ?? 'put';
+    const skew = Math.random() < 0.8 ? 0 : Math.floor(Math.random() * 5) - 2;
+    const ifMatch = { kind: 'version', version: Math.max(1, (seen.get(key) ?? 0) + skew) } as const;
+    const w: Write = { key, kind: 'put', valueJson: String(seq) };
+    if (shape === 'put-if-match') w.cond = ifMatch;
+    if (shape === 'put-if-match-any') w.cond = { kind: 'exists' };
+    if (shape === 'put-if-none-match') w.cond = { kind: 'absent' };
+    if (shape === 'create') w.kind = 'create';
+    if (shape === 'delete' || shape === 'delete-if-match') {
+      w.kind = 'delete';
+      delete w.valueJson;
+      if (shape === 'delete-if-match') w.cond = ifMatch;
+    }
+    if (w.kind !== 'delete' && Math.random() < 0.05) w.ttlSeconds = 1 + (seq % 3);
+    return w;
+  }
+
+  /** One attempt: records a definitive answer in the history, or says to retry. */
+  async function attempt(p: PendingWrite, n: number, seq: number): Promise<Outcome> {
+    const list = opts.urls();
+    const url = list[(seq + n) % list.length] ?? '';
+    const req = requestFor(p.w);
+    let status: number;
+    let body: unknown;
+    try {
+      const r = await fetch(`${url}${req.path}`, {
+        method: req.method,
+        headers: { ...req.headers, 'Idempotency-Key': p.idempotencyKey },
+        ...(req.body !== undefined ? { body: req.body } : {}),
+        signal: AbortSignal.timeout(WRITE_TIMEOUT_MS),
+      });
+      status = r.status;
+      const text = await r.text();
+      body = text ? (JSON.parse(text) as unknown) : undefined;
+    } catch (err) {
+      // The API died, timed out or cut the answer: the write may or may not have been accepted.
+      tally((err as Error).name === 'TimeoutError' ? 'no answer (timeout)' : 'no answer');
+      p.lost = true;
+      return 'retry';
+    }
+    const code = (body as { code?: unknown } | undefined)?.code;
+    tally(typeof code === 'string' ? `${String(status)} ${code}` : String(status));
+    if (status >= 500) {
+      // 503 is kvq saying it did not accept this attempt; any other 5xx leaves it open.
+      if (status !== 503) p.lost = true;
+      return 'retry';
+    }
+    const recorded = history.record(p.w, status, body);
+    if (recorded === 'early') {
+      const current = (body as { currentVersion?: unknown }).currentVersion;
+      if (typeof current === 'number') saw(p.w.key, current);
+      return 'final';
+    }
+    if (recorded === null) {
+      violations.push(
+        `${req.method} ${req.path} (${p.idempotencyKey}): unexpected answer ${String(status)} ${JSON.stringify(body)}`,
+      );
+      return 'final';
+    }
+    const owner = opOwner.get(recorded.id);
+    if (owner !== undefined && owner !== p.idempotencyKey) {
+      violations.push(
+        `op ${recorded.id} answered two writes: Idempotency-Keys ${owner} and ${p.idempotencyKey}`,
+      );
+    }
+    opOwner.set(recorded.id, p.idempotencyKey);
+    if (recorded.key !== p.w.key) {
+      violations.push(
+        `op ${recorded.id} answered a write of ${p.w.key} but is for ${recorded.key}`,
+      );
+    }
+    saw(p.w.key, recorded.version);
+    return 'final';
+  }
+
+  async function resolve(p: PendingWrite, until: number): Promise<boolean> {
+    const seq = Number(p.idempotencyKey.split('-').at(-1));
+    for (let n = 0; Date.now() < until; n++) {
+      if ((await attempt(p, n, seq)) === 'final') return true;
+      counts.retries++;
+      await sleep(100 + Math.random() * 200);
+    }
+    return false;
+  }
+
+  return {
+    history,
+    counts,
+    violations,
+    unresolved,
+    resolve,
+    async write(seq) {
+      counts.sent++;
+      const p: PendingWrite = {
+        w: nextWrite(seq),
+        idempotencyKey: `${opts.runId}-${String(seq)}`,
+        lost: false,
+      };
+      if (await resolve(p, Date.now() + WRITE_PATIENCE_MS)) return;
+      // Only 503s came back: kvq accepted none of the attempts. A lost answer leaves it open.
+      if (p.lost) unresolved.push(p);
+      else counts.refused++;
+    },
+    async read() {
+      const key = opts.keyName(Math.floor(Math.random() * opts.keys));
+      const list = opts.urls();
+      const url = list[Math.floor(Math.random() * list.length)] ?? '';
+      const startedAt = performance.now();
+      try {
+        const r = await fetch(`${url}/v1/keys/${encodeURIComponent(key)}`, {
+          signal: AbortSignal.timeout(2000),
+        });
+        counts.reads++;
+        if (r.status !== 200) {
+          await r.body?.cancel();
+          return;
+        }
+        const { version } = (await r.json()) as { version: number };
+        saw(key, version);
+        const floor = readOrder.record(key, startedAt, performance.now(), version);
+        if (floor !== null) {
+          counts.regressions++;
+          violations.push(
+            `regression on ${key}: a read completed with ${String(floor)} before this one started, which saw ${String(version)}`,
+          );
+        }
+      } catch {
+        await sleep(20);
+      }
+    },
+  };
+}
