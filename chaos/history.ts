@@ -17,6 +17,49 @@ export interface Write {
   ttlSeconds?: number | undefined;
 }
 
+/** The kinds of write the property test and the chaos clients send. */
+export type Shape =
+  | 'put'
+  | 'put-if-match'
+  | 'put-if-match-any'
+  | 'put-if-none-match'
+  | 'create'
+  | 'delete'
+  | 'delete-if-match';
+
+/** Relative weights: about half the writes are decided against the key's state. */
+export const SHAPES: readonly [Shape, number][] = [
+  ['put', 50],
+  ['put-if-match', 14],
+  ['put-if-match-any', 5],
+  ['put-if-none-match', 5],
+  ['create', 9],
+  ['delete', 11],
+  ['delete-if-match', 6],
+];
+
+/**
+ * The write of `shape` to `key`: puts and creates carry `valueJson` (and `ttlSeconds` if given),
+ * If-Match names `ifMatchVersion` (at least 1).
+ */
+export function writeOfShape(
+  shape: Shape,
+  key: string,
+  valueJson: string,
+  ifMatchVersion: number,
+  ttlSeconds?: number,
+): Write {
+  const ifMatch = { kind: 'version', version: Math.max(1, ifMatchVersion) } as const;
+  if (shape === 'delete') return { key, kind: 'delete' };
+  if (shape === 'delete-if-match') return { key, kind: 'delete', cond: ifMatch };
+  const w: Write = { key, kind: shape === 'create' ? 'create' : 'put', valueJson };
+  if (shape === 'put-if-match') w.cond = ifMatch;
+  if (shape === 'put-if-match-any') w.cond = { kind: 'exists' };
+  if (shape === 'put-if-none-match') w.cond = { kind: 'absent' };
+  if (ttlSeconds !== undefined) w.ttlSeconds = ttlSeconds;
+  return w;
+}
+
 /** The HTTP request for a write: method, path, headers and body text. */
 export function requestFor(w: Write): {
   method: string;

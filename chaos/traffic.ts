@@ -1,4 +1,4 @@
-import { History, requestFor, type Write } from './history.ts';
+import { History, requestFor, SHAPES, type Write, writeOfShape } from './history.ts';
 import { ReadOrderChecker } from './read-order.ts';
 
 /**
@@ -8,25 +8,6 @@ import { ReadOrderChecker } from './read-order.ts';
  * sequential model (chaos/model.ts).
  */
 
-type Shape =
-  | 'put'
-  | 'put-if-match'
-  | 'put-if-match-any'
-  | 'put-if-none-match'
-  | 'create'
-  | 'delete'
-  | 'delete-if-match';
-
-/** Half the writes are decided against the key's state, as in the property test. */
-const SHAPES: [Shape, number][] = [
-  ['put', 50],
-  ['put-if-match', 14],
-  ['put-if-match-any', 5],
-  ['put-if-none-match', 5],
-  ['create', 9],
-  ['delete', 11],
-  ['delete-if-match', 6],
-];
 const WEIGHT = SHAPES.reduce((n, [, w]) => n + w, 0);
 /** How long a writer keeps retrying one write while the run is on. */
 const WRITE_PATIENCE_MS = 30_000;
@@ -97,18 +78,8 @@ export function createTraffic(opts: {
     let pick = Math.random() * WEIGHT;
     const shape = SHAPES.find(([, w]) => (pick -= w) < 0)?.[0] ?? 'put';
     const skew = Math.random() < 0.8 ? 0 : Math.floor(Math.random() * 5) - 2;
-    const ifMatch = { kind: 'version', version: Math.max(1, (seen.get(key) ?? 0) + skew) } as const;
-    const w: Write = { key, kind: 'put', valueJson: String(seq) };
-    if (shape === 'put-if-match') w.cond = ifMatch;
-    if (shape === 'put-if-match-any') w.cond = { kind: 'exists' };
-    if (shape === 'put-if-none-match') w.cond = { kind: 'absent' };
-    if (shape === 'create') w.kind = 'create';
-    if (shape === 'delete' || shape === 'delete-if-match') {
-      w.kind = 'delete';
-      delete w.valueJson;
-      if (shape === 'delete-if-match') w.cond = ifMatch;
-    }
-    if (w.kind !== 'delete' && Math.random() < 0.05) w.ttlSeconds = 1 + (seq % 3);
+    const ttl = shape !== 'delete' && Math.random() < 0.05 ? 1 + (seq % 3) : undefined;
+    const w = writeOfShape(shape, key, String(seq), (seen.get(key) ?? 0) + skew, ttl);
     return w;
   }
 

@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { History, requestFor, type Write } from '../../chaos/history.ts';
+import { History, requestFor, type Shape, SHAPES, writeOfShape } from '../../chaos/history.ts';
 import type { FinalRead } from '../../chaos/model.ts';
 import { ReadOrderChecker } from '../../chaos/read-order.ts';
 import { JOB_NAME, type JobPayload } from '../../src/core/index.ts';
@@ -55,14 +55,6 @@ afterAll(async () => {
   await s.stop();
 });
 
-type Shape =
-  | 'put'
-  | 'put-if-match'
-  | 'put-if-match-any'
-  | 'put-if-none-match'
-  | 'create'
-  | 'delete'
-  | 'delete-if-match';
 interface Op {
   key: number;
   shape: Shape;
@@ -72,18 +64,9 @@ interface Op {
   dup: boolean;
 }
 
-const shapes: [Shape, number][] = [
-  ['put', 45],
-  ['put-if-match', 15],
-  ['put-if-match-any', 6],
-  ['put-if-none-match', 6],
-  ['create', 10],
-  ['delete', 12],
-  ['delete-if-match', 6],
-];
 const opArb: fc.Arbitrary<Op> = fc.record({
   key: fc.integer({ min: 0, max: KEYS - 1 }),
-  shape: fc.oneof(...shapes.map(([s, weight]) => ({ weight, arbitrary: fc.constant(s) }))),
+  shape: fc.oneof(...SHAPES.map(([s, weight]) => ({ weight, arbitrary: fc.constant(s) }))),
   skew: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, fc.integer({ min: -2, max: 2 })),
   ttl: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
   dup: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
@@ -142,19 +125,8 @@ it(`${String(WORKERS)} worker processes × ${String(CONCURRENCY)}, ${String(KEYS
         }
         const key = keyName(op.key);
         const last = seen.get(key) ?? 0;
-        const w: Write = { key, kind: 'put', valueJson: String(i) };
-        if (op.shape === 'put-if-match')
-          w.cond = { kind: 'version', version: Math.max(1, last + op.skew) };
-        if (op.shape === 'put-if-match-any') w.cond = { kind: 'exists' };
-        if (op.shape === 'put-if-none-match') w.cond = { kind: 'absent' };
-        if (op.shape === 'create') w.kind = 'create';
-        if (op.shape === 'delete' || op.shape === 'delete-if-match') {
-          w.kind = 'delete';
-          delete w.valueJson;
-          if (op.shape === 'delete-if-match')
-            w.cond = { kind: 'version', version: Math.max(1, last + op.skew) };
-        }
-        if (op.ttl && w.kind !== 'delete') w.ttlSeconds = 1 + (i % 3);
+        const ttl = op.ttl && !op.shape.startsWith('delete') ? 1 + (i % 3) : undefined;
+        const w = writeOfShape(op.shape, key, String(i), last + op.skew, ttl);
         const req = requestFor(w);
         const r = await call(s.url, req.method, req.path, {
           headers: req.headers,
