@@ -1,5 +1,11 @@
 import type { JobPayload, Logger } from '../core/index.ts';
-import type { AcceptInput, DeadLetters, Ledger, RecordStore } from '../store/index.ts';
+import type {
+  AcceptInput,
+  AcceptResult,
+  DeadLetters,
+  Ledger,
+  RecordStore,
+} from '../store/index.ts';
 import type { Admission } from './admission.ts';
 import type { OpWaiter } from './op-waiter.ts';
 
@@ -16,13 +22,11 @@ export interface ApiDeps {
   /**
    * Accepts a write and adds its job (id = op id, no version in it) in one round trip to the
    * queue Redis, which runs them in that order; if the add fails the acceptance is taken back.
-   * For writes without an Idempotency-Key, whose acceptance cannot turn out to be a repeat.
-   * Rejects with an AppError (QUEUE_UNAVAILABLE) when the queue Redis cannot take it.
+   * Answers what acceptance said (a repeat, a stale decision and a refused replay add a job that
+   * has no receipt, which workers drop). Rejects with an AppError (QUEUE_UNAVAILABLE) when the
+   * queue Redis cannot take it.
    */
-  acceptAndEnqueue(
-    accept: AcceptInput,
-    payload: JobPayload,
-  ): Promise<{ version: number; acceptedAt: number }>;
+  acceptAndEnqueue(accept: AcceptInput, payload: JobPayload): Promise<AcceptResult>;
   /** Whether a write may be accepted now: backlog and memory of both Redis (see admission.ts). */
   admission: Admission;
   /** How long a conditional write waits for the key's pending writes before 503 KEY_BUSY. */

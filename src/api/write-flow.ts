@@ -91,6 +91,7 @@ async function acceptConditional(
   deps: ApiDeps,
   accept: AcceptInput,
   input: WriteInput,
+  payload: JobPayload,
 ): Promise<AcceptResult & { decidedAt?: number }> {
   const giveUpAt = Date.now() + deps.keyBusyWaitMs;
   let pause = 2;
@@ -116,10 +117,10 @@ async function acceptConditional(
         if (again.kind !== 'state') return again;
         if (again.lastVersion === seen.lastVersion && again.pending === 0) throw failure;
       } else {
-        const r = await deps.ledger.accept({
-          ...accept,
-          decidedAfter: { lastVersion: seen.lastVersion, at: state.now },
-        });
+        const r = await deps.acceptAndEnqueue(
+          { ...accept, decidedAfter: { lastVersion: seen.lastVersion, at: state.now } },
+          payload,
+        );
         if (r.kind === 'new') return { ...r, decidedAt: state.now };
         if (r.kind !== 'moved') return r;
       }
@@ -222,19 +223,12 @@ export async function submitWrite(
     idempotencyKey,
     replay: input.replay,
   };
-  if (!idempotencyKey && !isConditional(input) && !input.replay) {
-    // The common path: acceptance and the job in one socket write, answered from what it returned.
-    const { version, acceptedAt } = await deps.acceptAndEnqueue(accept, payloadOf(input, opId));
-    if (waitS === undefined) {
-      return writeResponse(queuedReceipt(input, opId, version, acceptedAt), {
-        requestId: req.requestId,
-      });
-    }
-    return waitAndAnswer(deps, req, input, waitS, queuedReceipt(input, opId, version, acceptedAt));
-  }
+  // Acceptance and the job leave in one socket write (the job carries no version: the worker
+  // takes it from the receipt), answered from what acceptance returned.
+  const payload = payloadOf(input, opId);
   const accepted: AcceptResult & { decidedAt?: number } = isConditional(input)
-    ? await acceptConditional(deps, accept, input)
-    : await deps.ledger.accept(accept);
+    ? await acceptConditional(deps, accept, input, payload)
+    : await deps.acceptAndEnqueue(accept, payload);
   if (accepted.kind === 'reused') {
     throw new AppError(
       'IDEMPOTENCY_KEY_REUSED',
@@ -271,38 +265,13 @@ export async function submitWrite(
     }
     return waitAndAnswer(deps, req, input, waitS, r);
   }
-  const payload = {
-    ...payloadOf(input, opId),
-    version: accepted.version,
-    acceptedAt: accepted.acceptedAt,
-  };
-  try {
-    await deps.enqueue(payload, opId);
-  } catch (err) {
-    await deps.ledger.unaccept({ opId, key: input.key, idempotencyKey }).catch(() => undefined);
-    throw err instanceof AppError
-      ? err
-      : new AppError('QUEUE_UNAVAILABLE', `could not enqueue: ${(err as Error).message}`, {
-          cause: err,
-          headers: { 'Retry-After': '1' },
-        });
+  const receipt = queuedReceipt(input, opId, accepted.version, accepted.acceptedAt);
+  if (accepted.decidedAt !== undefined) {
+    receipt.decidedAtMs = accepted.decidedAt;
+    receipt.decidedAt = new Date(accepted.decidedAt).toISOString();
   }
-  if (waitS === undefined) {
-    // Answered from what acceptance returned, without reading the receipt back.
-    const receipt = queuedReceipt(input, opId, accepted.version, accepted.acceptedAt);
-    if (accepted.decidedAt !== undefined) {
-      receipt.decidedAtMs = accepted.decidedAt;
-      receipt.decidedAt = new Date(accepted.decidedAt).toISOString();
-    }
-    return writeResponse(receipt, { requestId: req.requestId });
-  }
-  return waitAndAnswer(
-    deps,
-    req,
-    input,
-    waitS,
-    queuedReceipt(input, opId, accepted.version, accepted.acceptedAt),
-  );
+  if (waitS === undefined) return writeResponse(receipt, { requestId: req.requestId });
+  return waitAndAnswer(deps, req, input, waitS, receipt);
 }
 
 /**

@@ -11,7 +11,8 @@ import type { QueueHandle } from './queue-handle.ts';
  * connection is corked while they are issued) and Redis runs them in order, so a write costs one
  * round trip instead of two. The job is built before the version exists, so it carries none; the
  * worker reads it from the receipt (ledger.start). If the job cannot be added, the acceptance is
- * taken back, as when a separate add fails.
+ * taken back. Every write goes this way, so no acceptance can outlive a request that timed out
+ * without its job (both commands run, or neither, in the order sent).
  *
  * Not a MULTI: an ioredis transaction copies every script defined on the client (BullMQ defines
  * dozens) and measured slower than two round trips.
@@ -49,13 +50,15 @@ export function createAcceptAndEnqueue(
     }
     const [a, b] = await Promise.allSettled([accepting, adding]);
     if (a.status === 'rejected') throw a.reason;
-    if (a.value.kind !== 'new') {
-      throw new Error(`accepted without Idempotency-Key: ${a.value.kind}`);
-    }
+    // Not accepted (a repeat, a stale decision, a refused replay): the job just added has no
+    // receipt, so a worker drops it without applying anything.
+    if (a.value.kind !== 'new') return a.value;
     if (b.status === 'rejected') {
-      await ledger.unaccept({ opId: accept.opId, key: accept.key }).catch(() => undefined);
+      await ledger
+        .unaccept({ opId: accept.opId, key: accept.key, idempotencyKey: accept.idempotencyKey })
+        .catch(() => undefined);
       throw b.reason;
     }
-    return { version: a.value.version, acceptedAt: a.value.acceptedAt };
+    return a.value;
   };
 }
