@@ -83,7 +83,8 @@ export interface AcceptInput {
 /** What a worker learns when it starts an op: the receipt's status before, and the op's version. */
 export type StartResult =
   | { status: OpStatus | 'sealed'; version: number; acceptedAt: number; deadline: number }
-  | { status: 'missing' };
+  /** The job names another key than its op was accepted for: it is not applied. */
+  | { status: 'missing' | 'mismatch' };
 
 /** An op closed to new applies (see seal.lua), with what deciding its outcome needs. */
 export type SealResult =
@@ -120,7 +121,7 @@ export interface Ledger {
    * Marks the op active and records `deadline` (data Redis ms) as the latest by which an apply
    * sent for it runs; returns the receipt's previous status and the op's version.
    */
-  start(opId: string, attempt: number, deadline: number): Promise<StartResult>;
+  start(opId: string, key: string, attempt: number, deadline: number): Promise<StartResult>;
   /** Closes an unfinished op to new applies, so that its outcome can be decided for good. */
   seal(opId: string): Promise<SealResult>;
   /** Records a terminal status once and notifies waiters; returns the status that stands. */
@@ -219,9 +220,12 @@ export function createLedger(deps: {
       return copy.id === opId ? toReceipt(copy) : null;
     },
 
-    async start(opId, attempt, deadline) {
-      const r = await guard(startScript([k.op(opId)], [attempt, deadline]), 'QUEUE_UNAVAILABLE');
-      if (r[0] === 'missing') return { status: 'missing' };
+    async start(opId, key, attempt, deadline) {
+      const r = await guard(
+        startScript([k.op(opId)], [attempt, deadline, key]),
+        'QUEUE_UNAVAILABLE',
+      );
+      if (r[0] === 'missing' || r[0] === 'mismatch') return { status: r[0] };
       return {
         status: r[0] as OpStatus | 'sealed',
         version: positive(r[1]),

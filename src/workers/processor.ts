@@ -75,8 +75,12 @@ export function createProcessor(deps: {
       syncedAt = Date.now();
     }
     const deadline = Math.ceil(records.clock() + deps.applyBudgetMs);
-    const before = await withRetry(() => ledger.start(op.opId, attempt, deadline), retry);
+    const before = await withRetry(() => ledger.start(op.opId, op.key, attempt, deadline), retry);
     if (before.status === 'missing') return { kind: 'gone' };
+    if (before.status === 'mismatch') {
+      logger.error({ opId: op.opId, key: op.key }, 'job names another key than its op: ignored');
+      return { kind: 'gone' };
+    }
     if (before.status === 'sealed') return { kind: 'sealed' };
     if (before.status !== 'queued' && before.status !== 'active') {
       return { kind: 'done', status: before.status };

@@ -52,3 +52,28 @@ it('a redelivered job without a receipt is dropped: no write, no dead letter, no
     await s.stop();
   }
 });
+
+it('a job naming another key than its op was accepted for is not applied', async () => {
+  const s = await startStack({ worker: false });
+  const q = new Queue<JobPayload>(s.config.QUEUE_NAME, { connection: { url: s.queueUrl } });
+  try {
+    const w = await call(s.url, 'PUT', '/v1/keys/victim', { body: { value: 'real' } });
+    expect(w.status).toBe(202);
+    const id = w.body.op.id as string;
+    // A second job for the same op, but for another key, taken first.
+    await q.add(
+      JOB_NAME,
+      { opId: id, key: 'other-victim', type: 'put', value: '"forged"' },
+      { jobId: `${id}-forged`, lifo: true },
+    );
+    await s.startWorker();
+    const done = await call(s.url, 'GET', `/v1/ops/${id}`, { headers: { Prefer: 'wait=10' } });
+    expect(done.body.op.status).toBe('applied');
+    expect((await call(s.url, 'GET', '/v1/keys/victim')).body.value).toBe('real');
+    expect((await call(s.url, 'GET', '/v1/keys/other-victim')).status).toBe(404);
+    expect(await s.queueRedis.hget(`${s.config.KEY_PREFIX}ver:victim`, 'p')).toBe('0');
+  } finally {
+    await q.close();
+    await s.stop();
+  }
+});
