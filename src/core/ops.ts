@@ -99,6 +99,8 @@ export function queueKeys(p: string) {
     open: `${p}ops:open`,
     /** hash per dead op: the original op (with its value), last error, attempts, times */
     deadLetter: (id: string) => `${p}dlq:${id}`,
+    /** string per dead letter being replayed: one replay at a time (expires by itself) */
+    deadLetterClaim: (id: string) => `${p}dlq-claim:${id}`,
     /** zset of dead-letter op ids by failure time */
     deadLetters: `${p}dlq`,
     /** string lock so that one worker at a time reconciles */

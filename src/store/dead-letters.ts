@@ -53,6 +53,9 @@ export interface DeadLetters {
   list(opts: { limit: number; cursor?: string | undefined }): Promise<DeadLetterPage>;
   get(opId: string): Promise<DeadLetter | null>;
   remove(opId: string): Promise<boolean>;
+  /** Takes the right to replay an entry for `ttlMs`; false when another replay holds it. */
+  claim(opId: string, ttlMs: number): Promise<boolean>;
+  release(opId: string): Promise<void>;
   size(): Promise<number>;
 }
 
@@ -180,9 +183,22 @@ export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadL
 
     async remove(opId) {
       const [del] = await q(
-        redis.multi().del(k.deadLetter(opId)).zrem(k.deadLetters, opId).exec(),
+        redis
+          .multi()
+          .del(k.deadLetter(opId))
+          .zrem(k.deadLetters, opId)
+          .del(k.deadLetterClaim(opId))
+          .exec(),
       ).then((r) => (r ?? []).map(([, v]) => Number(v)));
       return del === 1;
+    },
+
+    async claim(opId, ttlMs) {
+      return (await q(redis.set(k.deadLetterClaim(opId), '1', 'PX', ttlMs, 'NX'))) === 'OK';
+    },
+
+    async release(opId) {
+      await q(redis.del(k.deadLetterClaim(opId)));
     },
 
     size: () => q(redis.zcard(k.deadLetters)),

@@ -57,6 +57,9 @@ const listRoute = createRoute({
   },
 });
 
+/** How long one replay holds its entry (longer than any replay's own wait). */
+const REPLAY_CLAIM_MS = 60_000;
+
 /** How many entries retry-all reads at a time. */
 const RETRY_PAGE = 100;
 
@@ -161,23 +164,34 @@ export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps): void 
     if (!op || d.version === null) {
       throw new AppError('NOT_REPLAYABLE', 'the job was malformed; inspect and delete it instead');
     }
-    const parts = await submitWrite(
-      deps,
-      {
-        idempotencyKey: undefined,
-        prefer: c.req.header('Prefer'),
-        requestId: requestIdOf(c),
-      },
-      {
-        key: op.key,
-        type: op.type,
-        valueJson: op.value,
-        ttlMs: op.ttlMs,
-        condition: op.condition,
-        conditionCode: op.type === 'create' ? 'KEY_EXISTS' : op.conditionCode,
-        replay: { of: opId, maxVersion: force ? undefined : d.version },
-      },
-    );
+    // One replay of an entry at a time, so that even forced replays cannot write it twice.
+    if (!(await deadLetters.claim(opId, REPLAY_CLAIM_MS))) {
+      throw new AppError('NOT_REPLAYABLE', `dead letter ${opId} is being replayed`);
+    }
+    let parts: ResponseParts;
+    try {
+      parts = await submitWrite(
+        deps,
+        {
+          idempotencyKey: undefined,
+          prefer: c.req.header('Prefer'),
+          requestId: requestIdOf(c),
+        },
+        {
+          key: op.key,
+          type: op.type,
+          valueJson: op.value,
+          ttlMs: op.ttlMs,
+          condition: op.condition,
+          conditionCode: op.type === 'create' ? 'KEY_EXISTS' : op.conditionCode,
+          replay: { of: opId, maxVersion: force ? undefined : d.version },
+        },
+      );
+    } catch (err) {
+      await deadLetters.release(opId).catch(() => undefined);
+      throw err;
+    }
+    // The replay is accepted: the entry leaves (with its claim).
     await deadLetters.remove(opId);
     return parts;
   }
