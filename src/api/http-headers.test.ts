@@ -23,7 +23,13 @@ describe('write conditions', () => {
     expect(parseWriteCondition(undefined, '*')).toEqual({ kind: 'absent' });
     expect(parseWriteCondition('*', undefined)).toEqual({ kind: 'exists' });
     expect(parseWriteCondition('"12"', undefined)).toEqual({ kind: 'version', version: 12 });
-    expect(parseWriteCondition('W/"3"', undefined)).toEqual({ kind: 'version', version: 3 });
+    // Strong comparison: a weak tag or a non-canonical version never matches.
+    for (const h of ['W/"3"', '"03"', '"00"']) {
+      expect(() => parseWriteCondition(h, undefined)).toThrow(
+        expect.objectContaining({ code: 'PRECONDITION_FAILED' }),
+      );
+    }
+    expect(parseWriteCondition('"0"', undefined)).toEqual({ kind: 'version', version: 0 });
     expect(parseWriteCondition(undefined, undefined)).toBeUndefined();
   });
   it.each(['12', '"x"', '"1", "2"', ''])('rejects If-Match %j', (h) => {

@@ -31,11 +31,16 @@ export function parseWriteCondition(
   if (ifMatch === undefined) return undefined;
   const v = ifMatch.trim();
   if (v === '*') return { kind: 'exists' };
-  const m = /^(?:W\/)?"(\d{1,15})"$/.exec(v);
-  if (m?.[1] === undefined) {
+  const m = /^(W\/)?"(\d{1,15})"$/.exec(v);
+  if (m?.[2] === undefined) {
     throw new AppError('INVALID_HEADER', 'If-Match must be "*" or a quoted version such as "3"');
   }
-  return { kind: 'version', version: Number(m[1]) };
+  // If-Match compares strongly (RFC 9110 section 13.1.1): a weak tag, or a version written
+  // otherwise than kvq writes its ETags ("01"), matches no current ETag.
+  if (m[1] !== undefined || String(Number(m[2])) !== m[2]) {
+    throw new AppError('PRECONDITION_FAILED', `If-Match: ${v} matches no ETag kvq issues`);
+  }
+  return { kind: 'version', version: Number(m[2]) };
 }
 
 /** True when a read's If-None-Match names the current ETag (or "*"). */
