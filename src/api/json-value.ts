@@ -13,6 +13,21 @@ export interface JsonBody {
   valueJson: string | undefined;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A body's bytes as text. Invalid UTF-8 is refused (400 MALFORMED_JSON) rather than replaced
+ * with U+FFFD, which would change a value or a key the client sent. A leading BOM is dropped, as
+ * the web Request API does.
+ */
+export function decodeBody(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new AppError('MALFORMED_JSON', 'the body is not valid UTF-8');
+  }
+}
+
 /** The 400 for a body JSON.parse refused. */
 export function malformedJson(err: unknown): AppError {
   if (err instanceof AppError) return err;

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Condition } from '../core/index.ts';
 import type { ApiDeps } from './deps.ts';
 import { parseIdempotencyKey, parseWriteCondition } from './http-headers.ts';
-import { readJsonBody } from './json-value.ts';
+import { decodeBody, readJsonBody } from './json-value.ts';
 import { keyFromUrl } from './key-path.ts';
 import { answerableError, validationError } from './middleware/errors.ts';
 import { JSON_TYPE, maxWriteBodyBytes } from './middleware/json-body.ts';
@@ -18,7 +18,6 @@ import { readResponse, type ResponseParts } from './render.ts';
 import { putBody } from './schemas.ts';
 import { submitPut } from './write-flow.ts';
 
-const utf8 = new TextDecoder();
 /** A request header as Hono's adapter sees it (repeated headers joined). */
 const header = (req: IncomingMessage, name: string): string | undefined => {
   const v = req.headers[name];
@@ -129,10 +128,9 @@ export function createRawPaths(
       };
       Promise.resolve()
         .then(() => {
-          // TextDecoder, like the web Request Hono reads, drops a UTF-8 BOM.
-          const { body: parsed, valueJson } = readJsonBody(
-            utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
-          );
+          const first = chunks[0];
+          const bytes = chunks.length === 1 && first ? first : Buffer.concat(chunks);
+          const { body: parsed, valueJson } = readJsonBody(decodeBody(bytes));
           const body = putBody.safeParse(parsed);
           if (!body.success) throw validationError(body.error.issues);
           const put = { valueJson, ttlSeconds: body.data.ttlSeconds };

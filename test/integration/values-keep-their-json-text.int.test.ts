@@ -1,3 +1,5 @@
+import { request } from 'node:http';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { call, type Stack, startStack } from '../helpers/stack.ts';
@@ -129,4 +131,50 @@ it('a UTF-8 BOM before the body is dropped on both PUT paths, as before', async 
     expect(res.status).toBe(201);
     expect(valueText(await res.text())).toBe('-0');
   }
+});
+
+describe('invalid UTF-8 in a body', () => {
+  it('is refused with 400 on every write path, never replaced with U+FFFD', async () => {
+    {
+      const port = new URL(s.url).port;
+      const bad = Buffer.concat([
+        Buffer.from('{"value":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}'),
+      ]);
+      const badKey = Buffer.concat([
+        Buffer.from('{"key":"bad'),
+        Buffer.from([0xff]),
+        Buffer.from('key","value":1}'),
+      ]);
+      for (const [method, path, body] of [
+        ['PUT', '/v1/keys/utf8-raw', bad],
+        ['PUT', '/v1/keys/utf8-hono?x', bad],
+        ['POST', '/v1/keys', badKey],
+      ] as const) {
+        const r = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const req = request(
+            {
+              host: '127.0.0.1',
+              port,
+              method,
+              path,
+              headers: { 'Content-Type': 'application/json', 'Content-Length': body.length },
+            },
+            (res) => {
+              let text = '';
+              res.on('data', (d: Buffer) => (text += d.toString()));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+        expect(r.status, `${method} ${path}`).toBe(400);
+        expect(JSON.parse(r.text)).toMatchObject({ code: 'MALFORMED_JSON' });
+      }
+      expect((await call(s.url, 'GET', '/v1/keys/utf8-raw')).status).toBe(404);
+      expect((await call(s.url, 'GET', '/v1/keys?prefix=bad')).body.items).toEqual([]);
+    }
+  });
 });

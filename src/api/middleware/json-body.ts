@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 
 import { AppError } from '../../core/index.ts';
-import { malformedJson, readJsonBody } from '../json-value.ts';
+import { decodeBody, malformedJson, readJsonBody } from '../json-value.ts';
 
 export const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
@@ -44,12 +44,13 @@ export function jsonBody(maxBytes: number): MiddlewareHandler {
       throw new AppError('INVALID_HEADER', 'Content-Length is not a number');
     }
     const parse = async () => {
-      let text: string;
+      let bytes: ArrayBuffer;
       try {
-        text = await c.req.text();
+        bytes = await c.req.arrayBuffer();
       } catch (err) {
         throw malformedJson(err);
       }
+      const text = decodeBody(new Uint8Array(bytes));
       c.set('valueJson', readJsonBody(text).valueJson);
       await next();
     };
