@@ -66,6 +66,19 @@ describe('memory', () => {
     expect(e?.headers['Retry-After']).toBe('5');
   });
 
+  it('counts the bytes let in since the last reading: a burst of large values stops at the limit', async () => {
+    const { state, admission } = setup();
+    state.data = { used: 6 * MB, max: 10 * MB };
+    await admission.refresh();
+    // 9 MB is the limit: 3 MB of values fit between two readings, the fourth does not.
+    for (let i = 0; i < 3; i++) expect(await refusal(admission.check(MB - 2048))).toBeUndefined();
+    expect((await refusal(admission.check(MB - 2048)))?.code).toBe('DATA_FULL');
+    // A new reading replaces the estimate.
+    state.data = { used: 6 * MB, max: 10 * MB };
+    await admission.refresh();
+    expect(await refusal(admission.check(MB - 2048))).toBeUndefined();
+  });
+
   it('names the data Redis when it is the full one', async () => {
     const { state, admission } = setup();
     state.data = { used: 9.5 * MB, max: 10 * MB };

@@ -30,8 +30,12 @@ export interface AdmissionDeps {
  * accepted while the data Redis is full could only fail when a worker applies it.
  */
 export interface Admission {
-  /** Resolves when a write may go ahead; rejects with BACKLOG_FULL, QUEUE_FULL or DATA_FULL. */
-  check(): Promise<void>;
+  /**
+   * Resolves when a write of about `bytes` may go ahead; rejects with BACKLOG_FULL, QUEUE_FULL or
+   * DATA_FULL. What it lets in counts against both Redis until their next reading, so a burst
+   * between two readings cannot overshoot the limit by more than one write.
+   */
+  check(bytes?: number): Promise<void>;
   /**
    * Reads both Redis' memory and the unfinished count. Run by one timer per process (about once
    * a second), never per request.
@@ -48,6 +52,9 @@ type FullCode = Extract<ErrorCode, 'QUEUE_FULL' | 'DATA_FULL'>;
 
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 
+/** What a write costs a Redis beyond its value (receipt, job or record, index entries). */
+const RECORD_OVERHEAD_BYTES = 1024;
+
 export function createAdmission(deps: AdmissionDeps): Admission {
   const now = deps.now ?? Date.now;
   const memory: Record<FullCode, Seen | undefined> = {
@@ -59,6 +66,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   // reaches the limit is the count read again before refusing (shared by concurrent writes).
   let unfinished = 0;
   let admittedSince = 0;
+  /** Bytes let in since each Redis' last reading (value plus a record's overhead). */
+  const bytesSince: Record<FullCode, number> = { QUEUE_FULL: 0, DATA_FULL: 0 };
   let counting: Promise<void> | undefined;
 
   function limitOf(code: FullCode, r: MemoryReading): number {
@@ -68,13 +77,13 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     return Math.min(share, budget);
   }
 
-  function checkMemory(code: FullCode): void {
+  function checkMemory(code: FullCode, bytes: number): void {
     const seen = memory[code];
     // No recent reading: that Redis is down or slow, which the write itself will meet (a data
     // Redis that is down must not stop writes from being accepted).
     if (!seen || now() - seen.at > deps.staleAfterMs) return;
     const limit = limitOf(code, seen.reading);
-    if (seen.reading.used < limit) return;
+    if (seen.reading.used + bytesSince[code] + bytes <= limit) return;
     const which = code === 'QUEUE_FULL' ? 'queue' : 'data';
     throw new AppError(
       code,
@@ -120,15 +129,20 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   }
 
   async function read(code: FullCode, probe: () => Promise<MemoryReading>): Promise<void> {
+    const base = bytesSince[code];
     const reading = await probe();
     memory[code] = { reading, at: now() };
+    bytesSince[code] -= base;
   }
 
   return {
-    async check() {
-      checkMemory('QUEUE_FULL');
-      checkMemory('DATA_FULL');
+    async check(bytes = 0) {
+      const cost = bytes + RECORD_OVERHEAD_BYTES;
+      checkMemory('QUEUE_FULL', cost);
+      checkMemory('DATA_FULL', cost);
       await checkBacklog();
+      bytesSince.QUEUE_FULL += cost;
+      bytesSince.DATA_FULL += cost;
     },
 
     async refresh() {

@@ -213,7 +213,7 @@ export async function submitWrite(
   const waitS = preferWaitSeconds(req.prefer);
   const fp = idempotencyKey ? fingerprint(input) : undefined;
 
-  await deps.admission.check();
+  await deps.admission.check(input.valueJson === undefined ? 0 : input.valueJson.length);
   const opId = randomUUID();
   const accept: AcceptInput = {
     opId,

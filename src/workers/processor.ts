@@ -37,8 +37,8 @@ type Attempt =
       outcome?: ApplyOutcome;
       error?: { code: string; message: string };
     }
-  /** None of its applies ran (and none still can): try again. */
-  | { kind: 'not-applied' }
+  /** None of its applies ran (and none still can): try again. `error`: why this one failed. */
+  | { kind: 'not-applied'; error?: unknown }
   /** Terminal before this try: a redelivery. */
   | { kind: 'done'; status: Finished }
   /** Closed to new applies by another process (see settle.ts). */
@@ -88,6 +88,7 @@ export function createProcessor(deps: {
     // The receipt is authoritative for the version (a job sent with its acceptance carries none).
     const target = { opId: op.opId, key: op.key, version: before.version };
     let outcome: ApplyOutcome | undefined;
+    let failure: unknown;
     try {
       outcome = await records.apply({
         ...target,
@@ -99,6 +100,7 @@ export function createProcessor(deps: {
       });
     } catch (err) {
       if (!isTransient(err)) throw err;
+      failure = err;
       logger.warn({ err, opId: op.opId }, 'apply outcome unknown; resolving it');
     }
     switch (outcome?.outcome) {
@@ -113,7 +115,7 @@ export function createProcessor(deps: {
       default: {
         // Timed out or ran late: ask the data Redis once its clock is past the deadline.
         const r = await settler.resolve(target, before.deadline);
-        if (r === 'none') return { kind: 'not-applied' };
+        if (r === 'none') return { kind: 'not-applied', error: failure };
         if (r === 'refused') return { kind: 'settled', status: 'failed', error: OP_EXPIRED_ERROR };
         return { kind: 'settled', status: r };
       }
@@ -149,7 +151,10 @@ export function createProcessor(deps: {
         );
         return { opId: op.opId, status: stands ?? 'missing', duplicate: true };
       }
-      if (result.kind === 'not-applied') throw notApplied(op.opId);
+      // The apply's own error (e.g. DATA_FULL) says more than "did not run".
+      if (result.kind === 'not-applied') {
+        throw result.error instanceof Error ? result.error : notApplied(op.opId);
+      }
       const settled = result;
       const details = settled.outcome;
       const stands = await withRetry(
