@@ -75,6 +75,9 @@ function conditionFailure(
   return undefined;
 }
 
+/** What acceptance answered; a new op with the id it was accepted under (and its decision time). */
+type Accepted = AcceptResult & { opId?: string; decidedAt?: number };
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -91,8 +94,7 @@ async function acceptConditional(
   deps: ApiDeps,
   accept: AcceptInput,
   input: WriteInput,
-  payload: JobPayload,
-): Promise<AcceptResult & { decidedAt?: number }> {
+): Promise<Accepted> {
   const giveUpAt = Date.now() + deps.keyBusyWaitMs;
   let pause = 2;
   for (;;) {
@@ -117,11 +119,14 @@ async function acceptConditional(
         if (again.kind !== 'state') return again;
         if (again.lastVersion === seen.lastVersion && again.pending === 0) throw failure;
       } else {
+        // A fresh op id per try: a refused try has already sent a job under its id (dropped by
+        // a worker for want of a receipt), and a later try must not share that job's id.
+        const opId = randomUUID();
         const r = await deps.acceptAndEnqueue(
-          { ...accept, decidedAfter: { lastVersion: seen.lastVersion, at: state.now } },
-          payload,
+          { ...accept, opId, decidedAfter: { lastVersion: seen.lastVersion, at: state.now } },
+          payloadOf(input, opId),
         );
-        if (r.kind === 'new') return { ...r, decidedAt: state.now };
+        if (r.kind === 'new') return { ...r, opId, decidedAt: state.now };
         if (r.kind !== 'moved') return r;
       }
     }
@@ -225,10 +230,9 @@ export async function submitWrite(
   };
   // Acceptance and the job leave in one socket write (the job carries no version: the worker
   // takes it from the receipt), answered from what acceptance returned.
-  const payload = payloadOf(input, opId);
-  const accepted: AcceptResult & { decidedAt?: number } = isConditional(input)
-    ? await acceptConditional(deps, accept, input, payload)
-    : await deps.acceptAndEnqueue(accept, payload);
+  const accepted: Accepted = isConditional(input)
+    ? await acceptConditional(deps, accept, input)
+    : await deps.acceptAndEnqueue(accept, payloadOf(input, opId));
   if (accepted.kind === 'reused') {
     throw new AppError(
       'IDEMPOTENCY_KEY_REUSED',
@@ -265,7 +269,12 @@ export async function submitWrite(
     }
     return waitAndAnswer(deps, req, input, waitS, r);
   }
-  const receipt = queuedReceipt(input, opId, accepted.version, accepted.acceptedAt);
+  const receipt = queuedReceipt(
+    input,
+    accepted.opId ?? opId,
+    accepted.version,
+    accepted.acceptedAt,
+  );
   if (accepted.decidedAt !== undefined) {
     receipt.decidedAtMs = accepted.decidedAt;
     receipt.decidedAt = new Date(accepted.decidedAt).toISOString();
