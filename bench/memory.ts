@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { Redis } from 'ioredis';
 
-import { startRedisServer } from '../src/bin/redis-server.ts';
+import { startRedisServer } from '../src/redis/index.ts';
 import { createRecordStore } from '../src/store/index.ts';
 
 async function usedMemory(redis: Redis): Promise<number> {

@@ -16,7 +16,7 @@ import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
-import { freePort, type RedisServer, startRedisServer } from '../src/bin/redis-server.ts';
+import { freePort, type RedisServer, startRedisServer } from '../src/redis/index.ts';
 import { bytesPerKey } from './memory.ts';
 
 const { values: args } = parseArgs({

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { waitReady } from '../scripts/wait-ready.ts';
-import { freePort, type RedisServer, startRedisServer } from '../src/bin/redis-server.ts';
+import { freePort, type RedisServer, startRedisServer } from '../src/redis/index.ts';
 
 /**
  * A local kvq deployment for chaos runs: queue and data redis-server with AOF, N API and M worker

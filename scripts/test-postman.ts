@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import newman from 'newman';
 
-import { freePort } from '../src/bin/redis-server.ts';
+import { freePort } from '../src/redis/index.ts';
 import { waitReady } from './wait-ready.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));

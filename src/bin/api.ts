@@ -23,12 +23,9 @@ import {
   type Logger,
   queueKeys,
 } from '../core/index.ts';
+import { createAcceptAndEnqueue, createQueueHandle, jobOptions } from '../queue/index.ts';
+import { closeClient, createRedisClient, memoryProbe, waitReady } from '../redis/index.ts';
 import { createDeadLetters, guard } from '../store/index.ts';
-import { createAcceptAndEnqueue } from './accept-enqueue.ts';
-import { jobOptions } from './job-options.ts';
-import { memoryProbe } from './memory-info.ts';
-import { createQueueHandle } from './queue-handle.ts';
-import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
 import { createStores } from './stores.ts';
 
 /** How often the write admission reads both Redis' memory and the unfinished count. */

@@ -2,9 +2,9 @@ import { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
 
 import { createAutoscaler, k8sScaleTarget } from '../autoscaler/index.ts';
 import type { Config, Lifecycle, Logger } from '../core/index.ts';
+import { createQueueHandle } from '../queue/index.ts';
+import { closeClient, createRedisClient } from '../redis/index.ts';
 import { startHealthServer } from './health-server.ts';
-import { createQueueHandle } from './queue-handle.ts';
-import { closeClient, createRedisClient } from './redis-clients.ts';
 
 /**
  * Composition root of `kvq autoscaler`: queue backlog in, worker replicas out. In a cluster it uses

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 
 import type { Config, Lifecycle, Logger } from '../core/index.ts';
+import { REDIS_INSTALL_HINT, redisServerAvailable, startRedisServer } from '../redis/index.ts';
 import { startApi } from './api.ts';
-import { REDIS_INSTALL_HINT, redisServerAvailable, startRedisServer } from './redis-server.ts';
 import { startWorker } from './worker.ts';
 
 export class MissingRedisError extends Error {}

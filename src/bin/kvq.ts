@@ -7,8 +7,8 @@ import {
   loadConfig,
   requireRedisUrls,
 } from '../core/index.ts';
+import { REDIS_INSTALL_HINT, redisServerAvailable } from '../redis/index.ts';
 import { MissingRedisError } from './dev.ts';
-import { REDIS_INSTALL_HINT, redisServerAvailable } from './redis-server.ts';
 
 const USAGE = `usage: kvq <role>
 

@@ -1,6 +1,8 @@
 import { Worker } from 'bullmq';
 
 import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
+import { createQueueHandle } from '../queue/index.ts';
+import { closeClient, createRedisClient, waitReady } from '../redis/index.ts';
 import {
   createProcessor,
   createReaper,
@@ -11,8 +13,6 @@ import {
   type ProcessResult,
 } from '../workers/index.ts';
 import { startHealthServer } from './health-server.ts';
-import { createQueueHandle } from './queue-handle.ts';
-import { closeClient, createRedisClient, waitReady } from './redis-clients.ts';
 import { createStores } from './stores.ts';
 
 export interface WorkerHandle {

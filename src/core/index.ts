@@ -2,6 +2,7 @@ export type { Config, ConfigInput } from './config.ts';
 export { CONFIG_KEYS, ConfigError, loadConfig, requireRedisUrls } from './config.ts';
 export type { ErrorCode, FieldError } from './errors.ts';
 export { AppError, ERRORS, isAppError, isOutOfMemory, isTransient } from './errors.ts';
+export { dataKeys, queueKeys } from './keys.ts';
 export type { Lifecycle, ShutdownResult } from './lifecycle.ts';
 export { createLifecycle } from './lifecycle.ts';
 export type { Logger } from './logger.ts';
@@ -9,13 +10,11 @@ export { createLogger } from './logger.ts';
 export type { Condition, JobPayload, OpError, OpReceipt, OpStatus, OpType } from './ops.ts';
 export {
   conditionSchema,
-  dataKeys,
   FAILURE_CODES,
   JOB_NAME,
   jobPayloadSchema,
   OP_STATUSES,
   OP_TYPES,
-  queueKeys,
   TERMINAL_STATUSES,
 } from './ops.ts';
 export type { Periodic } from './periodic.ts';

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 
 import { afterAll, describe, expect, inject, it } from 'vitest';
 
-import { freePort } from '../../src/bin/redis-server.ts';
+import { freePort } from '../../src/redis/index.ts';
 import { exitOf, KVQ_BIN, output, spawnRole, stopChild } from '../helpers/processes.ts';
 import { eventually } from '../helpers/stack.ts';
 

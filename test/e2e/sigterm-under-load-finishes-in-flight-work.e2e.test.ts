@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { freePort } from '../../src/bin/redis-server.ts';
+import { freePort } from '../../src/redis/index.ts';
 import { exitOf, output, spawnRole, stopChild } from '../helpers/processes.ts';
 import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import type { TestProject } from 'vitest/node';
 
-import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
+import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

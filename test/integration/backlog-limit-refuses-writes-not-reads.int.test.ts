@@ -4,8 +4,8 @@ import { join } from 'node:path';
 
 import { expect, it } from 'vitest';
 
-import { startRedisServer } from '../../src/bin/redis-server.ts';
 import { queueKeys } from '../../src/core/index.ts';
+import { startRedisServer } from '../../src/redis/index.ts';
 import { call, startStack } from '../helpers/stack.ts';
 
 it('over MAX_BACKLOG writes get 503 BACKLOG_FULL + Retry-After, reads keep working, nothing accepted is dropped', async () => {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
 import { queueKeys } from '../../src/core/index.ts';
+import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 import { createLedger, type Ledger } from '../../src/store/index.ts';
 import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
+import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
 
 let dir: string;

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
 import { queueKeys } from '../../src/core/index.ts';
+import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 import { ADMISSION_SEES_IT_MS, fillUntilFull } from '../helpers/fill-redis.ts';
 import { call, eventually, startStack } from '../helpers/stack.ts';
 

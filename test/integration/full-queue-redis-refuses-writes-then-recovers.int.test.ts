@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
 import { AppError, queueKeys } from '../../src/core/index.ts';
+import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 import { createLedger, guard } from '../../src/store/index.ts';
 import { ADMISSION_SEES_IT_MS, fillUntilFull } from '../helpers/fill-redis.ts';
 import { call, eventually, startStack } from '../helpers/stack.ts';

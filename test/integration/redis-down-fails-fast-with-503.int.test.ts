@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { freePort, type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
+import { freePort, type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 import { call, eventually, type Stack, startStack, timed } from '../helpers/stack.ts';
 
 let dir: string;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
+import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 
 /**
  * The helper behind the tests, the chaos run and `kvq dev` restarts Redis on the same port. If

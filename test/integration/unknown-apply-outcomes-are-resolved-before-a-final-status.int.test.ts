@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
+import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 import { call, eventually, startStack } from '../helpers/stack.ts';
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { type RedisServer, startRedisServer } from '../../src/bin/redis-server.ts';
+import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
 
 /**

@@ -1,0 +1,3 @@
+export { createAcceptAndEnqueue } from './accept-enqueue.ts';
+export { jobOptions } from './job-options.ts';
+export { createQueueHandle, type QueueHandle, QueueUnavailableError } from './queue-handle.ts';
