@@ -218,6 +218,8 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
     'model violations': model.violations.length,
     reads: counts.reads,
     'version regressions seen by readers': counts.regressions,
+    'stale reads (below a version reported applied before the read)': counts.staleReads,
+    'unknown-outcome 503s (WRITE_NOT_REPLICATED)': counts.unknownOutcome,
     'SIGKILLs (api / worker)': `${String(kills.api)} / ${String(kills.worker)}`,
     'Redis restarts': restarts.join(', ') || 'none',
     'drain time (s)': drainSeconds.toFixed(1),

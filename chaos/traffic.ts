@@ -19,7 +19,12 @@ export interface PendingWrite {
   idempotencyKey: string;
   /** Some attempt's answer was lost (connection error, timeout, 5xx other than 503). */
   lost: boolean;
+  /** Sent with `Prefer: wait`: an applied answer sets a floor for later reads of the key. */
+  wait: boolean;
 }
+
+/** 503s after which kvq may still apply the write (accepted, not confirmed by the replicas). */
+const UNKNOWN_OUTCOME_CODES = new Set(['WRITE_NOT_REPLICATED']);
 
 type Outcome = 'final' | 'retry';
 
@@ -34,7 +39,13 @@ export interface Traffic {
     refused: number;
     reads: number;
     regressions: number;
+    /** 503s that leave the outcome unknown (the write may still take effect). */
+    unknownOutcome: number;
+    /** Reads that returned a lower version than one an earlier reported-applied write set. */
+    staleReads: number;
   };
+  /** performance.now() of the last accepted write (202 or a waited 2xx). */
+  lastAcceptedAt(): number;
   readonly violations: string[];
   /** Writes whose answers were lost and that got no definitive answer in time. */
   readonly unresolved: PendingWrite[];
@@ -51,6 +62,12 @@ export function createTraffic(opts: {
   keys: number;
   runId: string;
   keyName: (i: number) => string;
+  /**
+   * With failover topologies a read may see a value its primary had not yet replicated, which a
+   * failover then loses: readers count such regressions instead of flagging them. A read must
+   * still never go below a version that was reported applied before it started.
+   */
+  readsMayRegress?: boolean;
 }): Traffic {
   const history = new History();
   const readOrder = new ReadOrderChecker();
@@ -65,6 +82,16 @@ export function createTraffic(opts: {
     refused: 0,
     reads: 0,
     regressions: 0,
+    unknownOutcome: 0,
+    staleReads: 0,
+  };
+  let lastAccepted = 0;
+  /** Per key: versions reported applied (`Prefer: wait`), with when the client heard it. */
+  const appliedFloors = new Map<string, { at: number; version: number }[]>();
+  const floorBefore = (key: string, t: number) => {
+    let v = 0;
+    for (const f of appliedFloors.get(key) ?? []) if (f.at < t && f.version > v) v = f.version;
+    return v;
   };
   const violations: string[] = [];
   const unresolved: PendingWrite[] = [];
@@ -93,7 +120,11 @@ export function createTraffic(opts: {
     try {
       const r = await fetch(`${url}${req.path}`, {
         method: req.method,
-        headers: { ...req.headers, 'Idempotency-Key': p.idempotencyKey },
+        headers: {
+          ...req.headers,
+          'Idempotency-Key': p.idempotencyKey,
+          ...(p.wait ? { Prefer: 'wait=5' } : {}),
+        },
         ...(req.body !== undefined ? { body: req.body } : {}),
         signal: AbortSignal.timeout(WRITE_TIMEOUT_MS),
       });
@@ -109,8 +140,13 @@ export function createTraffic(opts: {
     const code = (body as { code?: unknown } | undefined)?.code;
     tally(typeof code === 'string' ? `${String(status)} ${code}` : String(status));
     if (status >= 500) {
-      // 503 is kvq saying it did not accept this attempt; any other 5xx leaves it open.
+      // 503 is kvq saying it did not accept this attempt, except the codes that say the outcome
+      // is unknown; any other 5xx leaves it open too.
       if (status !== 503) p.lost = true;
+      else if (typeof code === 'string' && UNKNOWN_OUTCOME_CODES.has(code)) {
+        counts.unknownOutcome++;
+        p.lost = true;
+      }
       return 'retry';
     }
     const recorded = history.record(p.w, status, body);
@@ -132,6 +168,13 @@ export function createTraffic(opts: {
       );
     }
     opOwner.set(recorded.id, p.idempotencyKey);
+    lastAccepted = performance.now();
+    const waited = (body as { op?: { status?: unknown } } | undefined)?.op?.status;
+    if (waited === 'applied' && p.w.kind !== 'delete') {
+      const list = appliedFloors.get(p.w.key) ?? [];
+      list.push({ at: performance.now(), version: recorded.version });
+      appliedFloors.set(p.w.key, list);
+    }
     if (recorded.key !== p.w.key) {
       violations.push(
         `op ${recorded.id} answered a write of ${p.w.key} but is for ${recorded.key}`,
@@ -157,12 +200,14 @@ export function createTraffic(opts: {
     violations,
     unresolved,
     resolve,
+    lastAcceptedAt: () => lastAccepted,
     async write(seq) {
       counts.sent++;
       const p: PendingWrite = {
         w: nextWrite(seq),
         idempotencyKey: `${opts.runId}-${String(seq)}`,
         lost: false,
+        wait: seq % 5 === 0,
       };
       if (await resolve(p, Date.now() + WRITE_PATIENCE_MS)) return;
       // Only 503s came back: kvq accepted none of the attempts. A lost answer leaves it open.
@@ -185,12 +230,21 @@ export function createTraffic(opts: {
         }
         const { version } = (await r.json()) as { version: number };
         saw(key, version);
+        const applied = floorBefore(key, startedAt);
+        if (version < applied) {
+          counts.staleReads++;
+          violations.push(
+            `stale read of ${key}: version ${String(applied)} was reported applied before this read started, which saw ${String(version)}`,
+          );
+        }
         const floor = readOrder.record(key, startedAt, performance.now(), version);
         if (floor !== null) {
           counts.regressions++;
-          violations.push(
-            `regression on ${key}: a read completed with ${String(floor)} before this one started, which saw ${String(version)}`,
-          );
+          if (!opts.readsMayRegress) {
+            violations.push(
+              `regression on ${key}: a read completed with ${String(floor)} before this one started, which saw ${String(version)}`,
+            );
+          }
         }
       } catch {
         await sleep(20);
