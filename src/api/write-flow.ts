@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 import { AppError, type Condition, type JobPayload, type OpType } from '../core/index.ts';
 import {
@@ -121,7 +121,7 @@ async function acceptConditional(
       } else {
         // A fresh op id per try: a refused try has already sent a job under its id (dropped by
         // a worker for want of a receipt), and a later try must not share that job's id.
-        const opId = randomUUID();
+        const opId = deps.ledger.newOpId(input.key);
         const r = await deps.acceptAndEnqueue(
           { ...accept, opId, decidedAfter: { lastVersion: seen.lastVersion, at: state.now } },
           payloadOf(input, opId),
@@ -219,7 +219,7 @@ export async function submitWrite(
   const fp = idempotencyKey ? fingerprint(input) : undefined;
 
   await deps.admission.check(input.valueJson === undefined ? 0 : input.valueJson.length);
-  const opId = randomUUID();
+  const opId = deps.ledger.newOpId(input.key);
   const accept: AcceptInput = {
     opId,
     key: input.key,

@@ -15,18 +15,11 @@ import {
   requestErrorResponse,
   type Subscriber,
 } from '../api/index.ts';
-import {
-  type Config,
-  createPeriodic,
-  JOB_NAME,
-  type Lifecycle,
-  type Logger,
-  queueKeys,
-} from '../core/index.ts';
-import { createAcceptAndEnqueue, createQueueHandle, jobOptions } from '../queue/index.ts';
+import { type Config, createPeriodic, JOB_NAME, type Lifecycle, type Logger } from '../core/index.ts';
+import { createAcceptAndEnqueue, createQueueHandles, jobOptions } from '../queue/index.ts';
 import { closeClient, createRedisClient, memoryProbe, waitReady } from '../redis/index.ts';
-import { createDeadLetters, guard } from '../store/index.ts';
-import { createStores } from './stores.ts';
+import { guard, type Ledger } from '../store/index.ts';
+import { createStores, enforcePartitionCount } from './stores.ts';
 
 /** How often the write admission reads both Redis' memory and the unfinished count. */
 const ADMISSION_REFRESH_MS = 1000;
@@ -54,20 +47,24 @@ export async function startApi(
   if (!q) logger.warn('queue Redis not reachable yet; serving anyway (writes answer 503)');
   if (!d) logger.warn('data Redis not reachable yet; serving anyway (reads answer 503)');
 
-  const queue = createQueueHandle(config.QUEUE_NAME, queueRedis);
-  lifecycle.register('queue', () => queue.close());
+  const { layout, ledger, records, deadLetters } = createStores(config, queueRedis, kvRedis);
+  await enforcePartitionCount(queueRedis, layout, 'queue', logger, lifecycle);
+  await enforcePartitionCount(kvRedis, layout, 'data', logger, lifecycle);
+  const queues = createQueueHandles(layout, queueRedis);
+  lifecycle.register('queue', () => queues.close());
 
-  const { ledger, records } = createStores(config, queueRedis, kvRedis);
+  // Sharded pub/sub: an op's done channel carries its partition's tag (finish.lua SPUBLISHes it),
+  // so on a cluster only the node that owns the partition carries its messages.
   const handlers: ((channel: string) => void)[] = [];
-  subRedis.on('message', (channel: string) => {
+  subRedis.on('smessage', (channel: string) => {
     for (const h of handlers) h(channel);
   });
   const subscriber: Subscriber = {
     subscribe: async (ch) => {
-      await subRedis.subscribe(ch);
+      await subRedis.ssubscribe(ch);
     },
     unsubscribe: async (ch) => {
-      await subRedis.unsubscribe(ch);
+      await subRedis.sunsubscribe(ch);
     },
     onMessage: (h) => handlers.push(h),
   };
@@ -75,16 +72,21 @@ export async function startApi(
   const deps: ApiDeps = {
     ledger,
     records,
-    deadLetters: createDeadLetters({ redis: queueRedis, prefix: config.KEY_PREFIX }),
+    deadLetters,
     enqueue: async (payload, jobId) => {
       // A full queue Redis is a 503 QUEUE_FULL, not a 500 (see store/guard.ts).
       await guard(
-        Promise.resolve().then(() => queue.get().add(JOB_NAME, payload, { ...opts, jobId })),
+        Promise.resolve().then(() =>
+          queues
+            .of(layout.of(payload.key))
+            .get()
+            .add(JOB_NAME, payload, { ...opts, jobId }),
+        ),
         'QUEUE_UNAVAILABLE',
       );
     },
-    acceptAndEnqueue: createAcceptAndEnqueue(queueRedis, queue, ledger, opts),
-    admission: startAdmission(config, queueRedis, kvRedis, logger, lifecycle),
+    acceptAndEnqueue: createAcceptAndEnqueue(queueRedis, queues, layout, ledger, opts),
+    admission: startAdmission(config, queueRedis, kvRedis, ledger, logger, lifecycle),
     keyBusyWaitMs: config.KEY_BUSY_WAIT_MS,
     waiter: createOpWaiter({ ledger, subscriber }),
     logger,
@@ -137,14 +139,14 @@ function startAdmission(
   config: Config,
   queueRedis: Redis,
   kvRedis: Redis,
+  ledger: Ledger,
   logger: Logger,
   lifecycle: Lifecycle,
 ): Admission {
-  const open = queueKeys(config.KEY_PREFIX).open;
   const admission = createAdmission({
     queueMemory: memoryProbe(queueRedis),
     dataMemory: memoryProbe(kvRedis),
-    unfinished: () => queueRedis.zcard(open),
+    unfinished: () => ledger.unfinished(),
     maxBacklog: config.MAX_BACKLOG,
     memoryLimitPercent: config.WRITE_MEMORY_LIMIT_PERCENT,
     queueMemoryMaxBytes: config.QUEUE_MEMORY_MAX_BYTES,

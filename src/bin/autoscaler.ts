@@ -2,9 +2,10 @@ import { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
 
 import { createAutoscaler, k8sScaleTarget } from '../autoscaler/index.ts';
 import type { Config, Lifecycle, Logger } from '../core/index.ts';
-import { createQueueHandle } from '../queue/index.ts';
+import { createQueueHandles } from '../queue/index.ts';
 import { closeClient, createRedisClient } from '../redis/index.ts';
 import { startHealthServer } from './health-server.ts';
+import { layoutOf } from './stores.ts';
 
 /**
  * Composition root of `kvq autoscaler`: queue backlog in, worker replicas out. In a cluster it uses
@@ -25,14 +26,12 @@ export async function startAutoscaler(
   const apps = kc.makeApiClient(AppsV1Api);
   const redis = createRedisClient(queueUrl, 'command', config, 'autoscaler');
   lifecycle.register('redis', () => closeClient(redis));
-  const queue = createQueueHandle(config.QUEUE_NAME, redis);
-  lifecycle.register('queue', () => queue.close());
+  const queues = createQueueHandles(layoutOf(config), redis);
+  lifecycle.register('queue', () => queues.close());
 
   const autoscaler = createAutoscaler({
-    backlog: async () => {
-      const counts = await queue.get().getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      return Object.values(counts).reduce((a, b) => a + b, 0);
-    },
+    // Summed over the partitions' queues.
+    backlog: () => queues.backlog(),
     target: k8sScaleTarget(apps, config.AUTOSCALER_NAMESPACE, config.AUTOSCALER_DEPLOYMENT),
     policy: {
       targetBacklogPerWorker: config.TARGET_BACKLOG_PER_WORKER,

@@ -1,21 +1,81 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
-import type { Config } from '../core/index.ts';
-import { createLedger, createRecordStore } from '../store/index.ts';
+import {
+  type Config,
+  type KeyLayout,
+  keyLayout,
+  type Lifecycle,
+  type Logger,
+} from '../core/index.ts';
+import {
+  checkPartitionCount,
+  createDeadLetters,
+  createLedger,
+  createRecordStore,
+  PartitionCountMismatch,
+} from '../store/index.ts';
 
-/** The two store adapters as every role configures them. */
-export function createStores(config: Config, queueRedis: Redis, kvRedis: Redis) {
+/** The key layout every role of one deployment shares: prefix, queue name, partitions. */
+export function layoutOf(config: Config) {
+  return keyLayout({
+    prefix: config.KEY_PREFIX,
+    queueName: config.QUEUE_NAME,
+    partitions: config.PARTITIONS,
+  });
+}
+
+/** The store adapters as every role configures them. */
+export function createStores(config: Config, queueRedis: Redis | Cluster, kvRedis: Redis | Cluster) {
+  const layout = layoutOf(config);
+  const acks = {
+    minReplicaAcks: config.MIN_REPLICA_ACKS,
+    replicaAckTimeoutMs: config.REPLICA_ACK_TIMEOUT_MS,
+  };
   return {
+    layout,
     ledger: createLedger({
       redis: queueRedis,
-      prefix: config.KEY_PREFIX,
+      layout,
       retentionMs: config.OP_RETENTION_SECONDS * 1000,
       retentionCount: config.OP_RETENTION_COUNT,
+      ...acks,
     }),
     records: createRecordStore({
       redis: kvRedis,
-      prefix: config.KEY_PREFIX,
+      layout,
       fenceWindowMs: config.FENCE_WINDOW_SECONDS * 1000,
+      ...acks,
     }),
+    deadLetters: createDeadLetters({ redis: queueRedis, layout }),
   };
+}
+
+/**
+ * Refuses to run against data written with another partition count: checked now when the Redis
+ * is reachable (a mismatch fails startup), else as soon as it becomes so (a mismatch then shuts
+ * the process down with exit code 1 before it has written anything there).
+ */
+export async function enforcePartitionCount(
+  redis: Redis | Cluster,
+  layout: KeyLayout,
+  which: 'queue' | 'data',
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<void> {
+  const check = () => checkPartitionCount(redis, layout, which);
+  if (redis.status === 'ready') {
+    await check();
+    return;
+  }
+  const onReady = () => {
+    check().catch((err: unknown) => {
+      if (!(err instanceof PartitionCountMismatch)) {
+        redis.once('ready', onReady);
+        return;
+      }
+      logger.fatal({ err }, 'partition count mismatch');
+      void lifecycle.shutdown('partition count mismatch').then(() => process.exit(1));
+    });
+  };
+  redis.once('ready', onReady);
 }

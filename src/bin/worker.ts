@@ -1,7 +1,7 @@
-import { Worker } from 'bullmq';
+import { type Job, Worker } from 'bullmq';
 
 import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
-import { createQueueHandle } from '../queue/index.ts';
+import { createQueueHandles } from '../queue/index.ts';
 import { closeClient, createRedisClient, waitReady } from '../redis/index.ts';
 import {
   createProcessor,
@@ -13,10 +13,11 @@ import {
   type ProcessResult,
 } from '../workers/index.ts';
 import { startHealthServer } from './health-server.ts';
-import { createStores } from './stores.ts';
+import { createStores, enforcePartitionCount } from './stores.ts';
 
 export interface WorkerHandle {
-  worker: Worker<JobPayload, ProcessResult>;
+  /** One BullMQ worker per partition. */
+  workers: Worker<JobPayload, ProcessResult>[];
 }
 
 /** Composition root of the worker role. Registers its closers on `lifecycle`. */
@@ -34,7 +35,9 @@ export async function startWorker(
   });
   await Promise.all([waitReady(queueRedis, 5000), waitReady(kvRedis, 5000)]);
 
-  const { ledger, records } = createStores(config, queueRedis, kvRedis);
+  const { layout, ledger, records } = createStores(config, queueRedis, kvRedis);
+  await enforcePartitionCount(queueRedis, layout, 'queue', logger, lifecycle);
+  await enforcePartitionCount(kvRedis, layout, 'data', logger, lifecycle);
   const retry = DEFAULT_IN_JOB_RETRY;
   const settler = createSettler({ ledger, records, logger, retry });
   const processor = createProcessor({
@@ -48,22 +51,30 @@ export async function startWorker(
     applyBudgetMs: Math.max(3000, 2 * config.REDIS_COMMAND_TIMEOUT_MS),
   });
 
-  const worker = new Worker<JobPayload, ProcessResult>(config.QUEUE_NAME, processor, {
-    connection: blocking,
-    concurrency: config.WORKER_CONCURRENCY,
-    lockDuration: config.WORKER_LOCK_MS,
-    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-    // Fencing makes redelivery harmless, so a job may be recovered from a stall several times.
-    maxStalledCount: 5,
-    // Also for jobs added without options (a replay by hand): never keep values around.
-    removeOnComplete: { count: 0 },
-    removeOnFail: { age: 3600 },
-  });
+  // One BullMQ worker per partition, sharing the process's concurrency: each runs up to
+  // ceil(WORKER_CONCURRENCY / PARTITIONS) jobs, so an idle partition lends nothing to a busy one
+  // (the price of keeping each queue in its own slot).
+  const perPartition = Math.max(1, Math.ceil(config.WORKER_CONCURRENCY / layout.count));
+  const workers = Array.from(
+    { length: layout.count },
+    (_, i) =>
+      new Worker<JobPayload, ProcessResult>(layout.queueName(i), processor, {
+        connection: blocking,
+        concurrency: perPartition,
+        lockDuration: config.WORKER_LOCK_MS,
+        stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+        // Fencing makes redelivery harmless, so a job may be recovered from a stall several times.
+        maxStalledCount: 5,
+        // Also for jobs added without options (a replay by hand): never keep values around.
+        removeOnComplete: { count: 0 },
+        removeOnFail: { age: 3600 },
+      }),
+  );
   // BullMQ's fetch loop reports every failed attempt to reach the queue Redis (hundreds a second
   // while it is full or down): log the first, then a count at most every 5 s.
   let lastErrorLog = 0;
   let suppressed = 0;
-  worker.on('error', (err) => {
+  const onError = (err: Error) => {
     const now = Date.now();
     if (now - lastErrorLog < 5000) {
       suppressed++;
@@ -72,15 +83,24 @@ export async function startWorker(
     logger.warn({ err, suppressed }, 'worker error');
     lastErrorLog = now;
     suppressed = 0;
-  });
+  };
+  for (const w of workers) w.on('error', onError);
   // The failed set holds only final failures (a retry goes back to delayed/wait). The reconciler
   // dead-letters them; this handler does it at once, the periodic tick covers crashed processes.
-  const admin = createQueueHandle(config.QUEUE_NAME, queueRedis);
+  const admin = createQueueHandles(layout, queueRedis);
   lifecycle.register('admin-queue', () => admin.close());
+  /** The queue that carries a job: its id is the op id, which names the partition. */
+  const queueOf = (jobId: string) => {
+    const i = layout.ofOp(jobId);
+    return i === undefined ? undefined : admin.of(i).get();
+  };
   const jobs: JobSource = {
     async failed(limit) {
-      const list = await admin.get().getFailed(0, limit - 1);
-      return list.map((j) => ({
+      const per = Math.max(1, Math.ceil(limit / layout.count));
+      const lists = await Promise.all(
+        Array.from({ length: layout.count }, (_, i) => admin.of(i).get().getFailed(0, per - 1)),
+      );
+      return lists.flat().map((j) => ({
         id: j.id ?? '',
         data: j.data as unknown,
         failedReason: j.failedReason,
@@ -88,10 +108,11 @@ export async function startWorker(
       }));
     },
     async exists(jobId) {
-      return (await admin.get().getJobState(jobId)) !== 'unknown';
+      const q = queueOf(jobId);
+      return q !== undefined && (await q.getJobState(jobId)) !== 'unknown';
     },
     async remove(jobId) {
-      await admin.get().remove(jobId);
+      await queueOf(jobId)?.remove(jobId);
     },
   };
   const reconciler = createReconciler({
@@ -102,7 +123,7 @@ export async function startWorker(
     intervalMs: config.RECONCILE_INTERVAL_MS,
     orphanAgeMs: config.ORPHAN_AGE_MS,
   });
-  worker.on('failed', (job, err) => {
+  const onFailed = (job: Job<JobPayload, ProcessResult> | undefined, err: Error) => {
     if (!job?.id) return;
     const id = job.id;
     void (async () => {
@@ -116,7 +137,8 @@ export async function startWorker(
     })().catch((e: unknown) => {
       logger.warn({ err: e, jobId: id }, 'dead-lettering deferred to the reconciler');
     });
-  });
+  };
+  for (const w of workers) w.on('failed', onFailed);
   reconciler.start();
   lifecycle.register('reconciler', () => reconciler.stop());
 
@@ -127,7 +149,7 @@ export async function startWorker(
     // Stop fetching and let in-flight jobs finish; past the deadline, force so the process can
     // exit (the unfinished jobs are redelivered after the lock expires, and fencing makes that
     // harmless).
-    const graceful = worker.close();
+    const graceful = Promise.all(workers.map((w) => w.close()));
     const timeout = new Promise<'timeout'>((resolve) =>
       setTimeout(
         () => {
@@ -138,7 +160,7 @@ export async function startWorker(
     );
     if ((await Promise.race([graceful.then(() => 'ok' as const), timeout])) === 'timeout') {
       logger.warn('in-flight jobs did not finish before the deadline; forcing');
-      await worker.close(true);
+      await Promise.all(workers.map((w) => w.close(true)));
     }
   });
   if (config.WORKER_HEALTH_PORT > 0) {
@@ -146,7 +168,7 @@ export async function startWorker(
       host: config.HOST,
       port: config.WORKER_HEALTH_PORT,
       ready: () =>
-        worker.isRunning() &&
+        workers.every((w) => w.isRunning()) &&
         queueRedis.status === 'ready' &&
         kvRedis.status === 'ready' &&
         !lifecycle.shuttingDown,
@@ -154,8 +176,13 @@ export async function startWorker(
     lifecycle.register('health', health.close);
   }
   logger.info(
-    { concurrency: config.WORKER_CONCURRENCY, queue: config.QUEUE_NAME },
+    {
+      concurrency: config.WORKER_CONCURRENCY,
+      partitions: layout.count,
+      perPartition,
+      queue: config.QUEUE_NAME,
+    },
     'worker started',
   );
-  return { worker };
+  return { workers };
 }

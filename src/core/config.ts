@@ -26,7 +26,24 @@ const schema = z.object({
   KV_REDIS_URL: redisUrl.optional(),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8080),
+  /**
+   * Jobs one worker process runs at a time, over all partitions: each partition's BullMQ worker
+   * gets ceil(WORKER_CONCURRENCY / PARTITIONS).
+   */
   WORKER_CONCURRENCY: int(1, 1024).default(64),
+  /**
+   * Partitions of the keyspace and of the queue (one BullMQ queue each). Fixed for the life of
+   * the data: it is recorded in both Redis, and a process configured otherwise refuses to start.
+   * 12 spreads evenly over 1, 2, 3, 4, 6 or 12 cluster primaries.
+   */
+  PARTITIONS: int(1, 1024).default(12),
+  /**
+   * With N > 0, a write is answered only once N replicas of the queue Redis have its acceptance
+   * (WAIT), and an op is reported applied only once N replicas of the data Redis have it; a
+   * shortfall within REPLICA_ACK_TIMEOUT_MS answers 503 WRITE_NOT_REPLICATED (outcome unknown).
+   */
+  MIN_REPLICA_ACKS: int(0, 16).default(0),
+  REPLICA_ACK_TIMEOUT_MS: int(10, 60_000).default(1000),
   MAX_KEY_BYTES: int(1, 65536).default(512),
   MAX_VALUE_BYTES: int(16, 64 * 1024 * 1024).default(1024 * 1024),
   /** How long a finished op's receipt stays readable. */

@@ -36,6 +36,9 @@ describe('the error catalogue', () => {
     INTERNAL: 500,
     QUEUE_FULL: 503,
     DATA_FULL: 503,
+    WRITE_NOT_REPLICATED: 503,
+    DATA_NOT_REPLICATED: 503,
+    VERSION_REISSUED: 409,
   };
 
   it.each(Object.entries(pinned))('%s is HTTP %i', (code, status) => {

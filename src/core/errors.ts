@@ -42,6 +42,26 @@ export const ERRORS = {
   MALFORMED_JOB: { status: 500, retryable: false, title: 'Malformed job' },
   /** An op older than the fencing window: applying it could resurrect stale data. */
   OP_EXPIRED: { status: 409, retryable: false, title: 'Operation outside the fencing window' },
+  /**
+   * A write's acceptance did not reach MIN_REPLICA_ACKS replicas of the queue Redis within
+   * REPLICA_ACK_TIMEOUT_MS: it may or may not take effect (retry with the same Idempotency-Key).
+   */
+  WRITE_NOT_REPLICATED: {
+    status: 503,
+    retryable: true,
+    title: 'Write accepted by the primary but not yet by its replicas; outcome unknown',
+  },
+  /** An apply did not reach MIN_REPLICA_ACKS replicas of the data Redis in time (worker-side). */
+  DATA_NOT_REPLICATED: { status: 503, retryable: true, title: 'Apply not yet replicated' },
+  /**
+   * After a failover of the queue Redis lost acceptances, the op's version was issued again to
+   * another write, which holds it in the data Redis: this op is not applied (a failed outcome).
+   */
+  VERSION_REISSUED: {
+    status: 409,
+    retryable: false,
+    title: 'Version issued twice after a queue Redis failover',
+  },
   INTERNAL: { status: 500, retryable: false, title: 'Internal error' },
   /** The queue Redis is (nearly) out of memory: nothing more can be accepted until it frees. */
   QUEUE_FULL: { status: 503, retryable: true, title: 'Queue store full' },

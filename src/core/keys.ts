@@ -1,4 +1,9 @@
-/** Redis key names, all in one place. `p` is the configured KEY_PREFIX. */
+import { createPartitioning, type Partitioning } from './partitions.ts';
+
+/**
+ * Redis key names, all in one place. `p` is the configured KEY_PREFIX followed by a partition's
+ * hash tag (see keyLayout): every key of one partition hashes to one cluster slot.
+ */
 export function queueKeys(p: string) {
   return {
     /** hash {n: last issued version, p: pending writes} per user key */
@@ -9,10 +14,15 @@ export function queueKeys(p: string) {
     finished: `${p}ops:finished`,
     /**
      * hash per Idempotency-Key: {fp, id} while the op is open; a copy of its terminal receipt
-     * afterwards, for the retention period
+     * afterwards, for the retention period. Lives in the partition of the op's user key.
      */
     idempotency: (ik: string) => `${p}idem:${ik}`,
-    /** pub/sub channel prefix: `${doneChannel}:<opId>` announces the op's terminal status */
+    /**
+     * string per Idempotency-Key in the partition of the Idempotency-Key itself: `<fingerprint>
+     * <op id>` of its first use, so that reusing it for a key of another partition is detected.
+     */
+    idempotencyHome: (ik: string) => `${p}ikey:${ik}`,
+    /** sharded pub/sub channel prefix: `${doneChannel}:<opId>` announces the op's terminal status */
     doneChannel: `${p}ops:done`,
     /** zset of accepted, unfinished op ids by acceptance time, for the orphan reconciler */
     open: `${p}ops:open`,
@@ -22,14 +32,14 @@ export function queueKeys(p: string) {
     deadLetterClaim: (id: string) => `${p}dlq-claim:${id}`,
     /** zset of dead-letter op ids by failure time */
     deadLetters: `${p}dlq`,
-    /** string lock so that one worker at a time reconciles */
-    reconcileLock: `${p}lock:reconcile`,
+    /** counter written right before a WAIT for replicas (see store/replica-acks.ts) */
+    acks: `${p}acks`,
   };
 }
 
 export function dataKeys(p: string) {
   return {
-    /** hash per user key: v, val, c, u, e (live) or v, d, u (tombstone) */
+    /** hash per user key: v, o, val, c, u, e (live) or v, o, d, u (tombstone) */
     record: (key: string) => `${p}r:${key}`,
     /** zset (all scores 0) of live keys, for lexicographic listing */
     index: `${p}idx`,
@@ -37,9 +47,57 @@ export function dataKeys(p: string) {
     expiry: `${p}exp`,
     /**
      * string per op refused as older than the fencing window, so that an op whose apply timed out
-     * can tell that refusal from an apply that never ran (apply.lua, resolve.lua). It lives in
-     * the key's slot: the key is an argument so that partitioned layouts can tag it.
+     * can tell that refusal from an apply that never ran (apply.lua, resolve.lua).
      */
-    refusal: (_key: string, opId: string) => `${p}x:${opId}`,
+    refusal: (opId: string) => `${p}x:${opId}`,
+    /** counter written right before a WAIT for replicas (see store/replica-acks.ts) */
+    acks: `${p}acks`,
+  };
+}
+
+export type QueueKeys = ReturnType<typeof queueKeys>;
+export type DataKeys = ReturnType<typeof dataKeys>;
+
+/** The whole layout: partitions, their keys on both Redis, their BullMQ queues, global keys. */
+export interface KeyLayout extends Partitioning {
+  queue(partition: number): QueueKeys;
+  data(partition: number): DataKeys;
+  /** The BullMQ queue of a partition: the tag in the name puts all its keys in one slot. */
+  queueName(partition: number): string;
+  /** Keys outside any partition (each a single key, so any node may hold it). */
+  global: {
+    /** string: the partition count this keyspace was written with */
+    partitions: string;
+    /** string lock so that one worker at a time reconciles */
+    reconcileLock: string;
+  };
+}
+
+export function keyLayout(opts: {
+  prefix: string;
+  queueName: string;
+  partitions: number;
+}): KeyLayout {
+  const parts = createPartitioning(opts.partitions);
+  const q = Array.from({ length: parts.count }, (_, i) =>
+    queueKeys(`${opts.prefix}${parts.tag(i)}`),
+  );
+  const d = Array.from({ length: parts.count }, (_, i) =>
+    dataKeys(`${opts.prefix}${parts.tag(i)}`),
+  );
+  const pick = <T>(list: T[], i: number): T => {
+    const v = list[i];
+    if (v === undefined) throw new Error(`no partition ${String(i)} of ${String(parts.count)}`);
+    return v;
+  };
+  return {
+    ...parts,
+    queue: (i) => pick(q, i),
+    data: (i) => pick(d, i),
+    queueName: (i) => `${opts.queueName}${parts.tag(i)}`,
+    global: {
+      partitions: `${opts.prefix}partitions`,
+      reconcileLock: `${opts.prefix}lock:reconcile`,
+    },
   };
 }

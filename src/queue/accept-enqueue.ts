@@ -1,10 +1,10 @@
 import { createIORedisClient, Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 
 import type { ApiDeps } from '../api/index.ts';
-import { JOB_NAME } from '../core/index.ts';
+import { AppError, JOB_NAME, type KeyLayout } from '../core/index.ts';
 import { guard, type Ledger, unavailable } from '../store/index.ts';
-import type { QueueHandle } from './queue-handle.ts';
+import type { QueueHandles } from './queue-handle.ts';
 
 /**
  * Acceptance and the op's job sent together: both commands leave in one socket write (the
@@ -16,26 +16,37 @@ import type { QueueHandle } from './queue-handle.ts';
  *
  * Not a MULTI: an ioredis transaction copies every script defined on the client (BullMQ defines
  * dozens) and measured slower than two round trips.
+ *
+ * On a cluster there is no single socket to cork, but the acceptance and the job are in one
+ * partition, whose tag puts both in one slot: they travel on the one connection to its master,
+ * in the order sent.
+ *
+ * With MIN_REPLICA_ACKS, a new or repeated acceptance is answered only once replicas have it;
+ * a shortfall is 503 WRITE_NOT_REPLICATED with the op id: the write may still take effect.
  */
 export function createAcceptAndEnqueue(
-  queueRedis: Redis,
-  queue: QueueHandle,
+  queueRedis: Redis | Cluster,
+  queues: QueueHandles,
+  layout: KeyLayout,
   ledger: Ledger,
   opts: JobsOptions,
 ): ApiDeps['acceptAndEnqueue'] {
   // BullMQ's view of the Queue's own connection, whose script runner `Job#addJob` uses.
   const bullClient = createIORedisClient(queueRedis);
+  const stream =
+    queueRedis instanceof Redis
+      ? (queueRedis.stream as { cork?: () => void; uncork?: () => void } | undefined)
+      : undefined;
   return async (accept, payload) => {
-    let q: ReturnType<QueueHandle['get']>;
+    let q: ReturnType<ReturnType<QueueHandles['of']>['get']>;
     try {
-      q = queue.get();
+      q = queues.of(layout.of(accept.key)).get();
     } catch (err) {
       // No Queue yet (the connection was never ready): the same 503 as a failed command.
       throw unavailable(err, 'QUEUE_UNAVAILABLE');
     }
     let accepting: ReturnType<Ledger['accept']>;
     let adding: Promise<unknown>;
-    const stream = queueRedis.stream as { cork?: () => void; uncork?: () => void } | undefined;
     stream?.cork?.();
     try {
       accepting = ledger.accept(accept);
@@ -52,6 +63,7 @@ export function createAcceptAndEnqueue(
     if (a.status === 'rejected') throw a.reason;
     // Not accepted (a repeat, a stale decision, a refused replay): the job just added has no
     // receipt, so a worker drops it without applying anything.
+    if (a.value.kind === 'dup') await replicated(accept.key, a.value.opId);
     if (a.value.kind !== 'new') return a.value;
     if (b.status === 'rejected') {
       await ledger
@@ -59,6 +71,26 @@ export function createAcceptAndEnqueue(
         .catch(() => undefined);
       throw b.reason;
     }
+    await replicated(accept.key, accept.opId);
     return a.value;
   };
+
+  async function replicated(key: string, opId: string): Promise<void> {
+    let ok: boolean;
+    try {
+      ok = await ledger.replicated(key);
+    } catch (err) {
+      throw notReplicated(opId, err);
+    }
+    if (!ok) throw notReplicated(opId);
+  }
+}
+
+/** The write reached the primary but not enough replicas: its outcome is unknown. */
+function notReplicated(opId: string, cause?: unknown): AppError {
+  return new AppError(
+    'WRITE_NOT_REPLICATED',
+    `op ${opId} was accepted by the queue Redis primary, but its replicas did not confirm it in time: it may or may not take effect; retry with the same Idempotency-Key, or read the op`,
+    { cause, headers: { 'Retry-After': '1' }, extensions: { opId } },
+  );
 }

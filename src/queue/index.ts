@@ -1,3 +1,9 @@
 export { createAcceptAndEnqueue } from './accept-enqueue.ts';
 export { jobOptions } from './job-options.ts';
-export { createQueueHandle, type QueueHandle, QueueUnavailableError } from './queue-handle.ts';
+export {
+  createQueueHandle,
+  createQueueHandles,
+  type QueueHandle,
+  type QueueHandles,
+  QueueUnavailableError,
+} from './queue-handle.ts';

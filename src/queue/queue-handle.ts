@@ -1,5 +1,7 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+
+import type { KeyLayout } from '../core/index.ts';
 
 /**
  * A BullMQ Queue on a fail-fast connection (no offline queue). BullMQ initialises a Queue once,
@@ -21,7 +23,7 @@ export class QueueUnavailableError extends Error {
   }
 }
 
-export function createQueueHandle(name: string, connection: Redis): QueueHandle {
+export function createQueueHandle(name: string, connection: Redis | Cluster): QueueHandle {
   let queue: Queue | undefined;
   let broken = false;
   return {
@@ -41,6 +43,39 @@ export function createQueueHandle(name: string, connection: Redis): QueueHandle 
     },
     async close() {
       await queue?.close();
+    },
+  };
+}
+
+/** One handle per partition: partition i's BullMQ queue is `layout.queueName(i)`. */
+export interface QueueHandles {
+  readonly count: number;
+  /** The handle of a partition. */
+  of(partition: number): QueueHandle;
+  /** Jobs waiting, active, delayed or prioritized, summed over the partitions' queues. */
+  backlog(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function createQueueHandles(layout: KeyLayout, connection: Redis | Cluster): QueueHandles {
+  const handles = Array.from({ length: layout.count }, (_, i) =>
+    createQueueHandle(layout.queueName(i), connection),
+  );
+  return {
+    count: handles.length,
+    of(partition) {
+      const h = handles[partition];
+      if (!h) throw new Error(`no queue for partition ${String(partition)}`);
+      return h;
+    },
+    async backlog() {
+      const counts = await Promise.all(
+        handles.map((h) => h.get().getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
+      );
+      return counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
+    },
+    async close() {
+      await Promise.all(handles.map((h) => h.close()));
     },
   };
 }

@@ -1,12 +1,12 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 import {
   AppError,
   type JobPayload,
   jobPayloadSchema,
+  type KeyLayout,
   OP_TYPES,
   type OpType,
-  queueKeys,
 } from '../core/index.ts';
 import { guard } from './guard.ts';
 import { defineScript } from './lua.ts';
@@ -113,21 +113,43 @@ function parse(id: string, h: Record<string, string>): DeadLetter {
 
 const CURSOR = /^(\d{1,15}):(.+)$/s;
 
-export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadLetters {
-  const { redis } = deps;
-  const k = queueKeys(deps.prefix);
+/** Newest first: failure time descending, then op id descending in byte order. */
+function newerFirst(a: { id: string; at: number }, b: { id: string; at: number }): number {
+  return b.at - a.at || Buffer.compare(Buffer.from(b.id), Buffer.from(a.id));
+}
+
+export function createDeadLetters(deps: {
+  redis: Redis | Cluster;
+  layout: KeyLayout;
+}): DeadLetters {
+  const { redis, layout } = deps;
+  const partitions = Array.from({ length: layout.count }, (_, i) => layout.queue(i));
+  /** The op's partition; undefined for an id that is no op id of this layout. */
+  const of = (opId: string) => {
+    const i = layout.ofOp(opId);
+    return i === undefined ? undefined : layout.queue(i);
+  };
   const page = defineScript<string[]>(redis, 'dlq-page', 1);
   const q = <T>(p: Promise<T>) => guard(p, 'QUEUE_UNAVAILABLE');
 
   /** Summaries of `ids`, in order; entries removed since their id was read are left out. */
   async function summaries(ids: string[]): Promise<DeadLetterSummary[]> {
     if (ids.length === 0) return [];
-    const pipe = redis.pipeline();
-    for (const id of ids) pipe.hmget(k.deadLetter(id), ...FIELDS);
-    const rows = await q(pipe.exec());
+    // One command per entry: entries of different partitions sit in different slots.
+    const rows = await Promise.all(
+      ids.map((id) =>
+        redis.hmget(of(id)?.deadLetter(id) ?? '', ...FIELDS).then(
+          (row) => ({ row, err: undefined }),
+          (err: unknown) => ({
+            row: [] as (string | null)[],
+            err: err instanceof Error ? err : new Error(String(err)),
+          }),
+        ),
+      ),
+    );
     const out: DeadLetterSummary[] = [];
     for (const [i, id] of ids.entries()) {
-      const [err, row] = rows?.[i] ?? [new Error('no reply'), null];
+      const { row, err } = rows[i] ?? { row: [], err: new Error('no reply') };
       // One unreadable entry fails the page: answering without it, with a cursor past it, would
       // hide it for good.
       if (err) {
@@ -136,7 +158,7 @@ export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadL
           headers: { 'Retry-After': '1' },
         });
       }
-      const values = row as (string | null)[];
+      const values = row;
       if (values[0] === null || values[0] === undefined) continue; // replayed or discarded meanwhile
       out.push(summary(id, (name) => values[FIELDS.indexOf(name)]));
     }
@@ -155,18 +177,23 @@ export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadL
         }
         after = [m[1], m[2]];
       }
-      const flat = await q(page([k.deadLetters], [after[0], after[1], limit]));
-      const ids: string[] = [];
-      const scores: string[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        ids.push(flat[i] ?? '');
-        scores.push(flat[i + 1] ?? '');
+      // Each partition pages its own entries in the same order; the first limit + 1 of their
+      // union are among the first limit + 1 of each.
+      const flats = await q(
+        Promise.all(partitions.map((k) => page([k.deadLetters], [after[0], after[1], limit]))),
+      );
+      const entries: { id: string; at: number; score: string }[] = [];
+      for (const flat of flats) {
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const score = flat[i + 1] ?? '';
+          entries.push({ id: flat[i] ?? '', at: Number(score), score });
+        }
       }
-      const more = ids.length > limit;
-      if (more) {
-        ids.length = limit;
-        scores.length = limit;
-      }
+      entries.sort(newerFirst);
+      const more = entries.length > limit;
+      if (more) entries.length = limit;
+      const ids = entries.map((e) => e.id);
+      const scores = entries.map((e) => e.score);
       const items = await summaries(ids);
       // The cursor is the last id of the page, whether or not its entry was still there.
       const last = ids.length - 1;
@@ -177,11 +204,15 @@ export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadL
     },
 
     async get(opId) {
+      const k = of(opId);
+      if (!k) return null;
       const h = await q(redis.hgetall(k.deadLetter(opId)));
       return h.payload === undefined ? null : parse(opId, h);
     },
 
     async remove(opId) {
+      const k = of(opId);
+      if (!k) return false;
       const [del] = await q(
         redis
           .multi()
@@ -194,13 +225,20 @@ export function createDeadLetters(deps: { redis: Redis; prefix: string }): DeadL
     },
 
     async claim(opId, ttlMs) {
+      const k = of(opId);
+      if (!k) return false;
       return (await q(redis.set(k.deadLetterClaim(opId), '1', 'PX', ttlMs, 'NX'))) === 'OK';
     },
 
     async release(opId) {
+      const k = of(opId);
+      if (!k) return;
       await q(redis.del(k.deadLetterClaim(opId)));
     },
 
-    size: () => q(redis.zcard(k.deadLetters)),
+    async size() {
+      const counts = await q(Promise.all(partitions.map((k) => redis.zcard(k.deadLetters))));
+      return counts.reduce((a, b) => a + b, 0);
+    },
   };
 }

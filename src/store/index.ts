@@ -12,6 +12,8 @@ export type {
   StoredReceipt,
 } from './ledger.ts';
 export { createLedger, isTerminal, publicReceipt } from './ledger.ts';
+export { checkPartitionCount, PartitionCountMismatch } from './partition-count.ts';
+export { createReplicaAcks, type ReplicaAcks } from './replica-acks.ts';
 export type {
   ApplyInput,
   ApplyOutcome,

@@ -1,15 +1,16 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 import {
   type JobPayload,
+  type KeyLayout,
   type OpReceipt,
   type OpStatus,
   type OpType,
-  queueKeys,
   TERMINAL_STATUSES,
 } from '../core/index.ts';
 import { guard } from './guard.ts';
 import { defineScript } from './lua.ts';
+import { createReplicaAcks } from './replica-acks.ts';
 
 /**
  * The queue Redis side of an op: per-key version counters, pending counts, receipts and
@@ -99,6 +100,8 @@ export type SealResult =
   | { status: 'missing' };
 
 export interface Ledger {
+  /** A new op id for a write to `key`; it names the key's partition. */
+  newOpId(key: string): string;
   accept(input: AcceptInput): Promise<AcceptResult>;
   unaccept(input: {
     opId: string;
@@ -126,8 +129,23 @@ export interface Ledger {
   seal(opId: string): Promise<SealResult>;
   /** Records a terminal status once and notifies waiters; returns the status that stands. */
   finish(input: FinishInput): Promise<OpStatus>;
-  /** Accepted ops still not finished that were accepted more than `ageMs` ago (oldest first). */
+  /**
+   * Accepted ops still not finished that were accepted more than `ageMs` ago (oldest first in
+   * each partition), up to `limit` per partition.
+   */
   openOlderThan(ageMs: number, limit: number): Promise<string[]>;
+  /** Accepted ops not finished, summed over the partitions: the backlog. */
+  unfinished(): Promise<number>;
+  /**
+   * Raises the key's version counter to at least `version`: after a failover of the queue Redis
+   * issued a version again, the next write must get one above what the data Redis holds.
+   */
+  raiseVersion(key: string, version: number): Promise<void>;
+  /**
+   * Whether MIN_REPLICA_ACKS replicas have every write the key's partition node had made by now
+   * (true at once when no acks are asked for).
+   */
+  replicated(key: string): Promise<boolean>;
   /** Drops an op id from the open list (its receipt is gone or terminal). */
   forgetOpen(opId: string): Promise<void>;
   /** A best-effort lock so that one process at a time reconciles; true when taken. */
@@ -138,24 +156,73 @@ export interface Ledger {
 }
 
 export function createLedger(deps: {
-  redis: Redis;
-  prefix: string;
+  redis: Redis | Cluster;
+  layout: KeyLayout;
   retentionMs: number;
+  /** Over all partitions: each keeps at most ceil(retentionCount / partitions) receipts. */
   retentionCount: number;
+  minReplicaAcks?: number;
+  replicaAckTimeoutMs?: number;
 }): Ledger {
-  const { redis } = deps;
-  const k = queueKeys(deps.prefix);
+  const { redis, layout } = deps;
+  const acks = createReplicaAcks(redis, deps.minReplicaAcks ?? 0, deps.replicaAckTimeoutMs ?? 1000);
+  const perPartitionCount = Math.ceil(deps.retentionCount / layout.count);
+  const partitions = Array.from({ length: layout.count }, (_, i) => i);
+  /** The keys of the user key's partition. */
+  const byKey = (key: string) => layout.queue(layout.of(key));
+  /**
+   * The keys of the op's partition. An id that names no partition of this layout cannot belong
+   * to any op: it is looked up in partition 0, where nothing is stored under it.
+   */
+  const byOp = (opId: string) => layout.queue(layout.ofOp(opId) ?? 0);
   const acceptScript = defineScript<(string | number)[]>(redis, 'accept', 4);
   const inspectScript = defineScript<(string | number)[]>(redis, 'inspect', 2);
   const unacceptScript = defineScript<number>(redis, 'unaccept', 4);
   const startScript = defineScript<string[]>(redis, 'start', 1);
   const sealScript = defineScript<(string | number)[]>(redis, 'seal', 1);
   const finishScript = defineScript<string>(redis, 'finish', 6);
-  const receiptPrefix = k.op('');
-  const channel = (opId: string) => `${k.doneChannel}:${opId}`;
+  const raiseScript = defineScript<number>(redis, 'raise', 1);
+  const channel = (opId: string) => `${byOp(opId).doneChannel}:${opId}`;
+  /** Idempotency markers outlive the records they guard (terminal + retention) by a day. */
+  const homeTtlMs = deps.retentionMs + 86_400_000;
+
+  /**
+   * An Idempotency-Key's record lives in the partition of the user key it was used with, so that
+   * acceptance stays one script. When the Idempotency-Key's own partition is another one, its
+   * first use is also marked there, which is where a reuse with a key of a third partition meets
+   * it: a different fingerprint is a reuse. Returns the reuse, or undefined to go on.
+   */
+  async function homeCheck(
+    key: string,
+    ik: string | undefined,
+    fingerprint: string | undefined,
+    opId: string,
+  ): Promise<{ kind: 'reused'; opId: string } | undefined> {
+    if (!ik) return undefined;
+    const home = layout.of(ik);
+    if (home === layout.of(key)) return undefined;
+    const marker = layout.queue(home).idempotencyHome(ik);
+    const mine = `${fingerprint ?? ''} ${opId}`;
+    const prev = await guard(
+      redis.set(marker, mine, 'PX', homeTtlMs, 'NX', 'GET'),
+      'QUEUE_UNAVAILABLE',
+    );
+    if (prev === null) return undefined;
+    const [fp, first] = prev.split(' ');
+    if (fp === (fingerprint ?? '')) return undefined;
+    return { kind: 'reused', opId: first ?? '' };
+  }
 
   return {
+    newOpId: (key) => layout.newOpId(key),
+
     async accept({ opId, key, type, fingerprint, idempotencyKey, decidedAfter, replay }) {
+      if (layout.ofOp(opId) !== layout.of(key)) {
+        throw new Error(`op id ${opId} does not name the partition of its key (see newOpId)`);
+      }
+      const reuse = await homeCheck(key, idempotencyKey, fingerprint, opId);
+      if (reuse) return reuse;
+      const k = byKey(key);
       const r = await guard(
         acceptScript(
           [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? ''), k.open],
@@ -186,6 +253,9 @@ export function createLedger(deps: {
     },
 
     async inspect(key, idempotencyKey, fingerprint) {
+      const reuse = await homeCheck(key, idempotencyKey, fingerprint, '');
+      if (reuse) return reuse;
+      const k = byKey(key);
       const r = await guard(
         inspectScript(
           [k.version(key), k.idempotency(idempotencyKey ?? '')],
@@ -199,6 +269,7 @@ export function createLedger(deps: {
     },
 
     async unaccept({ opId, key, idempotencyKey }) {
+      const k = byKey(key);
       await guard(
         unacceptScript(
           [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? ''), k.open],
@@ -209,11 +280,15 @@ export function createLedger(deps: {
     },
 
     async receipt(opId) {
-      const h = await guard(redis.hgetall(k.op(opId)), 'QUEUE_UNAVAILABLE');
+      if (layout.ofOp(opId) === undefined) return null;
+      const h = await guard(redis.hgetall(byOp(opId).op(opId)), 'QUEUE_UNAVAILABLE');
       return toReceipt(h);
     },
 
     async idempotentReceipt(idempotencyKey, opId) {
+      if (layout.ofOp(opId) === undefined) return null;
+      // The op id names its key's partition, which holds the Idempotency-Key's record too.
+      const k = byOp(opId);
       const own = await guard(redis.hgetall(k.op(opId)), 'QUEUE_UNAVAILABLE');
       if (own.id) return toReceipt(own);
       const copy = await guard(redis.hgetall(k.idempotency(idempotencyKey)), 'QUEUE_UNAVAILABLE');
@@ -221,8 +296,9 @@ export function createLedger(deps: {
     },
 
     async start(opId, key, attempt, deadline) {
+      if (layout.ofOp(opId) === undefined) return { status: 'missing' };
       const r = await guard(
-        startScript([k.op(opId)], [attempt, deadline, key]),
+        startScript([byOp(opId).op(opId)], [attempt, deadline, key]),
         'QUEUE_UNAVAILABLE',
       );
       if (r[0] === 'missing' || r[0] === 'mismatch') return { status: r[0] };
@@ -235,7 +311,8 @@ export function createLedger(deps: {
     },
 
     async seal(opId) {
-      const r = await guard(sealScript([k.op(opId)], []), 'QUEUE_UNAVAILABLE');
+      if (layout.ofOp(opId) === undefined) return { status: 'missing' };
+      const r = await guard(sealScript([byOp(opId).op(opId)], []), 'QUEUE_UNAVAILABLE');
       if (r[0] === 'missing') return { status: 'missing' };
       return {
         status: r[0] as OpStatus,
@@ -248,6 +325,8 @@ export function createLedger(deps: {
     },
 
     async finish(f) {
+      // Everything in the op's partition (its key's, for every op this ledger accepted).
+      const k = byOp(f.opId);
       const st = await guard(
         finishScript(
           [k.op(f.opId), k.version(f.key), k.finished, k.open, k.deadLetter(f.opId), k.deadLetters],
@@ -257,8 +336,8 @@ export function createLedger(deps: {
             f.error?.code ?? '',
             f.error?.message ?? '',
             deps.retentionMs,
-            deps.retentionCount,
-            receiptPrefix,
+            perPartitionCount,
+            k.op(''),
             channel(f.opId),
             f.created ? 1 : 0,
             f.createdAt ?? '',
@@ -279,27 +358,41 @@ export function createLedger(deps: {
     },
 
     async openOlderThan(ageMs, limit) {
-      const [sec, micro] = await guard(redis.time(), 'QUEUE_UNAVAILABLE');
-      const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
-      return guard(
-        redis.zrangebyscore(k.open, '-inf', now - ageMs, 'LIMIT', 0, limit),
-        'QUEUE_UNAVAILABLE',
+      // Acceptance times come from the partition's own Redis clock (accept.lua): judge each
+      // partition by the clock of the node that holds it.
+      const lists = await Promise.all(
+        partitions.map((i) => {
+          const open = layout.queue(i).open;
+          return guard(redis.eval(OPEN_OLDER_THAN, 1, open, ageMs, limit), 'QUEUE_UNAVAILABLE');
+        }),
       );
+      return lists.flatMap((l) => (Array.isArray(l) ? l.map(String) : []));
     },
 
+    async unfinished() {
+      const counts = await Promise.all(
+        partitions.map((i) => guard(redis.zcard(layout.queue(i).open), 'QUEUE_UNAVAILABLE')),
+      );
+      return counts.reduce((a, b) => a + b, 0);
+    },
+
+    async raiseVersion(key, version) {
+      await guard(raiseScript([byKey(key).version(key)], [version]), 'QUEUE_UNAVAILABLE');
+    },
+
+    replicated: (key) => guard(acks(byKey(key).acks), 'QUEUE_UNAVAILABLE'),
+
     async forgetOpen(opId) {
-      await guard(redis.zrem(k.open, opId), 'QUEUE_UNAVAILABLE');
+      await guard(redis.zrem(byOp(opId).open, opId), 'QUEUE_UNAVAILABLE');
     },
 
     async tryLock(_name, ttlMs, owner) {
-      const r = await guard(
-        redis.set(k.reconcileLock, owner, 'PX', ttlMs, 'NX'),
-        'QUEUE_UNAVAILABLE',
-      );
+      const lock = layout.global.reconcileLock;
+      const r = await guard(redis.set(lock, owner, 'PX', ttlMs, 'NX'), 'QUEUE_UNAVAILABLE');
       if (r === 'OK') return true;
       // Re-entrant for the holder, so it keeps the lock while it runs every interval.
-      if ((await guard(redis.get(k.reconcileLock), 'QUEUE_UNAVAILABLE')) === owner) {
-        await guard(redis.pexpire(k.reconcileLock, ttlMs), 'QUEUE_UNAVAILABLE');
+      if ((await guard(redis.get(lock), 'QUEUE_UNAVAILABLE')) === owner) {
+        await guard(redis.pexpire(lock, ttlMs), 'QUEUE_UNAVAILABLE');
         return true;
       }
       return false;
@@ -312,6 +405,11 @@ export function createLedger(deps: {
     },
   };
 }
+
+/** Open op ids accepted more than ARGV[1] ms ago by this node's clock, at most ARGV[2]. */
+const OPEN_OLDER_THAN = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, tonumber(ARGV[2]))`;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const optNum = (s: string | undefined) => (s === undefined || s === '' ? null : Number(s));

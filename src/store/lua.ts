@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 type ScriptArg = string | number | Buffer;
 export type LuaScript<R> = (keys: string[], args: ScriptArg[]) => Promise<R>;
@@ -24,7 +24,7 @@ function source(name: string): string {
  * Binds a Lua script to a client via ioredis `defineCommand`, which runs EVALSHA and falls back
  * to EVAL on NOSCRIPT (after a Redis restart the script cache is empty).
  */
-export function defineScript<R>(redis: Redis, name: string, numberOfKeys: number): LuaScript<R> {
+export function defineScript<R>(redis: Redis | Cluster, name: string, numberOfKeys: number): LuaScript<R> {
   const command = `kvq_${name}`;
   const target = redis as unknown as Record<string, (...a: ScriptArg[]) => Promise<R>>;
   if (typeof target[command] !== 'function') {

@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
-import { dataKeys, type OpType } from '../core/index.ts';
+import type { KeyLayout, OpType } from '../core/index.ts';
 import { guard } from './guard.ts';
 import { defineScript } from './lua.ts';
+import { createReplicaAcks } from './replica-acks.ts';
 
 /** A live record as stored: the value stays JSON text end to end (never re-serialised). */
 export interface KvRecord {
@@ -33,8 +34,17 @@ export interface ApplyInput {
   deadline: number;
 }
 
-/** `late`: the script ran after its deadline and did nothing. */
-export type ApplyOutcomeKind = 'applied' | 'already' | 'superseded' | 'expired' | 'late';
+/**
+ * `late`: the script ran after its deadline and did nothing. `conflict`: the op's version is held
+ * by another op (issued twice after a queue Redis failover): nothing was written.
+ */
+export type ApplyOutcomeKind =
+  | 'applied'
+  | 'already'
+  | 'superseded'
+  | 'expired'
+  | 'late'
+  | 'conflict';
 export interface ApplyOutcome {
   outcome: ApplyOutcomeKind;
   /** The key's applied version after the call. */
@@ -59,7 +69,8 @@ export interface KeyState {
  * apply of it ran, and none ever will).
  */
 export type Resolution =
-  { kind: 'wait'; ms: number } | { kind: 'refused' | 'applied' | 'superseded' | 'none' };
+  | { kind: 'wait'; ms: number }
+  | { kind: 'refused' | 'applied' | 'superseded' | 'none' | 'conflict' };
 
 export interface RecordStore {
   apply(op: ApplyInput): Promise<ApplyOutcome>;
@@ -87,6 +98,11 @@ export interface RecordStore {
     /** The last key scanned (live or not): where the next page starts. */
     last: string | undefined;
   }>;
+  /**
+   * Whether MIN_REPLICA_ACKS replicas have every write the key's node had made by now (true at
+   * once when no acks are asked for): called after an apply, before it is reported.
+   */
+  replicated(key: string): Promise<boolean>;
   /** Converts up to `max` TTL-expired records into tombstones; returns how many. */
   reap(max: number): Promise<number>;
   ping(): Promise<void>;
@@ -96,17 +112,21 @@ const num = (s: string | null | undefined): number | null =>
   s === null || s === undefined || s === '' ? null : Number(s);
 
 export function createRecordStore(deps: {
-  redis: Redis;
-  prefix: string;
+  redis: Redis | Cluster;
+  layout: KeyLayout;
   fenceWindowMs: number;
+  minReplicaAcks?: number;
+  replicaAckTimeoutMs?: number;
 }): RecordStore {
-  const { redis } = deps;
-  const keys = dataKeys(deps.prefix);
+  const { redis, layout } = deps;
+  const acks = createReplicaAcks(redis, deps.minReplicaAcks ?? 0, deps.replicaAckTimeoutMs ?? 1000);
+  const partitions = Array.from({ length: layout.count }, (_, i) => layout.data(i));
+  /** The data keys of the user key's partition. */
+  const keysOf = (key: string) => layout.data(layout.of(key));
   const applyScript = defineScript<(string | number)[]>(redis, 'apply', 4);
   const peekScript = defineScript<number[]>(redis, 'peek', 1);
   const resolveScript = defineScript<(string | number)[]>(redis, 'resolve', 2);
   const reapScript = defineScript<number>(redis, 'reap', 2);
-  const recordPrefix = keys.record('');
 
   function isLive(v: string | null, d: string | null, e: number | null, now: number): boolean {
     return v !== null && d !== '1' && (e === null || e > now);
@@ -122,9 +142,10 @@ export function createRecordStore(deps: {
 
   return {
     async apply(op) {
+      const keys = keysOf(op.key);
       const r = await guard(
         applyScript(
-          [keys.record(op.key), keys.index, keys.expiry, keys.refusal(op.key, op.opId)],
+          [keys.record(op.key), keys.index, keys.expiry, keys.refusal(op.opId)],
           [
             op.key,
             op.type,
@@ -134,6 +155,7 @@ export function createRecordStore(deps: {
             op.acceptedAt,
             deps.fenceWindowMs,
             op.deadline,
+            op.opId,
           ],
         ),
         'DATA_UNAVAILABLE',
@@ -151,7 +173,7 @@ export function createRecordStore(deps: {
 
     async peek(key) {
       const sentAt = Date.now();
-      const [v, d, e, now] = await guard(peekScript([keys.record(key)], []), 'DATA_UNAVAILABLE');
+      const [v, d, e, now] = await guard(peekScript([keysOf(key).record(key)], []), 'DATA_UNAVAILABLE');
       observe(Number(now), sentAt);
       const live = Number(v) > 0 && Number(d) !== 1 && (Number(e) === 0 || Number(e) > Number(now));
       return { liveVersion: live ? Number(v) : null, now: Number(now) };
@@ -159,11 +181,13 @@ export function createRecordStore(deps: {
 
     async resolve(op) {
       const sentAt = Date.now();
+      const keys = keysOf(op.key);
       const r = await guard(
-        resolveScript(
-          [keys.record(op.key), keys.refusal(op.key, op.opId)],
-          [op.version, op.deadline],
-        ),
+        resolveScript([keys.record(op.key), keys.refusal(op.opId)], [
+          op.version,
+          op.deadline,
+          op.opId,
+        ]),
         'DATA_UNAVAILABLE',
       );
       const kind = String(r[0]);
@@ -172,7 +196,7 @@ export function createRecordStore(deps: {
         offset = op.deadline - ms + 1 - (sentAt + Date.now()) / 2;
         return { kind, ms };
       }
-      return { kind: kind as 'refused' | 'applied' | 'superseded' | 'none' };
+      return { kind: kind as 'refused' | 'applied' | 'superseded' | 'none' | 'conflict' };
     },
 
     clock: () => Date.now() + offset,
@@ -185,7 +209,7 @@ export function createRecordStore(deps: {
 
     async get(key) {
       const [v, val, c, u, e, d] = await guard(
-        redis.hmget(keys.record(key), 'v', 'val', 'c', 'u', 'e', 'd'),
+        redis.hmget(keysOf(key).record(key), 'v', 'val', 'c', 'u', 'e', 'd'),
         'DATA_UNAVAILABLE',
       );
       const exp = num(e);
@@ -203,8 +227,6 @@ export function createRecordStore(deps: {
     },
 
     async list({ prefix, after, limit }) {
-      // Bounds are Buffers so that comparisons are byte-wise; 0xFF never occurs in UTF-8, so
-      // prefix + 0xFF is above every key that starts with prefix.
       let start: Buffer | string = '-';
       if (prefix) start = Buffer.concat([Buffer.from('['), Buffer.from(prefix)]);
       if (
@@ -216,22 +238,33 @@ export function createRecordStore(deps: {
       const end: Buffer | string = prefix
         ? Buffer.concat([Buffer.from('('), Buffer.from(prefix), Buffer.from([0xff])])
         : '+';
-      const names = await guard(
-        redis.zrangebylex(keys.index, start, end, 'LIMIT', 0, limit + 1),
+      // Each partition's index is in byte order; the first limit + 1 keys of their union are
+      // among the first limit + 1 of each, merged. One command per partition (their indexes sit
+      // in different slots, so no pipeline on a cluster); they leave together.
+      const perPartition = await guard(
+        Promise.all(
+          partitions.map((k) =>
+            redis.zrangebylexBuffer(k.index, start, end, 'LIMIT', 0, limit + 1),
+          ),
+        ),
         'DATA_UNAVAILABLE',
       );
+      const names = perPartition
+        .flat()
+        .sort(Buffer.compare)
+        .slice(0, limit + 1)
+        .map((b) => b.toString('utf8'));
       const more = names.length > limit;
       const page = more ? names.slice(0, limit) : names;
       if (page.length === 0) return { items: [], more: false, last: undefined };
-      const pipe = redis.pipeline();
-      for (const k of page) pipe.hmget(keys.record(k), 'v', 'u', 'e', 'd');
-      const rows = await guard(pipe.exec(), 'DATA_UNAVAILABLE');
+      const rows = await guard(
+        Promise.all(page.map((k) => redis.hmget(keysOf(k).record(k), 'v', 'u', 'e', 'd'))),
+        'DATA_UNAVAILABLE',
+      );
       const now = Date.now();
       const items: ListedKey[] = [];
       page.forEach((k, i) => {
-        const [err, row] = rows?.[i] ?? [null, null];
-        if (err) throw err;
-        const [v, u, e, d] = (row as (string | null)[] | null) ?? [];
+        const [v, u, e, d] = rows[i] ?? [];
         const exp = num(e);
         if (!isLive(v ?? null, d ?? null, exp, now)) return;
         items.push({ key: k, version: Number(v), updatedAt: Number(u), expiresAt: exp });
@@ -239,8 +272,16 @@ export function createRecordStore(deps: {
       return { items, more, last: page[page.length - 1] };
     },
 
+    replicated: (key) => guard(acks(keysOf(key).acks), 'DATA_UNAVAILABLE'),
+
     async reap(max) {
-      return guard(reapScript([keys.index, keys.expiry], [recordPrefix, max]), 'DATA_UNAVAILABLE');
+      const counts = await guard(
+        Promise.all(
+          partitions.map((k) => reapScript([k.index, k.expiry], [k.record(''), max])),
+        ),
+        'DATA_UNAVAILABLE',
+      );
+      return counts.reduce((a, b) => a + Number(b), 0);
     },
 
     async ping() {

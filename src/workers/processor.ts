@@ -10,7 +10,13 @@ import {
 } from '../core/index.ts';
 import type { ApplyOutcome, Ledger, RecordStore } from '../store/index.ts';
 import { type InJobRetry, withRetry } from './retry-policy.ts';
-import { type Finished, notApplied, OP_EXPIRED_ERROR, type Settler } from './settle.ts';
+import {
+  type Finished,
+  notApplied,
+  OP_EXPIRED_ERROR,
+  type Settler,
+  VERSION_REISSUED_ERROR,
+} from './settle.ts';
 
 /** The part of a BullMQ job the processor reads (kept small so tests can build one). */
 export interface ApplyJob {
@@ -69,6 +75,16 @@ export function createProcessor(deps: {
   const { records, ledger, logger, retry, settler } = deps;
   let syncedAt = 0;
 
+  /**
+   * The op's version is held by another op in the data Redis: the queue Redis issued it twice
+   * (a failover lost the first acceptance). This op had no effect; the key's counter is raised so
+   * that the next write gets a version above the one the data Redis holds.
+   */
+  async function reissued(op: { key: string; version: number }): Promise<Attempt> {
+    await withRetry(() => ledger.raiseVersion(op.key, op.version), retry);
+    return { kind: 'settled', status: 'failed', error: VERSION_REISSUED_ERROR };
+  }
+
   async function applyOnce(op: JobPayload, attempt: number): Promise<Attempt> {
     if (Date.now() - syncedAt > CLOCK_SYNC_MS) {
       await withRetry(() => records.syncClock(), retry);
@@ -112,11 +128,14 @@ export function createProcessor(deps: {
         return { kind: 'settled', status: 'superseded' };
       case 'expired':
         return { kind: 'settled', status: 'failed', error: OP_EXPIRED_ERROR };
+      case 'conflict':
+        return reissued(target);
       default: {
         // Timed out or ran late: ask the data Redis once its clock is past the deadline.
         const r = await settler.resolve(target, before.deadline);
         if (r === 'none') return { kind: 'not-applied', error: failure };
         if (r === 'refused') return { kind: 'settled', status: 'failed', error: OP_EXPIRED_ERROR };
+        if (r === 'conflict') return reissued(target);
         return { kind: 'settled', status: r };
       }
     }
@@ -157,6 +176,14 @@ export function createProcessor(deps: {
       }
       const settled = result;
       const details = settled.outcome;
+      // With MIN_REPLICA_ACKS, an op is reported applied only once replicas have it; a shortfall
+      // is retried (the next apply finds it 'already' applied and waits again).
+      if (settled.status === 'applied' && !(await records.replicated(op.key))) {
+        throw new AppError(
+          'DATA_NOT_REPLICATED',
+          `op ${op.opId}: applied, but not yet acknowledged by enough data Redis replicas`,
+        );
+      }
       const stands = await withRetry(
         () =>
           ledger.finish({

@@ -16,6 +16,12 @@ export const OP_EXPIRED_ERROR: OpError = {
   message: 'the op is older than the fencing window and the key has no record to fence it',
 };
 
+export const VERSION_REISSUED_ERROR: OpError = {
+  code: 'VERSION_REISSUED',
+  message:
+    'the queue Redis issued this version again after a failover; the data Redis holds another op under it, so this op was not applied',
+};
+
 /** Longest single pause while waiting for the data Redis clock to pass a deadline. */
 const MAX_PAUSE_MS = 2000;
 
@@ -40,7 +46,7 @@ export function createSettler(deps: {
   async function resolve(
     op: { opId: string; key: string; version: number },
     deadline: number,
-  ): Promise<'applied' | 'superseded' | 'refused' | 'none'> {
+  ): Promise<'applied' | 'superseded' | 'refused' | 'none' | 'conflict'> {
     for (;;) {
       const r = await withRetry(() => records.resolve({ ...op, deadline }), retry);
       if (r.kind !== 'wait') return r.kind;
@@ -68,7 +74,14 @@ export function createSettler(deps: {
       sealed.deadline,
     );
     const status: Finished =
-      outcome === 'none' ? 'dead' : outcome === 'refused' ? 'failed' : outcome;
+      outcome === 'none'
+        ? 'dead'
+        : outcome === 'refused' || outcome === 'conflict'
+          ? 'failed'
+          : outcome;
+    if (outcome === 'conflict') {
+      await withRetry(() => ledger.raiseVersion(sealed.key, sealed.version), retry);
+    }
     const stands = await withRetry(
       () =>
         ledger.finish({
@@ -76,7 +89,14 @@ export function createSettler(deps: {
           key: sealed.key,
           status,
           attempts: sealed.attempts,
-          error: status === 'dead' ? error : status === 'failed' ? OP_EXPIRED_ERROR : undefined,
+          error:
+            status === 'dead'
+              ? error
+              : outcome === 'conflict'
+                ? VERSION_REISSUED_ERROR
+                : status === 'failed'
+                  ? OP_EXPIRED_ERROR
+                  : undefined,
           deadLetter:
             status === 'dead' && deadLetter !== undefined
               ? typeof deadLetter === 'string'
@@ -86,7 +106,7 @@ export function createSettler(deps: {
         }),
       retry,
     );
-    if (status !== 'dead' && outcome !== 'refused') {
+    if (status !== 'dead' && outcome !== 'refused' && outcome !== 'conflict') {
       logger.info({ opId, status }, 'an op being closed had been applied: recorded as such');
     }
     return stands as Finished;

@@ -4,8 +4,17 @@ import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 
 import { startApi } from '../../src/bin/api.ts';
+import { layoutOf } from '../../src/bin/stores.ts';
 import { startWorker, type WorkerHandle } from '../../src/bin/worker.ts';
-import { type Config, createLifecycle, createLogger, loadConfig } from '../../src/core/index.ts';
+import {
+  type Config,
+  createLifecycle,
+  createLogger,
+  type DataKeys,
+  type KeyLayout,
+  loadConfig,
+  type QueueKeys,
+} from '../../src/core/index.ts';
 
 export interface Stack {
   url: string;
@@ -17,6 +26,13 @@ export interface Stack {
   /** Plain clients for asserting on Redis state directly. */
   queueRedis: Redis;
   kvRedis: Redis;
+  /** The stack's key layout, and shortcuts to the keys of a user key's or an op's partition. */
+  layout: KeyLayout;
+  queueKeysOf(key: string): QueueKeys;
+  dataKeysOf(key: string): DataKeys;
+  queueKeysOfOp(opId: string): QueueKeys;
+  /** The BullMQ queue name of a user key's partition. */
+  queueNameOf(key: string): string;
   stop(): Promise<void>;
 }
 
@@ -55,7 +71,13 @@ export async function startStack(
     queueRedis.disconnect();
     kvRedis.disconnect();
   });
+  const layout = layoutOf(config);
   const stack: Stack = {
+    layout,
+    queueKeysOf: (key) => layout.queue(layout.of(key)),
+    dataKeysOf: (key) => layout.data(layout.of(key)),
+    queueKeysOfOp: (opId) => layout.queue(layout.ofOp(opId) ?? 0),
+    queueNameOf: (key) => layout.queueName(layout.of(key)),
     url: api.url,
     config,
     queueUrl,

@@ -61,5 +61,6 @@ if st then
   end
 end
 redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('PUBLISH', ARGV[8], ARGV[2])
+-- Sharded pub/sub: the channel carries the partition's tag, so it lives in this slot.
+redis.call('SPUBLISH', ARGV[8], ARGV[2])
 return ARGV[2]
