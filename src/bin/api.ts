@@ -15,7 +15,13 @@ import {
   requestErrorResponse,
   type Subscriber,
 } from '../api/index.ts';
-import { type Config, createPeriodic, JOB_NAME, type Lifecycle, type Logger } from '../core/index.ts';
+import {
+  type Config,
+  createPeriodic,
+  JOB_NAME,
+  type Lifecycle,
+  type Logger,
+} from '../core/index.ts';
 import { createAcceptAndEnqueue, createQueueHandles, jobOptions } from '../queue/index.ts';
 import { closeClient, createRedisClient, memoryProbe, waitReady } from '../redis/index.ts';
 import { guard, type Ledger } from '../store/index.ts';

@@ -25,7 +25,11 @@ export function layoutOf(config: Config) {
 }
 
 /** The store adapters as every role configures them. */
-export function createStores(config: Config, queueRedis: Redis | Cluster, kvRedis: Redis | Cluster) {
+export function createStores(
+  config: Config,
+  queueRedis: Redis | Cluster,
+  kvRedis: Redis | Cluster,
+) {
   const layout = layoutOf(config);
   const acks = {
     minReplicaAcks: config.MIN_REPLICA_ACKS,

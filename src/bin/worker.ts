@@ -89,16 +89,21 @@ export async function startWorker(
   // dead-letters them; this handler does it at once, the periodic tick covers crashed processes.
   const admin = createQueueHandles(layout, queueRedis);
   lifecycle.register('admin-queue', () => admin.close());
-  /** The queue that carries a job: its id is the op id, which names the partition. */
-  const queueOf = (jobId: string) => {
-    const i = layout.ofOp(jobId);
-    return i === undefined ? undefined : admin.of(i).get();
-  };
+  /**
+   * The queue that carries a job: its id is the op id, which names the partition (a job whose id
+   * names none is filed, and dead-lettered, in partition 0).
+   */
+  const queueOf = (jobId: string) => admin.of(layout.ofOp(jobId) ?? 0).get();
   const jobs: JobSource = {
     async failed(limit) {
       const per = Math.max(1, Math.ceil(limit / layout.count));
       const lists = await Promise.all(
-        Array.from({ length: layout.count }, (_, i) => admin.of(i).get().getFailed(0, per - 1)),
+        Array.from({ length: layout.count }, (_, i) =>
+          admin
+            .of(i)
+            .get()
+            .getFailed(0, per - 1),
+        ),
       );
       return lists.flat().map((j) => ({
         id: j.id ?? '',
@@ -108,11 +113,10 @@ export async function startWorker(
       }));
     },
     async exists(jobId) {
-      const q = queueOf(jobId);
-      return q !== undefined && (await q.getJobState(jobId)) !== 'unknown';
+      return (await queueOf(jobId).getJobState(jobId)) !== 'unknown';
     },
     async remove(jobId) {
-      await queueOf(jobId)?.remove(jobId);
+      await queueOf(jobId).remove(jobId);
     },
   };
   const reconciler = createReconciler({

@@ -4,8 +4,6 @@ export type { ErrorCode, FieldError } from './errors.ts';
 export { AppError, ERRORS, isAppError, isOutOfMemory, isTransient } from './errors.ts';
 export type { DataKeys, KeyLayout, QueueKeys } from './keys.ts';
 export { dataKeys, keyLayout, queueKeys } from './keys.ts';
-export type { Partitioning } from './partitions.ts';
-export { createPartitioning, crc16, fnv1a32, slotOf } from './partitions.ts';
 export type { Lifecycle, ShutdownResult } from './lifecycle.ts';
 export { createLifecycle } from './lifecycle.ts';
 export type { Logger } from './logger.ts';
@@ -20,5 +18,7 @@ export {
   OP_TYPES,
   TERMINAL_STATUSES,
 } from './ops.ts';
+export type { Partitioning } from './partitions.ts';
+export { crc16, createPartitioning, fnv1a32, slotOf } from './partitions.ts';
 export type { Periodic } from './periodic.ts';
 export { createPeriodic } from './periodic.ts';

@@ -45,6 +45,8 @@ export function createAcceptAndEnqueue(
       // No Queue yet (the connection was never ready): the same 503 as a failed command.
       throw unavailable(err, 'QUEUE_UNAVAILABLE');
     }
+    const reuse = await ledger.checkIdempotencyHome(accept);
+    if (reuse) return reuse;
     let accepting: ReturnType<Ledger['accept']>;
     let adding: Promise<unknown>;
     stream?.cork?.();

@@ -124,11 +124,11 @@ export function createDeadLetters(deps: {
 }): DeadLetters {
   const { redis, layout } = deps;
   const partitions = Array.from({ length: layout.count }, (_, i) => layout.queue(i));
-  /** The op's partition; undefined for an id that is no op id of this layout. */
-  const of = (opId: string) => {
-    const i = layout.ofOp(opId);
-    return i === undefined ? undefined : layout.queue(i);
-  };
+  /**
+   * The keys of the op's partition. An id that names no partition is looked up in partition 0,
+   * as the ledger files it (ledger.finish), so an entry is found wherever it was written.
+   */
+  const of = (opId: string) => layout.queue(layout.ofOp(opId) ?? 0);
   const page = defineScript<string[]>(redis, 'dlq-page', 1);
   const q = <T>(p: Promise<T>) => guard(p, 'QUEUE_UNAVAILABLE');
 
@@ -138,7 +138,7 @@ export function createDeadLetters(deps: {
     // One command per entry: entries of different partitions sit in different slots.
     const rows = await Promise.all(
       ids.map((id) =>
-        redis.hmget(of(id)?.deadLetter(id) ?? '', ...FIELDS).then(
+        redis.hmget(of(id).deadLetter(id), ...FIELDS).then(
           (row) => ({ row, err: undefined }),
           (err: unknown) => ({
             row: [] as (string | null)[],
@@ -205,14 +205,12 @@ export function createDeadLetters(deps: {
 
     async get(opId) {
       const k = of(opId);
-      if (!k) return null;
       const h = await q(redis.hgetall(k.deadLetter(opId)));
       return h.payload === undefined ? null : parse(opId, h);
     },
 
     async remove(opId) {
       const k = of(opId);
-      if (!k) return false;
       const [del] = await q(
         redis
           .multi()
@@ -226,13 +224,11 @@ export function createDeadLetters(deps: {
 
     async claim(opId, ttlMs) {
       const k = of(opId);
-      if (!k) return false;
       return (await q(redis.set(k.deadLetterClaim(opId), '1', 'PX', ttlMs, 'NX'))) === 'OK';
     },
 
     async release(opId) {
       const k = of(opId);
-      if (!k) return;
       await q(redis.del(k.deadLetterClaim(opId)));
     },
 

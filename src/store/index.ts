@@ -13,7 +13,6 @@ export type {
 } from './ledger.ts';
 export { createLedger, isTerminal, publicReceipt } from './ledger.ts';
 export { checkPartitionCount, PartitionCountMismatch } from './partition-count.ts';
-export { createReplicaAcks, type ReplicaAcks } from './replica-acks.ts';
 export type {
   ApplyInput,
   ApplyOutcome,
@@ -25,3 +24,4 @@ export type {
   Resolution,
 } from './records.ts';
 export { createRecordStore } from './records.ts';
+export { createReplicaAcks, type ReplicaAcks } from './replica-acks.ts';

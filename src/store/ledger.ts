@@ -102,6 +102,12 @@ export type SealResult =
 export interface Ledger {
   /** A new op id for a write to `key`; it names the key's partition. */
   newOpId(key: string): string;
+  /**
+   * Before `accept`: an Idempotency-Key whose own partition is not the key's is marked there on
+   * first use, and a reuse of it with another request is found there (`reused`). Separate from
+   * `accept` so that acceptance itself is one command, sent ahead of its job.
+   */
+  checkIdempotencyHome(input: AcceptInput): Promise<{ kind: 'reused'; opId: string } | undefined>;
   accept(input: AcceptInput): Promise<AcceptResult>;
   unaccept(input: {
     opId: string;
@@ -216,14 +222,19 @@ export function createLedger(deps: {
   return {
     newOpId: (key) => layout.newOpId(key),
 
-    async accept({ opId, key, type, fingerprint, idempotencyKey, decidedAfter, replay }) {
+    checkIdempotencyHome: ({ opId, key, idempotencyKey, fingerprint }) =>
+      homeCheck(key, idempotencyKey, fingerprint, opId),
+
+    accept({ opId, key, type, fingerprint, idempotencyKey, decidedAfter, replay }) {
+      // No await before the script is sent: acceptAndEnqueue relies on this command leaving
+      // ahead of the job it sends right after (see queue/accept-enqueue.ts).
       if (layout.ofOp(opId) !== layout.of(key)) {
-        throw new Error(`op id ${opId} does not name the partition of its key (see newOpId)`);
+        return Promise.reject(
+          new Error(`op id ${opId} does not name the partition of its key (see newOpId)`),
+        );
       }
-      const reuse = await homeCheck(key, idempotencyKey, fingerprint, opId);
-      if (reuse) return reuse;
       const k = byKey(key);
-      const r = await guard(
+      const sent = guard(
         acceptScript(
           [k.version(key), k.op(opId), k.idempotency(idempotencyKey ?? ''), k.open],
           [
@@ -239,17 +250,19 @@ export function createLedger(deps: {
         ),
         'QUEUE_UNAVAILABLE',
       );
-      const kind = String(r[0]);
-      switch (kind) {
-        case 'new':
-          return { kind, version: positive(r[1]), acceptedAt: Number(r[2]) };
-        case 'moved':
-          return { kind, lastVersion: Number(r[1]), pending: Number(r[2]) };
-        case 'newer':
-          return { kind, lastVersion: Number(r[1]) };
-        default:
-          return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
-      }
+      return sent.then((r): AcceptResult => {
+        const kind = String(r[0]);
+        switch (kind) {
+          case 'new':
+            return { kind, version: positive(r[1]), acceptedAt: Number(r[2]) };
+          case 'moved':
+            return { kind, lastVersion: Number(r[1]), pending: Number(r[2]) };
+          case 'newer':
+            return { kind, lastVersion: Number(r[1]) };
+          default:
+            return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
+        }
+      });
     },
 
     async inspect(key, idempotencyKey, fingerprint) {

@@ -24,7 +24,11 @@ function source(name: string): string {
  * Binds a Lua script to a client via ioredis `defineCommand`, which runs EVALSHA and falls back
  * to EVAL on NOSCRIPT (after a Redis restart the script cache is empty).
  */
-export function defineScript<R>(redis: Redis | Cluster, name: string, numberOfKeys: number): LuaScript<R> {
+export function defineScript<R>(
+  redis: Redis | Cluster,
+  name: string,
+  numberOfKeys: number,
+): LuaScript<R> {
   const command = `kvq_${name}`;
   const target = redis as unknown as Record<string, (...a: ScriptArg[]) => Promise<R>>;
   if (typeof target[command] !== 'function') {

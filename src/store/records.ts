@@ -39,12 +39,7 @@ export interface ApplyInput {
  * by another op (issued twice after a queue Redis failover): nothing was written.
  */
 export type ApplyOutcomeKind =
-  | 'applied'
-  | 'already'
-  | 'superseded'
-  | 'expired'
-  | 'late'
-  | 'conflict';
+  'applied' | 'already' | 'superseded' | 'expired' | 'late' | 'conflict';
 export interface ApplyOutcome {
   outcome: ApplyOutcomeKind;
   /** The key's applied version after the call. */
@@ -173,7 +168,10 @@ export function createRecordStore(deps: {
 
     async peek(key) {
       const sentAt = Date.now();
-      const [v, d, e, now] = await guard(peekScript([keysOf(key).record(key)], []), 'DATA_UNAVAILABLE');
+      const [v, d, e, now] = await guard(
+        peekScript([keysOf(key).record(key)], []),
+        'DATA_UNAVAILABLE',
+      );
       observe(Number(now), sentAt);
       const live = Number(v) > 0 && Number(d) !== 1 && (Number(e) === 0 || Number(e) > Number(now));
       return { liveVersion: live ? Number(v) : null, now: Number(now) };
@@ -183,11 +181,10 @@ export function createRecordStore(deps: {
       const sentAt = Date.now();
       const keys = keysOf(op.key);
       const r = await guard(
-        resolveScript([keys.record(op.key), keys.refusal(op.opId)], [
-          op.version,
-          op.deadline,
-          op.opId,
-        ]),
+        resolveScript(
+          [keys.record(op.key), keys.refusal(op.opId)],
+          [op.version, op.deadline, op.opId],
+        ),
         'DATA_UNAVAILABLE',
       );
       const kind = String(r[0]);
@@ -251,7 +248,7 @@ export function createRecordStore(deps: {
       );
       const names = perPartition
         .flat()
-        .sort(Buffer.compare)
+        .sort((a, b) => Buffer.compare(a, b))
         .slice(0, limit + 1)
         .map((b) => b.toString('utf8'));
       const more = names.length > limit;
@@ -276,12 +273,10 @@ export function createRecordStore(deps: {
 
     async reap(max) {
       const counts = await guard(
-        Promise.all(
-          partitions.map((k) => reapScript([k.index, k.expiry], [k.record(''), max])),
-        ),
+        Promise.all(partitions.map((k) => reapScript([k.index, k.expiry], [k.record(''), max]))),
         'DATA_UNAVAILABLE',
       );
-      return counts.reduce((a, b) => a + Number(b), 0);
+      return counts.reduce((a, b) => a + b, 0);
     },
 
     async ping() {

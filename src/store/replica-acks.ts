@@ -48,7 +48,7 @@ export function createReplicaAcks(
     const next = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       pending.delete(conn);
       void conn.incr(touchKey).catch(() => undefined);
-      return conn.wait(replicas, timeoutMs).then((acked) => Number(acked) >= replicas);
+      return conn.wait(replicas, timeoutMs).then((acked) => acked >= replicas);
     });
     pending.set(conn, next);
     return next;

@@ -1,10 +1,9 @@
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { freePort } from '../../src/redis/index.ts';
 import { exitOf, output, spawnRole, stopChild } from '../helpers/processes.ts';
-import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
+import { call, eventually, partitionQueues, type Stack, startStack } from '../helpers/stack.ts';
 
 let s: Stack;
 beforeAll(async () => {
@@ -27,7 +26,7 @@ async function receipts(redis: Redis, prefix: string): Promise<Record<string, st
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}op:*`, 'COUNT', 1000);
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}{*}op:*`, 'COUNT', 1000);
     cursor = next;
     keys.push(...batch);
   } while (cursor !== '0');
@@ -47,15 +46,15 @@ it('a worker under load finishes its in-flight jobs on SIGTERM, exits 0, and lea
   }
   const w = spawnRole('worker', { ...env(), WORKER_CONCURRENCY: '64' });
   const out = output(w);
-  const q = new Queue(s.config.QUEUE_NAME, { connection: { url: s.queueUrl } });
+  const q = partitionQueues(s.layout, s.queueUrl);
   try {
-    const busy = await eventually(async () => (await q.getWaitingCount()) < N - 300, 15_000, 20);
+    const busy = await eventually(async () => (await q.count('waiting')) < N - 300, 15_000, 20);
     expect(busy, out()).toBe(true);
     const t = Date.now();
     const exit = await stopChild(w, 'SIGTERM');
     expect(exit.code, out()).toBe(0);
     expect(Date.now() - t).toBeLessThan(10_000);
-    expect(await q.getActiveCount()).toBe(0);
+    expect(await q.count('active')).toBe(0);
     const all = await receipts(s.queueRedis, s.config.KEY_PREFIX);
     const active = all.filter((r) => r.status === 'active');
     expect(active).toEqual([]);
@@ -66,7 +65,7 @@ it('a worker under load finishes its in-flight jobs on SIGTERM, exits 0, and lea
     // A new worker picks up the rest.
     await s.startWorker();
     const drained = await eventually(
-      async () => (await q.getWaitingCount()) + (await q.getActiveCount()) === 0,
+      async () => (await q.count('waiting', 'active')) === 0,
       30_000,
       100,
     );

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
+import { type JobType, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 
@@ -11,6 +12,7 @@ import {
   createLifecycle,
   createLogger,
   type DataKeys,
+  type JobPayload,
   type KeyLayout,
   loadConfig,
   type QueueKeys,
@@ -33,6 +35,8 @@ export interface Stack {
   queueKeysOfOp(opId: string): QueueKeys;
   /** The BullMQ queue name of a user key's partition. */
   queueNameOf(key: string): string;
+  /** Accepted, unfinished ops over all partitions (the ledger's open sets). */
+  openCount(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -78,6 +82,11 @@ export async function startStack(
     dataKeysOf: (key) => layout.data(layout.of(key)),
     queueKeysOfOp: (opId) => layout.queue(layout.ofOp(opId) ?? 0),
     queueNameOf: (key) => layout.queueName(layout.of(key)),
+    async openCount() {
+      let n = 0;
+      for (let i = 0; i < layout.count; i++) n += await queueRedis.zcard(layout.queue(i).open);
+      return n;
+    },
     url: api.url,
     config,
     queueUrl,
@@ -135,4 +144,23 @@ export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
   const r = await fn();
   return [r, performance.now() - t];
+}
+
+/** BullMQ producers for every partition's queue of a stack, for tests that add or count jobs. */
+export function partitionQueues(layout: KeyLayout, queueUrl: string) {
+  const queues = Array.from(
+    { length: layout.count },
+    (_, i) => new Queue<JobPayload>(layout.queueName(i), { connection: { url: queueUrl } }),
+  );
+  const sum = async (...states: JobType[]) => {
+    const counts = await Promise.all(queues.map((q) => q.getJobCounts(...states)));
+    return counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
+  };
+  return {
+    /** The queue of a user key's partition. */
+    of: (key: string) => queues[layout.of(key)] as Queue<JobPayload>,
+    /** Jobs in these states, summed over the partitions. */
+    count: sum,
+    close: () => Promise.all(queues.map((q) => q.close())),
+  };
 }

@@ -11,7 +11,7 @@ import { call, eventually, startStack } from '../helpers/stack.ts';
  */
 it('a redelivered job without a receipt is dropped: no write, no dead letter, no NaN version', async () => {
   const s = await startStack();
-  const q = new Queue<JobPayload>(s.config.QUEUE_NAME, { connection: { url: s.queueUrl } });
+  const q = new Queue<JobPayload>(s.queueNameOf('fence'), { connection: { url: s.queueUrl } });
   try {
     const w = await call(s.url, 'PUT', '/v1/keys/fence', {
       body: { value: 'kept' },
@@ -20,7 +20,7 @@ it('a redelivered job without a receipt is dropped: no write, no dead letter, no
     expect(w.status).toBe(201);
     // Jobs of ops whose receipts are gone: one sent with its acceptance (no version in it) and
     // one that carries a version, both for the same key.
-    const ghosts = ['ghost-1', 'ghost-2'];
+    const ghosts = [s.layout.newOpId('fence'), s.layout.newOpId('fence')];
     await q.add(
       JOB_NAME,
       { opId: ghosts[0]!, key: 'fence', type: 'put', value: '"ghost"' },
@@ -55,7 +55,7 @@ it('a redelivered job without a receipt is dropped: no write, no dead letter, no
 
 it('a job naming another key than its op was accepted for is not applied', async () => {
   const s = await startStack({ worker: false });
-  const q = new Queue<JobPayload>(s.config.QUEUE_NAME, { connection: { url: s.queueUrl } });
+  const q = new Queue<JobPayload>(s.queueNameOf('victim'), { connection: { url: s.queueUrl } });
   try {
     const w = await call(s.url, 'PUT', '/v1/keys/victim', { body: { value: 'real' } });
     expect(w.status).toBe(202);
@@ -71,7 +71,7 @@ it('a job naming another key than its op was accepted for is not applied', async
     expect(done.body.op.status).toBe('applied');
     expect((await call(s.url, 'GET', '/v1/keys/victim')).body.value).toBe('real');
     expect((await call(s.url, 'GET', '/v1/keys/other-victim')).status).toBe(404);
-    expect(await s.queueRedis.hget(`${s.config.KEY_PREFIX}ver:victim`, 'p')).toBe('0');
+    expect(await s.queueRedis.hget(s.queueKeysOf('victim').version('victim'), 'p')).toBe('0');
   } finally {
     await q.close();
     await s.stop();

@@ -63,7 +63,7 @@ it('a conditional write that timed out in a stalled queue Redis does not leave t
   expect([202, 503]).toContain(answer.status);
   // Whatever ran when it resumed: nothing of this key stays pending.
   const settled = await eventually(
-    async () => Number((await s.queueRedis.hget(`${s.config.KEY_PREFIX}ver:k`, 'p')) ?? 0) === 0,
+    async () => Number((await s.queueRedis.hget(s.queueKeysOf('k').version('k'), 'p')) ?? 0) === 0,
     10_000,
     100,
   );

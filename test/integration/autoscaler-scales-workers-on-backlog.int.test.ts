@@ -5,6 +5,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 
 import { startAutoscaler } from '../../src/bin/autoscaler.ts';
+import { layoutOf } from '../../src/bin/stores.ts';
 import { createLifecycle, createLogger, loadConfig } from '../../src/core/index.ts';
 import { eventually } from '../helpers/stack.ts';
 
@@ -96,17 +97,22 @@ it('scales the worker Deployment to ceil(backlog / target), clamped, and back do
   });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'autoscaler');
   const lifecycle = createLifecycle({ deadlineMs: 5000, logger });
-  const queue = new Queue(queueName, { connection: { url: inject('queueRedisUrl') } });
+  // The backlog is summed over the partitions' queues: jobs go to two of them.
+  const layout = layoutOf(config);
+  const connection = { url: inject('queueRedisUrl') };
+  const queue = new Queue(layout.queueName(0), { connection });
+  const other = new Queue(layout.queueName(layout.count - 1), { connection });
   try {
     await startAutoscaler(config, inject('queueRedisUrl'), logger, lifecycle, kc);
-    // 25 waiting jobs → ceil(25 / 10) = 3 workers.
-    await queue.addBulk(Array.from({ length: 25 }, (_, i) => ({ name: 'apply', data: { i } })));
+    // 10 + 15 waiting jobs → ceil(25 / 10) = 3 workers.
+    await queue.addBulk(Array.from({ length: 10 }, (_, i) => ({ name: 'apply', data: { i } })));
+    await other.addBulk(Array.from({ length: 15 }, (_, i) => ({ name: 'apply', data: { i } })));
     expect(await eventually(() => replicas === 3, 5000, 50)).toBe(true);
     // 100 → 10, clamped to MAX_WORKERS = 4.
     await queue.addBulk(Array.from({ length: 75 }, (_, i) => ({ name: 'apply', data: { i } })));
     expect(await eventually(() => replicas === 4, 5000, 50)).toBe(true);
     // Drained → back to MIN_WORKERS, but only after the cool-down.
-    await queue.obliterate({ force: true });
+    await Promise.all([queue.obliterate({ force: true }), other.obliterate({ force: true })]);
     const drainedAt = Date.now();
     expect(await eventually(() => replicas === 1, 8000, 50)).toBe(true);
     expect(Date.now() - drainedAt).toBeGreaterThanOrEqual(1400);
@@ -126,7 +132,7 @@ it('scales the worker Deployment to ceil(backlog / target), clamped, and back do
       ]),
     );
   } finally {
-    await queue.close();
+    await Promise.all([queue.close(), other.close()]);
     await lifecycle.shutdown('test');
   }
 }, 30_000);

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 
 import { expect, it } from 'vitest';
 
-import { queueKeys } from '../../src/core/index.ts';
 import { startRedisServer } from '../../src/redis/index.ts';
 import { call, startStack } from '../helpers/stack.ts';
 
@@ -62,7 +61,7 @@ it('MAX_BACKLOG counts every unfinished op: with the data Redis down and a worke
       true,
     );
     // Every accepted op is still there, unfinished (the worker retries them).
-    expect(await s.queueRedis.zcard(queueKeys(s.config.KEY_PREFIX).open)).toBe(accepted);
+    expect(await s.openCount()).toBe(accepted);
   } finally {
     await s.stop();
     await data.stop();

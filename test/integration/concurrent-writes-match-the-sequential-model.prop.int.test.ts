@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
 
-import { Queue } from 'bullmq';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -9,7 +8,7 @@ import type { FinalRead } from '../../chaos/model.ts';
 import { ReadOrderChecker } from '../../chaos/read-order.ts';
 import { JOB_NAME, type JobPayload } from '../../src/core/index.ts';
 import { output, spawnRole, stopChild } from '../helpers/processes.ts';
-import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
+import { call, eventually, partitionQueues, type Stack, startStack } from '../helpers/stack.ts';
 
 /**
  * The central guarantee, checked against the sequential model (chaos/model.ts): with several
@@ -89,7 +88,7 @@ it(`${String(WORKERS)} worker processes × ${String(CONCURRENCY)}, ${String(KEYS
     fc.asyncProperty(fc.array(opArb, { minLength: OPS, maxLength: OPS }), async (ops) => {
       const run = Math.random().toString(36).slice(2, 8);
       const keyName = (k: number) => `prop/${run}/${String(k)}`;
-      const queue = new Queue<JobPayload>(s.config.QUEUE_NAME, { connection: { url: s.queueUrl } });
+      const queues = partitionQueues(s.layout, s.queueUrl);
       const history = new History();
       /** The last version a client saw per key: what an If-Match is built from. */
       const seen = new Map<string, number>();
@@ -151,7 +150,7 @@ it(`${String(WORKERS)} worker processes × ${String(CONCURRENCY)}, ${String(KEYS
             ...(w.valueJson !== undefined ? { value: w.valueJson } : {}),
             ...(w.ttlSeconds !== undefined ? { ttlMs: w.ttlSeconds * 1000 } : {}),
           };
-          await queue.add(JOB_NAME, payload, {
+          await queues.of(key).add(JOB_NAME, payload, {
             jobId: `${accepted.id}-dup`,
             removeOnComplete: true,
           });
@@ -162,15 +161,14 @@ it(`${String(WORKERS)} worker processes × ${String(CONCURRENCY)}, ${String(KEYS
       const opIds = [...history.ops.keys()];
       const drained = await eventually(
         async () => {
-          const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-          return Object.values(counts).every((n) => n === 0);
+          return (await queues.count('waiting', 'active', 'delayed', 'prioritized')) === 0;
         },
         90_000,
         200,
       );
       reading = false;
       await Promise.all(readers);
-      await queue.close();
+      await queues.close();
       expect(drained, logs.map((l) => l()).join('\n')).toBe(true);
 
       await history.collectReceipts((id) => call(s.url, 'GET', `/v1/ops/${id}`));

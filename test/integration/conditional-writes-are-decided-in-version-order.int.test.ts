@@ -81,7 +81,7 @@ describe('conditional writes decided at acceptance (nothing pending)', () => {
       headers: { 'Idempotency-Key': 'del-never-there' },
     });
     expect(i.status).toBe(404);
-    expect(await s.kvRedis.exists(`${s.config.KEY_PREFIX}r:never-there`)).toBe(0);
+    expect(await s.kvRedis.exists(s.dataKeysOf('never-there').record('never-there'))).toBe(0);
     await put('c4', 1);
     expect(
       (await call(s.url, 'DELETE', '/v1/keys/c4', { headers: { 'If-Match': '"9"' } })).status,
@@ -142,7 +142,7 @@ describe('conditional writes while writes to the key are pending', () => {
         expect(r.body.code).toBe('KEY_BUSY');
         expect(r.headers.get('retry-after')).toBe('1');
       }
-      expect(await p.queueRedis.hget(`${p.config.KEY_PREFIX}ver:k`, 'n')).toBe('1');
+      expect(await p.queueRedis.hget(p.queueKeysOf('k').version('k'), 'n')).toBe('1');
     } finally {
       await p.stop();
     }

@@ -30,11 +30,12 @@ beforeAll(async () => {
   s = await startStack({ worker: false, queueUrl: queue.url });
   ledger = createLedger({
     redis: s.queueRedis,
-    prefix: s.config.KEY_PREFIX,
+    layout: s.layout,
     retentionMs: 3_600_000,
     retentionCount: 100_000,
   });
-  k = queueKeys(s.config.KEY_PREFIX);
+  // Entries buried here under ids that name no partition are filed in partition 0.
+  k = s.layout.queue(0);
 });
 afterAll(async () => {
   await s.stop();
@@ -76,9 +77,12 @@ async function walk(limit: number, between?: (page: number) => Promise<void>) {
 }
 
 async function clear(redis: Redis): Promise<void> {
-  const ids = await redis.zrange(k.deadLetters, '0', '-1');
-  for (const id of ids) await redis.del(k.deadLetter(id));
-  await redis.del(k.deadLetters);
+  for (let i = 0; i < s.layout.count; i++) {
+    const q = s.layout.queue(i);
+    const ids = await redis.zrange(q.deadLetters, '0', '-1');
+    for (const id of ids) await redis.del(q.deadLetter(id));
+    await redis.del(q.deadLetters);
+  }
 }
 
 /** Redis' member order within one score, which the listing follows (descending). */

@@ -169,13 +169,13 @@ describe('the dead-letter queue', () => {
       kvUrl: data.url,
       env: { RECONCILE_INTERVAL_MS: '200' },
     });
-    const q = new Queue(p.config.QUEUE_NAME, { connection: { url: p.queueUrl } });
+    const q = new Queue(p.queueNameOf('crashy'), { connection: { url: p.queueUrl } });
     try {
       const w = await call(p.url, 'PUT', '/v1/keys/crashy', { body: { value: 2 } });
       const id = w.body.op.id as string;
       // The op's job fails in a worker that "dies" before recording anything: a bare BullMQ
       // worker moves it to the failed set and does nothing else.
-      const silent = new Worker(p.config.QUEUE_NAME, null, {
+      const silent = new Worker(p.queueNameOf('crashy'), null, {
         connection: { url: p.queueUrl, maxRetriesPerRequest: null },
       });
       const job = await silent.getNextJob('tok');
@@ -212,7 +212,7 @@ describe('the dead-letter queue', () => {
     try {
       // As if the API died between accepting and enqueueing: a receipt with no job.
       const w = await call(p.url, 'PUT', '/v1/keys/lost', { body: { value: 1 } });
-      const q = new Queue(p.config.QUEUE_NAME, { connection: { url: p.queueUrl } });
+      const q = new Queue(p.queueNameOf('lost'), { connection: { url: p.queueUrl } });
       await (await q.getJob(w.body.op.id))!.remove();
       await q.close();
       await p.startWorker();

@@ -3,17 +3,22 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
+import { type KeyLayout, keyLayout } from '../../src/core/index.ts';
 import { type ApplyInput, createRecordStore, type RecordStore } from '../../src/store/index.ts';
 
 let redis: Redis;
 let store: RecordStore;
 let prefix: string;
+let layout: KeyLayout;
+/** The record of a user key, in its partition. */
+const rec = (key: string) => layout.data(layout.of(key)).record(key);
 const WINDOW = 60_000;
 
 beforeAll(() => {
   redis = new Redis(inject('kvRedisUrl'));
   prefix = `f${randomBytes(3).toString('hex')}:`;
-  store = createRecordStore({ redis, prefix, fenceWindowMs: WINDOW });
+  layout = keyLayout({ prefix, queueName: 'unused', partitions: 12 });
+  store = createRecordStore({ redis, layout, fenceWindowMs: WINDOW });
 });
 afterAll(() => {
   redis.disconnect();
@@ -45,13 +50,34 @@ const del = (key: string, version: number, extra: Partial<ApplyInput> = {}) =>
   });
 
 describe('the apply script (one Lua compare-and-set)', () => {
-  it('applies newer versions, calls older ones superseded and equal ones already applied', async () => {
-    expect((await put('a', 2, 'two')).outcome).toBe('applied');
+  it('applies newer versions, calls older ones superseded and a redelivery already applied', async () => {
+    expect((await put('a', 2, 'two', { opId: 'op-two' })).outcome).toBe('applied');
     expect((await put('a', 1, 'one')).outcome).toBe('superseded');
-    expect((await put('a', 2, 'two again')).outcome).toBe('already');
+    expect((await put('a', 2, 'two', { opId: 'op-two' })).outcome).toBe('already');
     expect(await store.get('a')).toMatchObject({ valueJson: '"two"', version: 2 });
     expect((await put('a', 5, 'five')).outcome).toBe('applied');
     expect((await store.get('a'))?.version).toBe(5);
+  });
+
+  it('the same version under another op id is a conflict, never "already applied", and writes nothing', async () => {
+    // As after a failover of the queue Redis that lost the first acceptance: version 2 issued
+    // again, to another write.
+    expect((await put('re', 2, 'first', { opId: 'op-first' })).outcome).toBe('applied');
+    const again = await put('re', 2, 'reissued', { opId: 'op-reissued' });
+    expect(again).toMatchObject({ outcome: 'conflict', version: 2 });
+    expect(await store.get('re')).toMatchObject({ valueJson: '"first"', version: 2 });
+    // A tombstone keeps its op id too.
+    expect((await del('re', 3, { opId: 'op-del' })).outcome).toBe('applied');
+    expect((await del('re', 3, { opId: 'op-del-2' })).outcome).toBe('conflict');
+    expect((await del('re', 3, { opId: 'op-del' })).outcome).toBe('already');
+    // resolve() tells the two apart as well, once past the deadline.
+    const past = now() - 1;
+    expect(await store.resolve({ opId: 'op-del', key: 're', version: 3, deadline: past })).toEqual({
+      kind: 'applied',
+    });
+    expect(
+      await store.resolve({ opId: 'op-other', key: 're', version: 3, deadline: past }),
+    ).toEqual({ kind: 'conflict' });
   });
 
   it('a tombstone fences older writes: no resurrection', async () => {
@@ -60,11 +86,11 @@ describe('the apply script (one Lua compare-and-set)', () => {
     expect(await store.get('t')).toBeNull();
     expect((await put('t', 2, 'late')).outcome).toBe('superseded');
     expect(await store.get('t')).toBeNull();
-    const ttl = await redis.pttl(`${prefix}r:t`);
+    const ttl = await redis.pttl(rec('t'));
     expect(ttl).toBeGreaterThan(WINDOW - 5000);
     expect(ttl).toBeLessThanOrEqual(WINDOW);
     // The tombstone keeps only the version: no value.
-    expect(await redis.hget(`${prefix}r:t`, 'val')).toBeNull();
+    expect(await redis.hget(rec('t'), 'val')).toBeNull();
     expect((await put('t', 4, 'new')).outcome).toBe('applied');
     expect(await store.get('t')).toMatchObject({ valueJson: '"new"', version: 4 });
   });
@@ -77,17 +103,17 @@ describe('the apply script (one Lua compare-and-set)', () => {
   it('TTL expiry keeps the version for the fencing window', async () => {
     const r = await put('ttl', 3, 'short', { ttlMs: 50 });
     expect(r.expiresAt).toBe(r.updatedAt + 50);
-    const pttl = await redis.pttl(`${prefix}r:ttl`);
+    const pttl = await redis.pttl(rec('ttl'));
     expect(pttl).toBeGreaterThan(WINDOW);
     await new Promise((res) => setTimeout(res, 80));
     expect(await store.get('ttl')).toBeNull();
     expect((await put('ttl', 2, 'stale')).outcome).toBe('superseded');
     expect(await store.reap(100)).toBe(1);
-    expect(await redis.hget(`${prefix}r:ttl`, 'val')).toBeNull();
-    expect(await redis.hget(`${prefix}r:ttl`, 'v')).toBe('3');
+    expect(await redis.hget(rec('ttl'), 'val')).toBeNull();
+    expect(await redis.hget(rec('ttl'), 'v')).toBe('3');
     expect((await put('ttl', 2, 'stale')).outcome).toBe('superseded');
     expect((await put('ttl', 4, 'fresh')).outcome).toBe('applied');
-    expect(await redis.pttl(`${prefix}r:ttl`)).toBe(-1);
+    expect(await redis.pttl(rec('ttl'))).toBe(-1);
   });
 
   it('refuses an op older than the window when no record fences the key', async () => {
@@ -106,7 +132,7 @@ describe('the apply script (one Lua compare-and-set)', () => {
       await expect(put('nan', version, 'x')).rejects.toThrow(/BADARG version/);
     }
     await expect(put('nan', 1, 'x', { deadline: Number.NaN })).rejects.toThrow(/BADARG deadline/);
-    expect(await redis.exists(`${prefix}r:nan`)).toBe(0);
+    expect(await redis.exists(rec('nan'))).toBe(0);
     await expect(
       store.resolve({ opId: 'x', key: 'nan', version: Number.NaN, deadline: 0 }),
     ).rejects.toThrow(/BADARG version/);
@@ -115,7 +141,7 @@ describe('the apply script (one Lua compare-and-set)', () => {
   it('an apply that runs after its deadline does nothing (late)', async () => {
     const r = await put('late', 1, 'x', { deadline: now() - 1000 });
     expect(r.outcome).toBe('late');
-    expect(await redis.exists(`${prefix}r:late`)).toBe(0);
+    expect(await redis.exists(rec('late'))).toBe(0);
   });
 
   it('resolves an unknown outcome only once the data Redis clock is past the deadline', async () => {

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { queueKeys } from '../../src/core/index.ts';
 import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 import { ADMISSION_SEES_IT_MS, fillUntilFull } from '../helpers/fill-redis.ts';
 import { call, eventually, startStack } from '../helpers/stack.ts';
@@ -35,7 +34,6 @@ it('a full data Redis: writes 503 DATA_FULL before anything is accepted; reads a
     });
     expect(first.body.op.status).toBe('applied');
     await fillUntilFull(s.kvRedis);
-    const open = queueKeys(s.config.KEY_PREFIX).open;
     await new Promise((r) => setTimeout(r, ADMISSION_SEES_IT_MS));
 
     const refused = await call(s.url, 'PUT', '/v1/keys/during', { body: { value: 'x' } });
@@ -51,10 +49,10 @@ it('a full data Redis: writes 503 DATA_FULL before anything is accepted; reads a
       expect(r.body.code).toBe('DATA_FULL');
     }
     // Nothing was accepted: no receipt, nothing open, no job.
-    expect(await s.queueRedis.keys(`${s.config.KEY_PREFIX}op:*`)).toEqual([
-      `${s.config.KEY_PREFIX}op:${String(first.body.op.id)}`,
+    expect(await s.queueRedis.keys(`${s.config.KEY_PREFIX}{*}op:*`)).toEqual([
+      s.queueKeysOfOp(String(first.body.op.id)).op(String(first.body.op.id)),
     ]);
-    expect(await s.queueRedis.zcard(open)).toBe(0);
+    expect(await s.openCount()).toBe(0);
     expect((await call(s.url, 'GET', '/v1/keys/kept')).body.value).toBe('v');
     expect((await call(s.url, 'GET', '/v1/keys')).status).toBe(200);
     expect((await call(s.url, 'GET', '/readyz')).status).toBe(200);

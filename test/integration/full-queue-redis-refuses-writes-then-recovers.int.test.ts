@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { AppError, queueKeys } from '../../src/core/index.ts';
+import { AppError } from '../../src/core/index.ts';
 import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
 import { createLedger, guard } from '../../src/store/index.ts';
 import { ADMISSION_SEES_IT_MS, fillUntilFull } from '../helpers/fill-redis.ts';
@@ -84,7 +84,7 @@ it('a full queue Redis: writes 503 QUEUE_FULL + Retry-After, reads and /readyz f
       const r = await call(s.url, 'GET', `/v1/ops/${id}`, { headers: { Prefer: 'wait=20' } });
       expect(r.body.op.status).toBe('applied');
     }
-    expect(await s.queueRedis.zcard(queueKeys(s.config.KEY_PREFIX).open)).toBe(0);
+    expect(await s.openCount()).toBe(0);
     expect((await call(s.url, 'GET', '/v1/keys/before1')).body.value).toBe(1);
   } finally {
     await s.stop();
@@ -94,33 +94,33 @@ it('a full queue Redis: writes 503 QUEUE_FULL + Retry-After, reads and /readyz f
 
 it('an OOM reply is QUEUE_FULL, and an acceptance whose job could not be added is taken back while still full', async () => {
   const s = await startStack({ worker: false, queueUrl: queue.url });
-  const q = new Queue(s.config.QUEUE_NAME, { connection: s.queueRedis });
+  const q = new Queue(s.queueNameOf('k'), { connection: s.queueRedis });
   try {
     const ledger = createLedger({
       redis: s.queueRedis,
-      prefix: s.config.KEY_PREFIX,
+      layout: s.layout,
       retentionMs: 60_000,
       retentionCount: 1000,
     });
-    const a = await ledger.accept({ opId: 'op-1', key: 'k', type: 'put' });
+    const op1 = ledger.newOpId('k');
+    const a = await ledger.accept({ opId: op1, key: 'k', type: 'put' });
     expect(a.kind).toBe('new');
     await fillUntilFull(s.queueRedis);
-    const add = await guard(
-      q.add('apply', { opId: 'op-1' }, { jobId: 'op-1' }),
-      'QUEUE_UNAVAILABLE',
-    )
+    const add = await guard(q.add('apply', { opId: op1 }, { jobId: op1 }), 'QUEUE_UNAVAILABLE')
       .then(() => undefined)
       .catch((err: unknown) => err);
     expect(add).toBeInstanceOf(AppError);
     expect((add as AppError).code).toBe('QUEUE_FULL');
-    await expect(ledger.accept({ opId: 'op-2', key: 'k', type: 'put' })).rejects.toMatchObject({
+    await expect(
+      ledger.accept({ opId: ledger.newOpId('k'), key: 'k', type: 'put' }),
+    ).rejects.toMatchObject({
       code: 'QUEUE_FULL',
       status: 503,
     });
     // What acceptAndEnqueue and submitWrite do when the add fails: it works on a full Redis.
-    await ledger.unaccept({ opId: 'op-1', key: 'k' });
-    expect(await ledger.receipt('op-1')).toBeNull();
-    expect(await s.queueRedis.zcard(queueKeys(s.config.KEY_PREFIX).open)).toBe(0);
+    await ledger.unaccept({ opId: op1, key: 'k' });
+    expect(await ledger.receipt(op1)).toBeNull();
+    expect(await s.openCount()).toBe(0);
   } finally {
     await q.close();
     await s.stop();

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { createApp, createOpWaiter } from '../../src/api/index.ts';
-import { createLogger } from '../../src/core/index.ts';
+import { createLogger, keyLayout } from '../../src/core/index.ts';
 import { createDeadLetters, createLedger, createRecordStore } from '../../src/store/index.ts';
 import { call, type Stack, startStack } from '../helpers/stack.ts';
 
@@ -45,17 +45,18 @@ it('/readyz and writes answer 503 once shutdown has begun', async () => {
   const queueRedis = new Redis(s.queueUrl);
   const kvRedis = new Redis(s.kvUrl);
   try {
+    const layout = keyLayout({ prefix: 'sd:', queueName: 'sd', partitions: 12 });
     const ledger = createLedger({
       redis: queueRedis,
-      prefix: 'sd:',
+      layout,
       retentionMs: 60_000,
       retentionCount: 100,
     });
-    const records = createRecordStore({ redis: kvRedis, prefix: 'sd:', fenceWindowMs: 60_000 });
+    const records = createRecordStore({ redis: kvRedis, layout, fenceWindowMs: 60_000 });
     const app = createApp({
       ledger,
       records,
-      deadLetters: createDeadLetters({ redis: queueRedis, prefix: 'sd:' }),
+      deadLetters: createDeadLetters({ redis: queueRedis, layout }),
       enqueue: () => Promise.reject(new Error('must not enqueue while shutting down')),
       acceptAndEnqueue: () => Promise.reject(new Error('must not enqueue while shutting down')),
       admission: {

@@ -172,7 +172,7 @@ describe('which requests the raw paths take', () => {
   beforeAll(async () => {
     const records = createRecordStore({
       redis: s.kvRedis,
-      prefix: s.config.KEY_PREFIX,
+      layout: s.layout,
       fenceWindowMs: 60_000,
     });
     const unused = () => {

@@ -17,7 +17,7 @@ it('goes queued → applied/superseded, and duplicated jobs change nothing', asy
   expect((await call(s.url, 'GET', `/v1/ops/${a.body.op.id}`)).body.op.status).toBe('queued');
 
   // Deliver v2 first by hand-ordering: add a copy of b's job under another id, run workers.
-  const q = new Queue(s.config.QUEUE_NAME, { connection: { url: s.queueUrl } });
+  const q = new Queue(s.queueNameOf('r'), { connection: { url: s.queueUrl } });
   const bJob = await q.getJob(b.body.op.id);
   const aJob = await q.getJob(a.body.op.id);
   // The job carries no version (it was added with its acceptance); the worker reads it from
@@ -43,7 +43,7 @@ it('goes queued → applied/superseded, and duplicated jobs change nothing', asy
   // Jobs are removed once done: the value does not linger in the queue Redis.
   const left = await eventually(async () => {
     const ids = [a.body.op.id, b.body.op.id, `${a.body.op.id}-dup`] as string[];
-    const n = await s.queueRedis.exists(...ids.map((id) => `bull:${s.config.QUEUE_NAME}:${id}`));
+    const n = await s.queueRedis.exists(...ids.map((id) => `bull:${s.queueNameOf('r')}:${id}`));
     return n === 0;
   });
   expect(left).toBe(true);
@@ -55,7 +55,7 @@ it('a later write applied first makes the earlier one superseded', async () => {
     const first = await call(p.url, 'PUT', '/v1/keys/s', { body: { value: 'old' } });
     const second = await call(p.url, 'PUT', '/v1/keys/s', { body: { value: 'new' } });
     // Apply the second op's job alone, then let the first one run.
-    const q = new Queue(p.config.QUEUE_NAME, { connection: { url: p.queueUrl } });
+    const q = new Queue(p.queueNameOf('s'), { connection: { url: p.queueUrl } });
     const job1 = await q.getJob(first.body.op.id);
     await job1!.remove();
     await p.startWorker();
@@ -84,9 +84,9 @@ it('receipts never hold the value and expire after OP_RETENTION_SECONDS', async 
       headers: { Prefer: 'wait=5' },
     });
     const id = w.body.op.id as string;
-    const raw = await p.queueRedis.hgetall(`${p.config.KEY_PREFIX}op:${id}`);
+    const raw = await p.queueRedis.hgetall(p.queueKeysOfOp(id).op(id));
     expect(JSON.stringify(raw)).not.toContain('secret-value-123');
-    expect(await p.queueRedis.pttl(`${p.config.KEY_PREFIX}op:${id}`)).toBeGreaterThan(0);
+    expect(await p.queueRedis.pttl(p.queueKeysOfOp(id).op(id))).toBeGreaterThan(0);
     const gone = await eventually(
       async () => (await call(p.url, 'GET', `/v1/ops/${id}`)).status === 404,
       3000,
@@ -97,23 +97,41 @@ it('receipts never hold the value and expire after OP_RETENTION_SECONDS', async 
   }
 });
 
-it('keeps at most OP_RETENTION_COUNT finished receipts', async () => {
-  const p = await startStack({ env: { OP_RETENTION_COUNT: '100' } });
-  try {
-    const ids: string[] = [];
-    for (let i = 0; i < 110; i++) {
-      const r = await call(p.url, 'PUT', `/v1/keys/cap${String(i)}`, { body: { value: i } });
-      ids.push(r.body.op.id);
+it.each(['1', '12'])(
+  'keeps at most OP_RETENTION_COUNT finished receipts, split evenly over %s partition(s)',
+  async (partitions) => {
+    const p = await startStack({ env: { OP_RETENTION_COUNT: '100', PARTITIONS: partitions } });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 110; i++) {
+        const r = await call(p.url, 'PUT', `/v1/keys/cap${String(i)}`, { body: { value: i } });
+        ids.push(r.body.op.id);
+      }
+      for (const id of ids) {
+        await call(p.url, 'GET', `/v1/ops/${id}`, { headers: { Prefer: 'wait=10' } });
+      }
+      // Each partition keeps the newest ceil(100 / P) of its own: the expected count of every
+      // partition follows from where the keys fall.
+      const cap = Math.ceil(100 / p.layout.count);
+      const perPartition = new Map<number, number>();
+      for (let i = 0; i < 110; i++) {
+        const part = p.layout.of(`cap${String(i)}`);
+        perPartition.set(part, (perPartition.get(part) ?? 0) + 1);
+      }
+      let kept = 0;
+      for (const [part, n] of perPartition) {
+        const want = Math.min(n, cap);
+        kept += want;
+        expect(await p.queueRedis.zcard(p.layout.queue(part).finished)).toBe(want);
+      }
+      expect(kept).toBeLessThanOrEqual(100 + p.layout.count - 1);
+      let missing = 0;
+      for (const id of ids) {
+        if ((await call(p.url, 'GET', `/v1/ops/${id}`)).status === 404) missing++;
+      }
+      expect(missing).toBe(110 - kept);
+    } finally {
+      await p.stop();
     }
-    await call(p.url, 'GET', `/v1/ops/${ids.at(-1)!}`, { headers: { Prefer: 'wait=10' } });
-    const done = await eventually(
-      async () => (await p.queueRedis.zcard(`${p.config.KEY_PREFIX}ops:finished`)) === 100,
-    );
-    expect(done).toBe(true);
-    let missing = 0;
-    for (const id of ids) if ((await call(p.url, 'GET', `/v1/ops/${id}`)).status === 404) missing++;
-    expect(missing).toBe(10);
-  } finally {
-    await p.stop();
-  }
-});
+  },
+);

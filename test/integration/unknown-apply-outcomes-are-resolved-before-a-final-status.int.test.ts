@@ -96,7 +96,9 @@ it('a data Redis that stalls (SIGSTOP) during applies: no op is dead while its v
 
 it('fails a malformed job at once, without retries, into the dead-letter queue', async () => {
   const s = await startStack({ env: { JOB_ATTEMPTS: '5' } });
-  const q = new Queue(s.config.QUEUE_NAME, { connection: { url: s.queueUrl } });
+  // A job that is not even an op lands in partition 0's queue, where an id that names no
+  // partition is filed.
+  const q = new Queue(s.layout.queueName(0), { connection: { url: s.queueUrl } });
   try {
     const job = await q.add('apply', { opId: 'x', nonsense: true }, { attempts: 5, backoff: 10 });
     const dl = await eventually(async () => {

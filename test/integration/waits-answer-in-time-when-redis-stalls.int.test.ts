@@ -128,7 +128,7 @@ it('GET ?after= with the configured default wait: 503 within it + 2 s', async ()
 });
 
 it('PUT with Prefer: wait=3, accepted before the stall: 202 + Location within 5 s', async () => {
-  const versionKey = `${s.config.KEY_PREFIX}ver:put`;
+  const versionKey = s.queueKeysOf('put').version('put');
   // Stalled as soon as the write is accepted (its version issued): the wait is what remains.
   const { r, ms } = await duringStall(
     'PUT',
