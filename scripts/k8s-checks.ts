@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 
 import * as apps from 'kubernetes-models/apps/v1';
 import * as autoscaling from 'kubernetes-models/autoscaling/v2';
+import * as batch from 'kubernetes-models/batch/v1';
 import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import * as policy from 'kubernetes-models/policy/v1';
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
@@ -54,6 +55,7 @@ const MODELS: Record<string, Model> = {
   'v1/ServiceAccount': core.ServiceAccount as Model,
   'apps/v1/Deployment': apps.Deployment as Model,
   'apps/v1/StatefulSet': apps.StatefulSet as Model,
+  'batch/v1/Job': batch.Job as Model,
   'policy/v1/PodDisruptionBudget': policy.PodDisruptionBudget as Model,
   'autoscaling/v2/HorizontalPodAutoscaler': autoscaling.HorizontalPodAutoscaler as Model,
   'networking.k8s.io/v1/NetworkPolicy': networking.NetworkPolicy as Model,

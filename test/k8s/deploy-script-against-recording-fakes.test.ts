@@ -146,6 +146,107 @@ describe.each([
   }, 60_000);
 });
 
+describe('--overlay', () => {
+  /** What up waited for: `rollout status X` and `wait --for=condition=complete X`, in order. */
+  const waits = (calls: string[]) =>
+    calls
+      .filter((c) => c.includes('rollout status') || c.includes(' wait --for=condition=complete'))
+      .map((c) => c.split(' ')[5]);
+
+  it('sentinel: applies overlays/sentinel, waits for the Sentinels too; kvq gets redis+sentinel:// URLs', () => {
+    const r = deploy(['up', '--overlay', 'sentinel'], 'kind-dev');
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    expect(waits(r.calls)).toEqual([
+      'statefulset/kvq-queue-redis',
+      'statefulset/kvq-data-redis',
+      'statefulset/kvq-sentinel',
+      'deployment/kvq-api',
+      'deployment/kvq-worker',
+      'deployment/kvq-autoscaler',
+    ]);
+    expect(r.manifest).toContain('redis+sentinel://');
+    expect(r.manifest).toMatch(/^ {2}name: kvq-sentinel$/m);
+    expect(readFileSync(join(work, 'k8s/.deploy/kustomization.yaml'), 'utf8')).toContain(
+      '../overlays/sentinel',
+    );
+    expect(r.stdout).toContain('applying k8s/overlays/sentinel');
+  }, 60_000);
+
+  it('cluster: deletes a finished bootstrap Job before applying, waits for both Jobs before kvq', () => {
+    const r = deploy(['up', '--overlay=cluster'], 'kind-dev');
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    const del = firstIndex(
+      r.calls,
+      /^kubectl -n kvq delete job -l app.kubernetes.io\/component=redis-bootstrap --ignore-not-found$/,
+    );
+    const apply = firstIndex(r.calls, /^kubectl apply -k /);
+    expect(del).toBeGreaterThanOrEqual(0);
+    expect(del).toBeLessThan(apply);
+    expect(waits(r.calls)).toEqual([
+      'statefulset/kvq-queue-redis',
+      'statefulset/kvq-data-redis',
+      'job/kvq-queue-redis-bootstrap',
+      'job/kvq-data-redis-bootstrap',
+      'deployment/kvq-api',
+      'deployment/kvq-worker',
+      'deployment/kvq-autoscaler',
+    ]);
+    expect(r.manifest).toContain('redis+cluster://');
+    expect(r.manifest).toContain('kind: Job');
+  }, 60_000);
+
+  it('keda: checks that KEDA is installed before applying, and waits for no kvq-autoscaler', () => {
+    const r = deploy(['up', '--overlay', 'keda'], 'kind-dev');
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    const crd = firstIndex(r.calls, /^kubectl get crd scaledobjects\.keda\.sh$/);
+    expect(crd).toBeGreaterThanOrEqual(0);
+    expect(crd).toBeLessThan(firstIndex(r.calls, /^kubectl apply -k /));
+    expect(waits(r.calls)).not.toContain('deployment/kvq-autoscaler');
+    expect(r.manifest).toContain('kind: ScaledObject');
+    const s = deploy(['status', '--overlay', 'keda'], 'kind-dev');
+    expect(s.calls.some((c) => /^kubectl -n kvq get \S*scaledobjects/.test(c))).toBe(true);
+  }, 60_000);
+
+  it('--dry-run renders and validates each overlay without a cluster', () => {
+    for (const o of ['sentinel', 'cluster', 'keda']) {
+      const r = deploy(['up', '--dry-run', '--overlay', o], '');
+      expect(r.status, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout).toContain(`rendering and validating k8s/overlays/${o}`);
+      expect(r.stdout).toMatch(/validated \d+ objects: ok/);
+      expect(r.calls.some((c) => c.startsWith('kubectl apply') || c.startsWith('kubectl -n'))).toBe(
+        false,
+      );
+    }
+  }, 120_000);
+
+  it('an unknown overlay, or --overlay without a name, exits 2 before doing anything', () => {
+    for (const args of [
+      ['up', '--overlay', 'sentinal'],
+      ['up', '--overlay'],
+    ]) {
+      const r = deploy(args, 'kind-dev');
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/overlay/);
+      expect(r.calls).toEqual([]);
+    }
+  });
+
+  it('adds SENTINEL_PASSWORD to a secrets.env written before it existed, keeping the rest', () => {
+    const file = join(work, 'k8s/overlays/local/secrets.env');
+    writeFileSync(file, 'QUEUE_REDIS_PASSWORD=q\nKV_REDIS_PASSWORD=k\nAPI_TOKEN=t\n');
+    const r = deploy(['up', '--dry-run', '--overlay', 'sentinel'], '');
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines.slice(0, 3)).toEqual([
+      'QUEUE_REDIS_PASSWORD=q',
+      'KV_REDIS_PASSWORD=k',
+      'API_TOKEN=t',
+    ]);
+    expect(lines[3]).toMatch(/^SENTINEL_PASSWORD=[0-9a-f]{48}$/);
+    rmSync(file);
+  }, 60_000);
+});
+
 it('refuses an unknown context with exit 2, before building anything', () => {
   const r = deploy(['up'], 'gke_prod_cluster');
   expect(r.status).toBe(2);

@@ -19,6 +19,7 @@ const TYPES: Record<string, [string, string]> = {
   'v1/ServiceAccount': ['core/v1', 'ServiceAccount'],
   'apps/v1/Deployment': ['apps/v1', 'Deployment'],
   'apps/v1/StatefulSet': ['apps/v1', 'StatefulSet'],
+  'batch/v1/Job': ['batch/v1', 'Job'],
   'policy/v1/PodDisruptionBudget': ['policy/v1', 'PodDisruptionBudget'],
   'autoscaling/v2/HorizontalPodAutoscaler': ['autoscaling/v2', 'HorizontalPodAutoscaler'],
   'networking.k8s.io/v1/NetworkPolicy': ['networking/v1', 'NetworkPolicy'],
