@@ -176,6 +176,8 @@ export async function startWorker(
         queueRedis.status === 'ready' &&
         kvRedis.status === 'ready' &&
         !lifecycle.shuttingDown,
+      // For KEDA's metrics-api scaler: accepted, unfinished ops summed over the partitions.
+      backlog: () => ledger.unfinished(),
     });
     lifecycle.register('health', health.close);
   }

@@ -188,42 +188,39 @@ export function createLedger(deps: {
   const sealScript = defineScript<(string | number)[]>(redis, 'seal', 1);
   const finishScript = defineScript<string>(redis, 'finish', 6);
   const raiseScript = defineScript<number>(redis, 'raise', 1);
+  const ikeyScript = defineScript<string[]>(redis, 'ikey', 2);
   const channel = (opId: string) => `${byOp(opId).doneChannel}:${opId}`;
   /** Idempotency markers outlive the records they guard (terminal + retention) by a day. */
   const homeTtlMs = deps.retentionMs + 86_400_000;
 
   /**
    * An Idempotency-Key's record lives in the partition of the user key it was used with, so that
-   * acceptance stays one script. When the Idempotency-Key's own partition is another one, its
-   * first use is also marked there, which is where a reuse with a key of a third partition meets
-   * it: a different fingerprint is a reuse. Returns the reuse, or undefined to go on.
+   * acceptance stays one script. Its first use is also marked in the Idempotency-Key's own
+   * partition (ikey.lua), which is where a reuse with a key of any partition meets it: a
+   * different fingerprint is a reuse. Returns the reuse, or undefined to go on.
    */
   async function homeCheck(
-    key: string,
     ik: string | undefined,
     fingerprint: string | undefined,
     opId: string,
   ): Promise<{ kind: 'reused'; opId: string } | undefined> {
     if (!ik) return undefined;
-    const home = layout.of(ik);
-    if (home === layout.of(key)) return undefined;
-    const marker = layout.queue(home).idempotencyHome(ik);
-    const mine = `${fingerprint ?? ''} ${opId}`;
-    const prev = await guard(
-      redis.set(marker, mine, 'PX', homeTtlMs, 'NX', 'GET'),
+    const home = layout.queue(layout.of(ik));
+    const r = await guard(
+      ikeyScript(
+        [home.idempotencyHome(ik), home.idempotency(ik)],
+        [fingerprint ?? '', opId, homeTtlMs],
+      ),
       'QUEUE_UNAVAILABLE',
     );
-    if (prev === null) return undefined;
-    const [fp, first] = prev.split(' ');
-    if (fp === (fingerprint ?? '')) return undefined;
-    return { kind: 'reused', opId: first ?? '' };
+    return r[0] === 'reused' ? { kind: 'reused', opId: String(r[1] ?? '') } : undefined;
   }
 
   return {
     newOpId: (key) => layout.newOpId(key),
 
     checkIdempotencyHome: ({ opId, key, idempotencyKey, fingerprint }) =>
-      homeCheck(key, idempotencyKey, fingerprint, opId),
+      homeCheck(idempotencyKey, fingerprint, opId),
 
     accept({ opId, key, type, fingerprint, idempotencyKey, decidedAfter, replay }) {
       // No await before the script is sent: acceptAndEnqueue relies on this command leaving
@@ -266,7 +263,7 @@ export function createLedger(deps: {
     },
 
     async inspect(key, idempotencyKey, fingerprint) {
-      const reuse = await homeCheck(key, idempotencyKey, fingerprint, '');
+      const reuse = await homeCheck(idempotencyKey, fingerprint, '');
       if (reuse) return reuse;
       const k = byKey(key);
       const r = await guard(
