@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { Redis } from 'ioredis';
 
+import { keyLayout, loadConfig } from '../src/core/index.ts';
 import { startRedisServer } from '../src/redis/index.ts';
 import { createRecordStore } from '../src/store/index.ts';
 
@@ -42,14 +43,20 @@ async function batched(n: number, fn: (i: number) => Promise<unknown>) {
 export async function bytesPerKey(n: number, valueBytes: number) {
   const value = JSON.stringify('v'.repeat(Math.max(0, valueBytes - 2)));
   const keyOf = (i: number) => `user:${String(i).padStart(8, '0')}`;
-  const store = (redis: Redis) =>
-    createRecordStore({ redis, prefix: 'kvq:', fenceWindowMs: 86_400_000 });
+  // The default layout, as a deployment without KEY_PREFIX / QUEUE_NAME / PARTITIONS has it.
+  const defaults = loadConfig({});
+  const layout = keyLayout({
+    prefix: defaults.KEY_PREFIX,
+    queueName: defaults.QUEUE_NAME,
+    partitions: defaults.PARTITIONS,
+  });
+  const store = (redis: Redis) => createRecordStore({ redis, layout, fenceWindowMs: 86_400_000 });
   const plain = await measure(n, (redis) => batched(n, (i) => redis.set(keyOf(i), value)));
   const kvq = await measure(n, (redis) => {
     const s = store(redis);
     return batched(n, (i) =>
       s.apply({
-        opId: `m${String(i)}`,
+        opId: layout.newOpId(keyOf(i)),
         key: keyOf(i),
         type: 'put',
         version: 1,
@@ -63,7 +70,7 @@ export async function bytesPerKey(n: number, valueBytes: number) {
     const s = store(redis);
     return batched(n, (i) =>
       s.apply({
-        opId: `m${String(i)}`,
+        opId: layout.newOpId(keyOf(i)),
         key: keyOf(i),
         type: 'delete',
         version: 1,

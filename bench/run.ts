@@ -4,23 +4,45 @@
  *
  *   npm run bench                 full run (~3 min)
  *   npm run bench -- --smoke      5-second smoke (CI), table printed, nothing written
+ *   npm run bench -- --partitions 1,12
+ *                                 only the partition comparison (bench/partitions.ts; ~3 min,
+ *                                 with --smoke ~1 min), tables printed, nothing written
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
+import { keyLayout, loadConfig } from '../src/core/index.ts';
 import { freePort, type RedisServer, startRedisServer } from '../src/redis/index.ts';
+import {
+  drainRate,
+  type HttpResult,
+  KVQ_NODE_OPTIONS,
+  launch,
+  load,
+  partitionQueues,
+  root,
+  rssMb,
+  singleQueue,
+  stop,
+  stopAll,
+  WRK,
+} from './harness.ts';
 import { bytesPerKey } from './memory.ts';
+import { comparePartitions, partitionTables } from './partitions.ts';
 
 const { values: args } = parseArgs({
-  options: { smoke: { type: 'boolean', default: false }, out: { type: 'string' } },
+  options: {
+    smoke: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    partitions: { type: 'string' },
+  },
 });
 const SMOKE = args.smoke;
 const DURATION = SMOKE ? 1 : 10; // seconds per HTTP phase
@@ -28,153 +50,21 @@ const CONNECTIONS = 64;
 const DRAIN_JOBS = SMOKE ? 2000 : 40_000;
 const MEMORY_KEYS = SMOKE ? 2000 : 100_000;
 const CONCURRENCY = 64;
-const root = fileURLToPath(new URL('../', import.meta.url));
-const started: ChildProcess[] = [];
-/**
- * Node flags for kvq's processes: as in their pods. That is the image's `ENV NODE_OPTIONS=` (from
- * the Dockerfile) plus the old-space size Node picks by itself under the Deployments' memory limit,
- * which this machine does not have. Checked here in a 512Mi memory cgroup: Node 24 sets a heap
- * limit of 259 MB (304 MB with the image's semi-space option), the same as
- * `--max-old-space-size=256` gives outside one. KVQ_NODE_OPTIONS overrides it all ('' = Node's
- * defaults on this machine).
- */
-const OLD_SPACE_MB_FOR_LIMIT: Record<string, number> = { '512Mi': 256 };
-function podNodeOptions(): string {
-  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
-  const image = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(dockerfile);
-  if (!image) throw new Error('the Dockerfile sets no NODE_OPTIONS: say what the bench should use');
-  const limits = ['api', 'worker'].map((role) => {
-    const manifest = readFileSync(join(root, `k8s/base/${role}.yaml`), 'utf8');
-    return /limits:\s*\n\s*memory:\s*(\S+)/.exec(manifest)?.[1] ?? '';
-  });
-  const oldSpace = limits.map((l) => OLD_SPACE_MB_FOR_LIMIT[l]);
-  if (oldSpace[0] === undefined || oldSpace[0] !== oldSpace[1]) {
-    throw new Error(
-      `memory limits ${limits.join(' / ')} (api / worker): check the old space Node picks under them (see OLD_SPACE_MB_FOR_LIMIT)`,
-    );
-  }
-  return `${image[1] ?? ''} --max-old-space-size=${String(oldSpace[0])}`.trim();
-}
-const KVQ_NODE_OPTIONS = process.env.KVQ_NODE_OPTIONS ?? podNodeOptions();
+/** kvq's keys as its processes here lay them out: default prefix and queue name, PARTITIONS. */
+const DEFAULTS = loadConfig({});
+const PARTITIONS = Number(process.env.PARTITIONS ?? DEFAULTS.PARTITIONS);
+const layout = keyLayout({
+  prefix: DEFAULTS.KEY_PREFIX,
+  queueName: DEFAULTS.QUEUE_NAME,
+  partitions: PARTITIONS,
+});
 
-function launch(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<ChildProcess> {
-  const kvqProcess = script.startsWith('dist/');
-  const child = spawn(process.execPath, [join(root, script), ...args], {
-    env: {
-      ...process.env,
-      LOG_LEVEL: 'info',
-      WORKER_HEALTH_PORT: '0',
-      ...(kvqProcess && KVQ_NODE_OPTIONS ? { NODE_OPTIONS: KVQ_NODE_OPTIONS } : {}),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  started.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 20_000);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/ready\n|api listening|worker started/.test(out)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited ${String(code)}`));
-    });
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-function rssMb(child: ChildProcess): number {
-  const status = readFileSync(`/proc/${String(child.pid)}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-interface HttpResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-}
-
-const WRK =
-  process.env.BENCH_LOAD !== 'autocannon' && spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
-
-/**
- * Drives HTTP load at `url` with paths `${prefix}${i % keys}`: wrk when installed (C, so the load
- * generator takes less of the 2 cores from the servers under test), else autocannon.
- */
-async function load(
+/** HTTP load with this run's connections and phase length. */
+function loadAt(
   url: string,
-  opts: { method: 'GET' | 'PUT'; prefix: string; keys: number; body?: string },
-): Promise<HttpResult> {
-  if (WRK) {
-    const script = join(dir, `wrk-${opts.method}.lua`);
-    writeFileSync(
-      script,
-      [
-        'local n = 0',
-        `wrk.method = "${opts.method}"`,
-        opts.body === undefined ? '' : `wrk.body = '${opts.body}'`,
-        opts.body === undefined ? '' : 'wrk.headers["Content-Type"] = "application/json"',
-        `request = function() n = n + 1; return wrk.format(nil, "${opts.prefix}" .. (n % ${String(opts.keys)})) end`,
-      ].join('\n'),
-    );
-    const out = execFileSync(
-      'wrk',
-      ['-t1', `-c${String(CONNECTIONS)}`, `-d${String(DURATION)}s`, '--latency', '-s', script, url],
-      { encoding: 'utf8' },
-    );
-    const ms = (label: string) => {
-      const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
-      if (!m) return NaN;
-      const v = Number(m[1]);
-      return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-    };
-    return {
-      rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-      p50: Math.round(ms('50') * 10) / 10,
-      p99: Math.round(ms('99') * 10) / 10,
-      errors: Number(/Socket errors:.*?timeout (\d+)/.exec(out)?.[1] ?? 0),
-      non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
-    };
-  }
-  let n = 0;
-  const r = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: DURATION,
-    requests: [
-      {
-        method: opts.method,
-        ...(opts.body === undefined
-          ? {}
-          : { body: opts.body, headers: { 'content-type': 'application/json' } }),
-        setupRequest: (req) => ({ ...req, path: `${opts.prefix}${String(n++ % opts.keys)}` }),
-      },
-    ],
-  });
-  return {
-    rps: r.requests.average,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    errors: r.errors + r.timeouts,
-    non2xx: r.non2xx,
-  };
+  opts: Omit<Parameters<typeof load>[1], 'dir' | 'connections' | 'seconds'>,
+) {
+  return load(url, { ...opts, dir, connections: CONNECTIONS, seconds: DURATION });
 }
 
 /**
@@ -266,47 +156,34 @@ async function abba(
   return [mean(a1, a2), mean(b1, b2)];
 }
 
-/** Busy share of all cores between two readings of /proc/stat (idle + iowait count as idle). */
-function cpuTimes(): number[] {
-  return readFileSync('/proc/stat', 'utf8')
-    .split('\n')[0]!
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-}
-function busyPercent(before: number[], after: number[]): number {
-  const d = after.map((x, i) => x - (before[i] ?? 0));
-  const total = d.reduce((x, y) => x + y, 0);
-  return total > 0 ? (100 * (total - (d[3] ?? 0) - (d[4] ?? 0))) / total : NaN;
-}
-
-/** Applied ops/s while a backlog of `jobs` drains, measured between 10 % and 90 % done. */
-async function drainRate(queue: Queue, jobs: number, startWorkers: () => Promise<ChildProcess[]>) {
-  const workers = await startWorkers();
-  const cpu0 = cpuTimes();
-  const marks: [number, number][] = [];
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const c = await queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
-    const left = Object.values(c).reduce((a, b) => a + b, 0);
-    marks.push([performance.now(), jobs - left]);
-    if (left === 0 || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const at = (frac: number) =>
-    marks.find(([, done]) => done >= jobs * frac) ?? marks.at(-1) ?? [0, 0];
-  const [t1, d1] = at(0.1);
-  const [t2, d2] = at(0.9);
-  const busy = busyPercent(cpu0, cpuTimes());
-  const rss = workers.map(rssMb);
-  await Promise.all(workers.map(stop));
-  return { opsPerSec: ((d2 - d1) / (t2 - t1)) * 1000, workerRssMb: Math.max(...rss), busy };
-}
-
 // kvq is measured as it ships: the compiled build.
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 const dir = mkdtempSync(join(tmpdir(), 'kvq-bench-'));
+const machine = () =>
+  `${String(cpus().length)} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${execFileSync('redis-server', ['--version']).toString().split(' ').slice(0, 3).join(' ')}`;
+
+if (args.partitions !== undefined) {
+  // Only the partition comparison (bench/partitions.ts), then stop.
+  const counts = args.partitions.split(',').map(Number);
+  try {
+    const runs = await comparePartitions({
+      counts,
+      dir,
+      seconds: DURATION,
+      connections: CONNECTIONS,
+      log: (l) => {
+        console.error(l);
+      },
+    });
+    console.log(
+      `\n${machine()}, load by ${WRK ? 'wrk' : 'autocannon'}\n\n${partitionTables(runs, counts)}`,
+    );
+  } finally {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 const servers: RedisServer[] = [];
 try {
   const [queueRedis, dataRedis] = await Promise.all([
@@ -318,7 +195,12 @@ try {
   const dr = new Redis(dataRedis.url);
   qr.on('error', () => undefined);
   dr.on('error', () => undefined);
-  const env = { QUEUE_REDIS_URL: queueRedis.url, KV_REDIS_URL: dataRedis.url, HOST: '127.0.0.1' };
+  const env = {
+    QUEUE_REDIS_URL: queueRedis.url,
+    KV_REDIS_URL: dataRedis.url,
+    HOST: '127.0.0.1',
+    PARTITIONS: String(PARTITIONS),
+  };
 
   // kvq API, the two bare routes and the versioned add route (a reference), all up at once.
   const [kvqPort, getPort, addPort, versionPort] = await Promise.all([
@@ -372,8 +254,8 @@ try {
   const readOpts = { method: 'GET', prefix: '/v1/keys/r', keys: 1000 } as const;
   const bareGetUrl = `http://127.0.0.1:${String(getPort)}`;
   const [readKvq, readBare] = await abba(
-    () => load(kvq, readOpts),
-    () => load(bareGetUrl, { ...readOpts, prefix: '/k/r' }),
+    () => loadAt(kvq, readOpts),
+    () => loadAt(bareGetUrl, { ...readOpts, prefix: '/k/r' }),
   );
   console.error(`reads: kvq ${readKvq.rps.toFixed(0)}/s, bare ${readBare.rps.toFixed(0)}/s`);
   // 2. Accepted writes (no workers running: pure acceptance cost).
@@ -381,14 +263,14 @@ try {
   const writeOpts = { method: 'PUT', prefix: '/v1/keys/w', keys: 5000, body } as const;
   const bareAddUrl = `http://127.0.0.1:${String(addPort)}`;
   const [acceptKvq, acceptBare] = await abba(
-    () => load(kvq, writeOpts),
-    () => load(bareAddUrl, { ...writeOpts, prefix: '/k/w' }),
+    () => loadAt(kvq, writeOpts),
+    () => loadAt(bareAddUrl, { ...writeOpts, prefix: '/k/w' }),
   );
   console.error(`accepted: kvq ${acceptKvq.rps.toFixed(0)}/s, bare ${acceptBare.rps.toFixed(0)}/s`);
   // The reference floor for a versioned acceptance, A-B-B-A against the plain add route.
   const [acceptFloor, acceptBare2] = await abba(
-    () => load(`http://127.0.0.1:${String(versionPort)}`, { ...writeOpts, prefix: '/k/w' }),
-    () => load(bareAddUrl, { ...writeOpts, prefix: '/k/w' }),
+    () => loadAt(`http://127.0.0.1:${String(versionPort)}`, { ...writeOpts, prefix: '/k/w' }),
+    () => loadAt(bareAddUrl, { ...writeOpts, prefix: '/k/w' }),
   );
   const floorRatio = acceptFloor.rps / acceptBare2.rps;
   console.error(
@@ -404,7 +286,7 @@ try {
 
   // 3. Applied writes: a backlog accepted through kvq's API, drained by 1 then 2 worker processes;
   //    the raw BullMQ loop drains the same number of jobs.
-  const kvqQueue = new Queue('kvq-ops', { connection: { url: queueRedis.url } });
+  const kvqQueue = partitionQueues(layout, queueRedis.url);
   const fillKvq = async () => {
     for (let i = 0; i < DRAIN_JOBS; i += 200) {
       await Promise.all(
@@ -429,6 +311,7 @@ try {
   await fillKvq();
   const applied2 = await drainRate(kvqQueue, DRAIN_JOBS, kvqWorkers(2));
   const bareQueue = new Queue('bare', { connection: { url: queueRedis.url } });
+  const bareBacklog = singleQueue(bareQueue);
   const fillBare = async () => {
     for (let i = 0; i < DRAIN_JOBS; i += 1000) {
       await bareQueue.addBulk(
@@ -453,11 +336,11 @@ try {
         ),
       );
   await fillBare();
-  const appliedRaw = await drainRate(bareQueue, DRAIN_JOBS, rawWorkers(1));
+  const appliedRaw = await drainRate(bareBacklog, DRAIN_JOBS, rawWorkers(1));
   await fillBare();
-  const appliedRaw2 = await drainRate(bareQueue, DRAIN_JOBS, rawWorkers(2));
+  const appliedRaw2 = await drainRate(bareBacklog, DRAIN_JOBS, rawWorkers(2));
   await fillBare();
-  const appliedChain = await drainRate(bareQueue, DRAIN_JOBS, rawWorkers(1, true));
+  const appliedChain = await drainRate(bareBacklog, DRAIN_JOBS, rawWorkers(1, true));
   await bareQueue.close();
   console.error(
     `applied: 1w ${applied1.opsPerSec.toFixed(0)}/s, 2w ${applied2.opsPerSec.toFixed(0)}/s, raw ${appliedRaw.opsPerSec.toFixed(0)}/s, raw 2w ${appliedRaw2.opsPerSec.toFixed(0)}/s, raw receipt chain ${appliedChain.opsPerSec.toFixed(0)}/s`,
@@ -466,33 +349,31 @@ try {
   // 4. Accept → visible latency. First the stack's sustained write rate with writes and applies
   //    running together (2 workers, writes driven flat out until the backlog stops draining),
   //    then an open-loop load at half of it; latency = appliedAt - acceptedAt from the receipts
-  //    (both Redis clocks on this machine), i.e. when a read could first see the write.
+  //    (both Redis clocks on one host), i.e. when a read could first see the write.
   await qr.flushall();
   const workers = await kvqWorkers(2)();
   const sustainStart = performance.now();
-  const flat = await load(kvq, { method: 'PUT', prefix: '/v1/keys/s', keys: 5000, body });
-  for (;;) {
-    const c = await kvqQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    if (Object.values(c).reduce((a, b) => a + b, 0) === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const flat = await loadAt(kvq, { method: 'PUT', prefix: '/v1/keys/s', keys: 5000, body });
+  while ((await kvqQueue.backlog()) > 0) await new Promise((r) => setTimeout(r, 50));
   const sustained = (flat.rps * DURATION * 1000) / (performance.now() - sustainStart);
   const half = Math.max(50, Math.floor(sustained / 2));
   await qr.flushall();
   const { achieved, since } = await paced(kvq, half, body);
   await new Promise((r) => setTimeout(r, 2000));
   const lat: number[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await qr.scan(cursor, 'MATCH', 'kvq:op:*', 'COUNT', 1000);
-    cursor = next;
-    const p = qr.pipeline();
-    for (const k of keys) p.hmget(k, 'acceptedAt', 'appliedAt', 'status');
-    for (const [, row] of (await p.exec()) ?? []) {
-      const [a, b, st] = row as [string | null, string | null, string | null];
-      if (st === 'applied' && a && b && Number(a) >= since) lat.push(Number(b) - Number(a));
-    }
-  } while (cursor !== '0');
+  for (let i = 0; i < layout.count; i++) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await qr.scan(cursor, 'MATCH', layout.queue(i).op('*'), 'COUNT', 1000);
+      cursor = next;
+      const p = qr.pipeline();
+      for (const k of keys) p.hmget(k, 'acceptedAt', 'appliedAt', 'status');
+      for (const [, row] of (await p.exec()) ?? []) {
+        const [a, b, st] = row as [string | null, string | null, string | null];
+        if (st === 'applied' && a && b && Number(a) >= since) lat.push(Number(b) - Number(a));
+      }
+    } while (cursor !== '0');
+  }
   lat.sort((x, y) => x - y);
   const pct = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] ?? NaN;
   const visible = {
@@ -622,9 +503,8 @@ try {
     '| --- | ---: | ---: | ---: | --- | --- |',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
-  const machine = `${String(cpus().length)} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${execFileSync('redis-server', ['--version']).toString().split(' ').slice(0, 3).join(' ')}`;
   console.log(
-    `\n${machine}\n\n${table}\n\nHTTP errors/timeouts: ${String(errors)}; latency samples: ${String(visible.samples)}`,
+    `\n${machine()}\n\n${table}\n\nHTTP errors/timeouts: ${String(errors)}; latency samples: ${String(visible.samples)}`,
   );
   if (!SMOKE || args.out) {
     const out = args.out ?? join(root, 'BENCHMARKS.md');
@@ -638,12 +518,12 @@ try {
     const notes = /<!-- notes -->[\s\S]*$/.exec(previous)?.[0] ?? '<!-- notes -->\n';
     writeFileSync(
       out,
-      `# Benchmarks\n\nGenerated by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\n` +
+      `# Benchmarks\n\nGenerated by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine()}.\n` +
         `Loopback only; kvq and every baseline run as separate processes against the same two redis-server\n` +
         `processes (no persistence), loaded by ${WRK ? 'wrk' : 'autocannon'} (${String(CONNECTIONS)} connections, ${String(DURATION)} s per HTTP phase;\n` +
         `reads and accepted writes: one warm-up run each, then kvq, baseline, baseline, kvq, averaged)\n` +
         `from the benchmark process, which shares the 2 cores with the servers.\n\n` +
-        `kvq runs from its build (\`dist/\`) as in its pods: ${KVQ_NODE_OPTIONS ? `NODE_OPTIONS=\`${KVQ_NODE_OPTIONS}\` (the image's options, plus the old space Node picks under the Deployments' memory limit, which this machine lacks)` : 'Node defaults'}; the baselines with Node defaults.\n\n` +
+        `kvq runs from its build (\`dist/\`) as in its pods: ${KVQ_NODE_OPTIONS ? `NODE_OPTIONS=\`${KVQ_NODE_OPTIONS}\` (the image's options, plus the old space Node picks under the Deployments' memory limit, which a host without that limit lacks)` : 'Node defaults'}; the baselines with Node defaults.\n\n` +
         `Baselines: a bare Hono + ioredis route doing one GET; a bare Hono route doing only \`queue.add\`;\n` +
         `the same add route also taking a per-key version (HINCRBY) and an op id in the same write, as a reference with no target;\n` +
         `a raw BullMQ worker (concurrency ${String(CONCURRENCY)}, one SET per job) draining ${String(DRAIN_JOBS)} jobs, as kvq's workers do;\n` +
@@ -653,7 +533,7 @@ try {
     console.log(`wrote ${out}`);
   }
 } finally {
-  for (const c of started) await stop(c).catch(() => undefined);
+  await stopAll();
   for (const s of servers) await s.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { type KeyLayout, keyLayout, loadConfig } from '../src/core/index.ts';
 import { type Cluster, startCluster } from './cluster.ts';
 import type { History } from './history.ts';
 import type { FinalRead } from './model.ts';
@@ -26,6 +27,8 @@ export interface ChaosOptions {
   killEveryMs: number;
   restartRedis: boolean;
   drainTimeoutMs: number;
+  /** PARTITIONS for every process of the run (default: kvq's default). */
+  partitions?: number;
   log: (line: string) => void;
 }
 
@@ -43,6 +46,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kvq-chaos-'));
   const runId = Math.random().toString(36).slice(2, 8);
+  const layout = keyLayout({
+    prefix: `chaos${runId}:`,
+    queueName: `chaos-${runId}`,
+    partitions: opts.partitions ?? loadConfig({}).PARTITIONS,
+  });
   const cluster = await startCluster({
     dir,
     apis: opts.apis,
@@ -50,6 +58,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     env: {
       KEY_PREFIX: `chaos${runId}:`,
       QUEUE_NAME: `chaos-${runId}`,
+      PARTITIONS: String(layout.count),
       WORKER_CONCURRENCY: '32',
       WORKER_LOCK_MS: '6000',
       WORKER_STALLED_INTERVAL_MS: '3000',
@@ -60,14 +69,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     },
   });
   try {
-    return await drive(cluster, opts, runId);
+    return await drive(cluster, opts, runId, layout);
   } finally {
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promise<ChaosResult> {
+async function drive(
+  cluster: Cluster,
+  opts: ChaosOptions,
+  runId: string,
+  layout: KeyLayout,
+): Promise<ChaosResult> {
   const started = Date.now();
   const kills = { api: 0, worker: 0 };
   const restarts: string[] = [];
@@ -141,7 +155,7 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
   }
 
   opts.log(
-    `chaos: ${String(opts.durationMs / 1000)} s, ${String(opts.apis)} APIs, ${String(opts.workers)} workers, ${String(opts.keys)} keys, target ${String(opts.rate)} writes/s`,
+    `chaos: ${String(opts.durationMs / 1000)} s, ${String(layout.count)} partitions, ${String(opts.apis)} APIs, ${String(opts.workers)} workers, ${String(opts.keys)} keys, target ${String(opts.rate)} writes/s`,
   );
   const killing = killer();
   const tasks = [writer(), killing, ...Array.from({ length: 4 }, () => reader())];
@@ -168,7 +182,7 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
   );
 
   const drainStart = Date.now();
-  await drain(cluster, `chaos${runId}:`, [...history.ops.keys()], opts.drainTimeoutMs);
+  await drain(cluster, layout, [...history.ops.keys()], opts.drainTimeoutMs);
   const drainSeconds = (Date.now() - drainStart) / 1000;
   await history.collectReceipts((id) => getJson(urls, `/v1/ops/${encodeURIComponent(id)}`), {
     concurrency: 16,
@@ -195,6 +209,7 @@ async function drive(cluster: Cluster, opts: ChaosOptions, runId: string): Promi
   const answers = [...counts.answers].sort((a, b) => b[1] - a[1]);
   const s = model.stats;
   const stats: Record<string, number | string> = {
+    partitions: layout.count,
     'duration (s)': writeSeconds.toFixed(1),
     'writes sent': counts.sent,
     'accepted (202)': ops.length,

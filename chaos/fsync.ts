@@ -10,7 +10,17 @@ import { join } from 'node:path';
 
 import { Redis } from 'ioredis';
 
+import { keyLayout, loadConfig } from '../src/core/index.ts';
 import { startCluster } from './cluster.ts';
+import { receiptKey } from './settle.ts';
+
+const PREFIX = 'fs:';
+const QUEUE = 'fsync';
+const layout = keyLayout({
+  prefix: PREFIX,
+  queueName: QUEUE,
+  partitions: Number(process.env.PARTITIONS ?? loadConfig({}).PARTITIONS),
+});
 
 async function trial(fsync: 'everysec' | 'always') {
   const dir = mkdtempSync(join(tmpdir(), `kvq-fsync-${fsync}-`));
@@ -19,7 +29,12 @@ async function trial(fsync: 'everysec' | 'always') {
     apis: 1,
     workers: 0,
     fsync,
-    env: { KEY_PREFIX: 'fs:', QUEUE_NAME: 'fsync', MAX_BACKLOG: '0' },
+    env: {
+      KEY_PREFIX: PREFIX,
+      QUEUE_NAME: QUEUE,
+      PARTITIONS: String(layout.count),
+      MAX_BACKLOG: '0',
+    },
   });
   const url = cluster.apiUrls()[0] ?? '';
   const acked: string[] = [];
@@ -56,8 +71,9 @@ async function trial(fsync: 'everysec' | 'always') {
     for (let i = 0; i < acked.length; i += 1000) {
       const pipe = redis.pipeline();
       for (const id of acked.slice(i, i + 1000)) {
-        pipe.exists(`fs:op:${id}`);
-        pipe.exists(`bull:fsync:${id}`);
+        pipe.exists(receiptKey(layout, id));
+        // BullMQ's job hash: its default prefix, the partition's queue, the job id (= op id).
+        pipe.exists(`bull:${layout.queueName(layout.ofOp(id) ?? 0)}:${id}`);
       }
       const rows = (await pipe.exec()) ?? [];
       for (let j = 0; j < rows.length; j += 2) {

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 
+import type { KeyLayout } from '../src/core/index.ts';
 import type { Cluster } from './cluster.ts';
 import type { FinalRead } from './model.ts';
 
@@ -8,10 +9,13 @@ import type { FinalRead } from './model.ts';
 const TERMINAL = new Set(['applied', 'superseded', 'failed', 'dead']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until every op's receipt (read straight from the queue Redis) is terminal, or `ms`. */
+/**
+ * Waits until every op's receipt (read straight from the queue Redis, in the partition its id
+ * names) is terminal, or `ms`.
+ */
 export async function drain(
   cluster: Cluster,
-  prefix: string,
+  layout: KeyLayout,
   ids: string[],
   ms: number,
 ): Promise<void> {
@@ -24,7 +28,7 @@ export async function drain(
       for (let i = 0; i < pending.length; i += 1000) {
         const batch = pending.slice(i, i + 1000);
         const pipe = redis.pipeline();
-        for (const id of batch) pipe.hget(`${prefix}op:${id}`, 'status');
+        for (const id of batch) pipe.hget(receiptKey(layout, id), 'status');
         const rows = (await pipe.exec()) ?? [];
         batch.forEach((id, j) => {
           const st = rows[j]?.[1];
@@ -37,6 +41,13 @@ export async function drain(
   } finally {
     redis.disconnect();
   }
+}
+
+/** The receipt key of an op id; an id naming no partition of the layout is a harness error. */
+export function receiptKey(layout: KeyLayout, opId: string): string {
+  const partition = layout.ofOp(opId);
+  if (partition === undefined) throw new Error(`op id ${opId} names no partition of the layout`);
+  return layout.queue(partition).op(opId);
 }
 
 /** GET through any API, retrying what did not answer (the judge needs kvq's answer). */

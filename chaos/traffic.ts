@@ -203,11 +203,13 @@ export function createTraffic(opts: {
     lastAcceptedAt: () => lastAccepted,
     async write(seq) {
       counts.sent++;
+      const w = nextWrite(seq);
       const p: PendingWrite = {
-        w: nextWrite(seq),
+        w,
         idempotencyKey: `${opts.runId}-${String(seq)}`,
         lost: false,
-        wait: seq % 5 === 0,
+        // Not a delete: its waited answer (204) carries no receipt, so the op could not be judged.
+        wait: seq % 5 === 0 && w.kind !== 'delete',
       };
       if (await resolve(p, Date.now() + WRITE_PATIENCE_MS)) return;
       // Only 503s came back: kvq accepted none of the attempts. A lost answer leaves it open.
