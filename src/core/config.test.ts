@@ -99,7 +99,30 @@ describe('write admission settings', () => {
     ['QUEUE_MEMORY_MAX_BYTES', '-1'],
     ['QUEUE_MEMORY_MAX_BYTES', '200mb'],
     ['MAX_BACKLOG', '-1'],
+    ['PARTITIONS', '0'],
+    ['PARTITIONS', '1025'],
+    ['MIN_REPLICA_ACKS', '-1'],
+    ['REPLICA_ACK_TIMEOUT_MS', '5'],
   ])('rejects %s=%s', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+
+  it('partitions default to 12; replica acks are off unless asked for', () => {
+    const c = loadConfig({});
+    expect(c.PARTITIONS).toBe(12);
+    expect(c.MIN_REPLICA_ACKS).toBe(0);
+  });
+
+  it('a replica-ack timeout must stay below the command timeout that would cut the WAIT short', () => {
+    expect(() =>
+      loadConfig({
+        MIN_REPLICA_ACKS: '1',
+        REPLICA_ACK_TIMEOUT_MS: '1500',
+        REDIS_COMMAND_TIMEOUT_MS: '1500',
+      }),
+    ).toThrow(/REPLICA_ACK_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_MS \(1500\)/);
+    expect(
+      loadConfig({ MIN_REPLICA_ACKS: '1', REPLICA_ACK_TIMEOUT_MS: '1000' }).REPLICA_ACK_TIMEOUT_MS,
+    ).toBe(1000);
   });
 });

@@ -168,7 +168,15 @@ export function loadConfig(env: ConfigInput = process.env): Config {
       parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
     );
   }
-  return Object.freeze(parsed.data);
+  const c = parsed.data;
+  if (c.MIN_REPLICA_ACKS > 0 && c.REPLICA_ACK_TIMEOUT_MS >= c.REDIS_COMMAND_TIMEOUT_MS) {
+    // WAIT holds its connection; the stall watch would fail it (and everything queued behind
+    // it) as a hung Redis first.
+    throw new ConfigError([
+      `REPLICA_ACK_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_MS (${String(c.REDIS_COMMAND_TIMEOUT_MS)}) when MIN_REPLICA_ACKS > 0, got ${String(c.REPLICA_ACK_TIMEOUT_MS)}`,
+    ]);
+  }
+  return Object.freeze(c);
 }
 
 /** Config for a role that needs both Redis URLs. */

@@ -213,13 +213,13 @@ export function createLedger(deps: {
       ),
       'QUEUE_UNAVAILABLE',
     );
-    return r[0] === 'reused' ? { kind: 'reused', opId: String(r[1] ?? '') } : undefined;
+    return r[0] === 'reused' ? { kind: 'reused', opId: r[1] ?? '' } : undefined;
   }
 
   return {
     newOpId: (key) => layout.newOpId(key),
 
-    checkIdempotencyHome: ({ opId, key, idempotencyKey, fingerprint }) =>
+    checkIdempotencyHome: ({ opId, idempotencyKey, fingerprint }) =>
       homeCheck(idempotencyKey, fingerprint, opId),
 
     accept({ opId, key, type, fingerprint, idempotencyKey, decidedAfter, replay }) {

@@ -1,0 +1,135 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
+import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
+
+/**
+ * MIN_REPLICA_ACKS = 1 against a primary with one replica for each Redis: a write is answered
+ * only once the queue Redis replica has its acceptance, and an op is reported applied only once
+ * the data Redis replica has the record. A replica that stops answering (SIGSTOP) turns the
+ * answer into 503 WRITE_NOT_REPLICATED (outcome unknown, retry with the Idempotency-Key), or
+ * holds the op short of `applied` until the replica has it.
+ */
+let dir: string;
+const servers: RedisServer[] = [];
+let queue: { primary: RedisServer; replica: RedisServer };
+let data: { primary: RedisServer; replica: RedisServer };
+let s: Stack;
+
+async function pair(name: string) {
+  const primary = await startRedisServer({ dir: join(dir, `${name}-p`), appendonly: false });
+  const replica = await startRedisServer({
+    dir: join(dir, `${name}-r`),
+    appendonly: false,
+    extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)],
+  });
+  servers.push(primary, replica);
+  const r = new Redis(replica.url);
+  try {
+    const synced = await eventually(
+      async () => (await r.info('replication')).includes('master_link_status:up'),
+      10_000,
+      50,
+    );
+    expect(synced).toBe(true);
+  } finally {
+    r.disconnect();
+  }
+  return { primary, replica };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kvq-acks-'));
+  queue = await pair('queue');
+  data = await pair('data');
+  s = await startStack({
+    queueUrl: queue.primary.url,
+    kvUrl: data.primary.url,
+    env: { MIN_REPLICA_ACKS: '1', REPLICA_ACK_TIMEOUT_MS: '500', JOB_BACKOFF_MS: '100' },
+  });
+}, 30_000);
+afterAll(async () => {
+  await s.stop();
+  for (const x of servers) {
+    x.child.kill('SIGCONT');
+    await x.stop();
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it('answers a write once the queue replica has it, and reports applied once the data replica has it', async () => {
+  const w = await call(s.url, 'PUT', '/v1/keys/acked', {
+    body: { value: 'v' },
+    headers: { Prefer: 'wait=10' },
+  });
+  expect(w.status).toBe(201);
+  const opId = w.body.op.id as string;
+  const qr = new Redis(queue.replica.url);
+  const dr = new Redis(data.replica.url);
+  try {
+    // WAIT returned before the answer: the replicas already hold the receipt and the record.
+    expect(await qr.hget(s.queueKeysOfOp(opId).op(opId), 'status')).toBe('applied');
+    expect(await dr.hget(s.dataKeysOf('acked').record('acked'), 'val')).toBe('"v"');
+  } finally {
+    qr.disconnect();
+    dr.disconnect();
+  }
+});
+
+it('a stalled queue replica: 503 WRITE_NOT_REPLICATED with the op id, and a retry with the Idempotency-Key finds the same op', async () => {
+  queue.replica.child.kill('SIGSTOP');
+  let opId: string;
+  try {
+    const t = Date.now();
+    const w = await call(s.url, 'PUT', '/v1/keys/unacked', {
+      body: { value: 1 },
+      headers: { 'Idempotency-Key': 'acks-1' },
+    });
+    expect(w.status).toBe(503);
+    expect(w.headers.get('content-type')).toContain('application/problem+json');
+    expect(w.body.code).toBe('WRITE_NOT_REPLICATED');
+    expect(w.headers.get('retry-after')).toBe('1');
+    expect(Date.now() - t).toBeLessThan(3000);
+    opId = w.body.opId as string;
+    expect(s.layout.ofOp(opId)).toBe(s.layout.of('unacked'));
+    // The same answer again while the replica is stalled: never a 2xx without the ack.
+    const again = await call(s.url, 'PUT', '/v1/keys/unacked', {
+      body: { value: 1 },
+      headers: { 'Idempotency-Key': 'acks-1' },
+    });
+    expect(again.body.code).toBe('WRITE_NOT_REPLICATED');
+    expect(again.body.opId).toBe(opId);
+  } finally {
+    queue.replica.child.kill('SIGCONT');
+  }
+  const retry = await call(s.url, 'PUT', '/v1/keys/unacked', {
+    body: { value: 1 },
+    headers: { 'Idempotency-Key': 'acks-1', Prefer: 'wait=10' },
+  });
+  expect(retry.status).toBe(201);
+  expect(retry.body.op).toMatchObject({ id: opId, status: 'applied', version: 1 });
+});
+
+it('a stalled data replica holds the op short of applied, then it is applied once the replica has it', async () => {
+  data.replica.child.kill('SIGSTOP');
+  let opId: string;
+  try {
+    const w = await call(s.url, 'PUT', '/v1/keys/held', { body: { value: 'h' } });
+    expect(w.status).toBe(202);
+    opId = w.body.op.id as string;
+    // The primary has the record, but no receipt says applied while the replica lacks it.
+    await new Promise((r) => setTimeout(r, 2000));
+    const r = await call(s.url, 'GET', `/v1/ops/${opId}`);
+    expect(['queued', 'active']).toContain(r.body.op.status);
+  } finally {
+    data.replica.child.kill('SIGCONT');
+  }
+  const done = await call(s.url, 'GET', `/v1/ops/${opId}`, { headers: { Prefer: 'wait=20' } });
+  expect(done.body.op.status).toBe('applied');
+  expect((await call(s.url, 'GET', '/v1/keys/held')).body.value).toBe('h');
+}, 30_000);
