@@ -1,7 +1,19 @@
 export {
+  type HostPort,
+  parseRedisUrl,
+  REDIS_URL_FORMS,
+  type RedisTarget,
+  type RedisTopology,
+  RedisUrlError,
+} from '../core/index.ts';
+export {
   type ClientKind,
   closeClient,
   createRedisClient,
+  createTopologyClient,
+  forEachMaster,
+  reconnectOnReadonly,
+  type RedisClient,
   waitReady,
   watchStalls,
 } from './clients.ts';
@@ -13,4 +25,4 @@ export {
   type RedisServerOptions,
   startRedisServer,
 } from './local-servers.ts';
-export { memoryProbe, parseInfoMemory } from './memory-info.ts';
+export { fullest, memoryProbe, parseInfoMemory } from './memory-info.ts';
