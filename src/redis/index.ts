@@ -25,4 +25,10 @@ export {
   type RedisServerOptions,
   startRedisServer,
 } from './local-servers.ts';
+export {
+  type LocalCluster,
+  type LocalSentinelSet,
+  startRedisCluster,
+  startSentinelSet,
+} from './local-topologies.ts';
 export { fullest, memoryProbe, parseInfoMemory } from './memory-info.ts';

@@ -40,6 +40,12 @@ export interface RedisServerOptions {
   appendonly?: boolean;
   appendfsync?: 'always' | 'everysec' | 'no';
   noeviction?: boolean;
+  /**
+   * A config file given before the other arguments (a Sentinel needs one it can rewrite); the
+   * command-line arguments override it.
+   */
+  configFile?: string;
+  /** Extra redis-server arguments, e.g. `--cluster-enabled yes`, `--replicaof h p`, `--sentinel`. */
   extraArgs?: string[];
 }
 
@@ -95,6 +101,7 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
   mkdirSync(dir, { recursive: true });
   const port = opts.port ?? (await freePort());
   const args = [
+    ...(opts.configFile === undefined ? [] : [resolve(opts.configFile)]),
     '--port',
     String(port),
     '--bind',
