@@ -143,7 +143,7 @@ function ownDir(dir: string | undefined, prefix: string): { dir: string; remove:
   return { dir: made, remove: () => rmSync(made, { recursive: true, force: true }) };
 }
 
-export interface ClusterOptions {
+export interface LocalClusterOptions {
   primaries?: number;
   replicasPer?: number;
   /** Where the nodes keep nodes.conf and logs; a temporary directory (removed on stop) if unset. */
@@ -155,7 +155,7 @@ export interface ClusterOptions {
 }
 
 /** A Redis Cluster of `primaries` × (1 + `replicasPer`) nodes, built with `redis-cli --cluster`. */
-export async function startRedisCluster(opts: ClusterOptions = {}): Promise<LocalCluster> {
+export async function startRedisCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
   const primaries = opts.primaries ?? 3;
   const replicasPer = opts.replicasPer ?? 1;
   const { dir, remove } = ownDir(opts.dir, 'kvq-cluster-');
@@ -241,7 +241,7 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Loca
   };
 }
 
-export interface SentinelSetOptions {
+export interface LocalSentinelSetOptions {
   replicas?: number;
   sentinels?: number;
   masterName?: string;
@@ -254,7 +254,9 @@ export interface SentinelSetOptions {
 }
 
 /** A primary, its replicas and a quorum of Sentinels (a majority) watching them. */
-export async function startSentinelSet(opts: SentinelSetOptions = {}): Promise<LocalSentinelSet> {
+export async function startSentinelSet(
+  opts: LocalSentinelSetOptions = {},
+): Promise<LocalSentinelSet> {
   const replicas = opts.replicas ?? 2;
   const sentinelCount = opts.sentinels ?? 3;
   const masterName = opts.masterName ?? 'kvq';
