@@ -1,4 +1,4 @@
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/core/index.ts';
@@ -94,3 +94,25 @@ it('a stalled primary fails its commands within the stall bound, as a 503', asyn
   // Answers again once the primary does.
   await expect.poll(() => client.get('k:1').catch(() => 'not yet'), { timeout: 10_000 }).toBe('1');
 });
+
+it('a killed primary: its replica takes the slots, and the restarted node rejoins as a replica', async () => {
+  const key = 'failover-me';
+  const old = await cluster.primaryOf(key);
+  // Written on the slot's primary itself, so that WAIT can say its replica has it.
+  const direct = new Redis({ host: '127.0.0.1', port: old.port, maxRetriesPerRequest: 1 });
+  try {
+    await direct.set(key, 'v');
+    expect(await direct.wait(1, 2000)).toBe(1);
+  } finally {
+    direct.disconnect();
+  }
+  old.child.kill('SIGKILL');
+  await expect
+    .poll(async () => (await cluster.primaryOf(key)).port, { timeout: 15_000, interval: 200 })
+    .not.toBe(old.port);
+  await expect.poll(() => client.get(key).catch(() => 'not yet'), { timeout: 10_000 }).toBe('v');
+  const back = await cluster.restart(old);
+  expect(back.port).toBe(old.port);
+  expect(back.pid).not.toBe(old.pid);
+  expect((await cluster.primaries()).map((n) => n.port)).not.toContain(back.port);
+}, 40_000);
