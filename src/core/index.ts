@@ -20,4 +20,4 @@ export {
 export type { Periodic } from './periodic.ts';
 export { createPeriodic } from './periodic.ts';
 export type { HostPort, RedisTarget, RedisTopology } from './redis-url.ts';
-export { parseRedisUrl, REDIS_URL_FORMS, redisTopologyOf, RedisUrlError } from './redis-url.ts';
+export { parseRedisUrl, REDIS_URL_FORMS, RedisUrlError } from './redis-url.ts';

@@ -119,15 +119,6 @@ export function parseRedisUrl(input: string): RedisTarget {
   };
 }
 
-/** The topology a URL names, or undefined when it names none (see parseRedisUrl for why). */
-export function redisTopologyOf(url: string): RedisTopology | undefined {
-  try {
-    return parseRedisUrl(url).kind;
-  } catch {
-    return undefined;
-  }
-}
-
 function firstIndexOf(s: string, chars: string[]): number {
   const found = chars.map((c) => s.indexOf(c)).filter((i) => i >= 0);
   return found.length === 0 ? s.length : Math.min(...found);

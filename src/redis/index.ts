@@ -17,6 +17,12 @@ export {
   waitReady,
   watchStalls,
 } from './clients.ts';
+export { type LocalCluster, type LocalClusterOptions, startRedisCluster } from './local-cluster.ts';
+export {
+  type LocalSentinelSet,
+  type LocalSentinelSetOptions,
+  startSentinelSet,
+} from './local-sentinel-set.ts';
 export {
   freePort,
   REDIS_INSTALL_HINT,
@@ -25,10 +31,4 @@ export {
   type RedisServerOptions,
   startRedisServer,
 } from './local-servers.ts';
-export {
-  type LocalCluster,
-  type LocalSentinelSet,
-  startRedisCluster,
-  startSentinelSet,
-} from './local-topologies.ts';
 export { fullest, memoryProbe, parseInfoMemory } from './memory-info.ts';
