@@ -8,14 +8,17 @@ import {
   requireRedisUrls,
 } from '../core/index.ts';
 import { REDIS_INSTALL_HINT, redisServerAvailable } from '../redis/index.ts';
-import { MissingRedisError } from './dev.ts';
+import { DEV_TOPOLOGIES, type DevTopology, MissingRedisError } from './dev.ts';
 
 const USAGE = `usage: kvq <role>
+       kvq dev [--topology standalone|cluster|sentinel]
 
 roles:
   api      HTTP API (needs QUEUE_REDIS_URL and KV_REDIS_URL)
   worker   applies queued writes to the data Redis
-  dev      local stack: two redis-server children + api + worker (or uses the URLs when set)
+  dev      local stack: two redis-server children + api + worker (or uses the URLs when set);
+           --topology cluster: two 3-primary/3-replica clusters, sentinel: two sets of a
+           primary, 2 replicas and 3 Sentinels (see docs/topologies.md)
   autoscaler  scales the worker Deployment on queue backlog (needs QUEUE_REDIS_URL)
   help     this text
 
@@ -29,6 +32,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!['api', 'worker', 'dev', 'autoscaler'].includes(role)) {
     process.stderr.write(`kvq: unknown role "${role}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  const options = parseOptions(role, argv.slice(1));
+  if (typeof options === 'string') {
+    process.stderr.write(`kvq: ${options}\n\n${USAGE}\n`);
     return 2;
   }
 
@@ -86,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
       await startAutoscaler(config, config.QUEUE_REDIS_URL ?? '', logger, lifecycle);
     } else {
       const { startDev } = await import('./dev.ts');
-      const dev = await startDev(config, logger, lifecycle);
+      const dev = await startDev(config, logger, lifecycle, options);
       process.stdout.write(
         `\nkvq is running at ${dev.url}  (docs: ${dev.url}/docs)\n` +
           `  queue Redis ${dev.queueUrl}  data Redis ${dev.kvUrl}\n` +
@@ -105,6 +113,22 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   return -1; // keep running until a signal
+}
+
+/** The options after the role (only `dev` takes any), or what is wrong with them. */
+function parseOptions(role: string, args: string[]): { topology?: DevTopology } | string {
+  const out: { topology?: DevTopology } = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    const [flag, inline] = arg.startsWith('--topology=') ? ['--topology', arg.slice(11)] : [arg];
+    if (role !== 'dev' || flag !== '--topology') return `unknown option "${arg}" for ${role}`;
+    const value = inline ?? args[++i];
+    if (!DEV_TOPOLOGIES.includes(value as DevTopology)) {
+      return `--topology must be one of ${DEV_TOPOLOGIES.join(', ')}`;
+    }
+    out.topology = value as DevTopology;
+  }
+  return out;
 }
 
 main(process.argv.slice(2)).then(

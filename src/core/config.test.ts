@@ -31,6 +31,34 @@ describe('loadConfig', () => {
     });
   });
 
+  it('accepts Sentinel and cluster URLs, and SENTINEL_PASSWORD for the Sentinels', () => {
+    const c = loadConfig({
+      QUEUE_REDIS_URL: 'redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379/kvq-queue?db=1',
+      KV_REDIS_URL: 'rediss+cluster://10.0.1.1:6379,[::1]:6380',
+      SENTINEL_PASSWORD: 'sentinel-pw',
+    });
+    expect(c.SENTINEL_PASSWORD).toBe('sentinel-pw');
+    expect(c.KV_REDIS_URL).toBe('rediss+cluster://10.0.1.1:6379,[::1]:6380');
+  });
+
+  it('names what is wrong with each Redis URL, never the password', () => {
+    try {
+      loadConfig({
+        QUEUE_REDIS_URL: 'redis+sentinel://:hunter2@a:1,,b:2/kvq',
+        KV_REDIS_URL: 'redis+cluster://:hunter2@a:1?db=3',
+      });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const problems = (e as ConfigError).problems;
+      expect(problems).toEqual([
+        expect.stringMatching(/^QUEUE_REDIS_URL: host 2 of 3 is empty/),
+        expect.stringMatching(/^KV_REDIS_URL: a cluster has only database 0/),
+      ]);
+      expect((e as Error).message).not.toContain('hunter2');
+    }
+  });
+
   it('lists every problem at once', () => {
     try {
       loadConfig({

@@ -1,15 +1,23 @@
 import { z } from 'zod';
 
+import { parseRedisUrl, RedisUrlError } from './redis-url.ts';
+
 /**
  * The only module that reads `process.env`. Every tunable is listed here with its default; the
  * README's config table is written from this schema.
  */
 
+/** Standalone, Sentinel or cluster (see redis-url.ts); the message names what is wrong. */
 const redisUrl = z
   .string()
   .trim()
-  .refine((s) => /^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s), {
-    message: 'must be a redis:// or rediss:// URL',
+  .superRefine((s, ctx) => {
+    try {
+      parseRedisUrl(s);
+    } catch (e) {
+      if (!(e instanceof RedisUrlError)) throw e;
+      ctx.addIssue({ code: 'custom', message: e.message });
+    }
   });
 
 /** RFC 6750 b64token: what a client can send after `Bearer `. */
@@ -24,6 +32,11 @@ const bool = z
 const schema = z.object({
   QUEUE_REDIS_URL: redisUrl.optional(),
   KV_REDIS_URL: redisUrl.optional(),
+  /**
+   * The Sentinels' own password (`requirepass` in sentinel.conf), for redis+sentinel:// URLs; the
+   * password inside such a URL is the Redis servers' (primary and replicas).
+   */
+  SENTINEL_PASSWORD: z.string().min(1).optional(),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8080),
   /**

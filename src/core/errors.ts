@@ -142,7 +142,19 @@ const TRANSIENT_MESSAGE_PATTERNS = [
   /^TRYAGAIN\b/,
   /^CLUSTERDOWN\b/,
   /^MASTERDOWN\b/,
+  // A primary demoted by a Sentinel failover (the client reconnects, see redis/clients.ts), or a
+  // primary refusing writes while fewer than min-replicas-to-write replicas are in sync.
   /^READONLY\b/,
+  /^NOREPLICAS\b/,
+  // ioredis Cluster: no node answered CLUSTER SLOTS (ClusterAllFailedError), none of the startup
+  // nodes is reachable, or the cluster connection is mid-reconnect.
+  /Failed to refresh slots cache/i,
+  /None of startup nodes is available/i,
+  /Cluster is disconnect/i,
+  /Cluster isn't ready/i,
+  // ioredis Sentinel: no Sentinel answered (older ioredis words it "None of the sentinels …").
+  /All sentinels are unreachable/i,
+  /None of the sentinels are available/i,
   /^NOSCRIPT\b/,
   /Reached the max retries/i,
   // A full Redis (maxmemory, noeviction) frees memory as receipts expire or an operator acts.

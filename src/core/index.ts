@@ -22,3 +22,5 @@ export type { Partitioning } from './partitions.ts';
 export { crc16, createPartitioning, fnv1a32, slotOf } from './partitions.ts';
 export type { Periodic } from './periodic.ts';
 export { createPeriodic } from './periodic.ts';
+export type { HostPort, RedisTarget, RedisTopology } from './redis-url.ts';
+export { parseRedisUrl, REDIS_URL_FORMS, RedisUrlError } from './redis-url.ts';

@@ -1,10 +1,28 @@
 export {
+  type HostPort,
+  parseRedisUrl,
+  REDIS_URL_FORMS,
+  type RedisTarget,
+  type RedisTopology,
+  RedisUrlError,
+} from '../core/index.ts';
+export {
   type ClientKind,
   closeClient,
   createRedisClient,
+  createTopologyClient,
+  forEachMaster,
+  reconnectOnReadonly,
+  type RedisClient,
   waitReady,
   watchStalls,
 } from './clients.ts';
+export { type LocalCluster, type LocalClusterOptions, startRedisCluster } from './local-cluster.ts';
+export {
+  type LocalSentinelSet,
+  type LocalSentinelSetOptions,
+  startSentinelSet,
+} from './local-sentinel-set.ts';
 export {
   freePort,
   REDIS_INSTALL_HINT,
@@ -13,4 +31,4 @@ export {
   type RedisServerOptions,
   startRedisServer,
 } from './local-servers.ts';
-export { memoryProbe, parseInfoMemory } from './memory-info.ts';
+export { fullest, memoryProbe, parseInfoMemory } from './memory-info.ts';

@@ -40,6 +40,14 @@ export interface RedisServerOptions {
   appendonly?: boolean;
   appendfsync?: 'always' | 'everysec' | 'no';
   noeviction?: boolean;
+  /**
+   * A config file given before the other arguments (a Sentinel needs one it can rewrite); the
+   * command-line arguments override it.
+   */
+  configFile?: string;
+  /** `requirepass`: the server asks for it, and the start-up check gives it. */
+  password?: string;
+  /** Extra redis-server arguments, e.g. `--cluster-enabled yes`, `--replicaof h p`, `--sentinel`. */
   extraArgs?: string[];
 }
 
@@ -63,7 +71,7 @@ export interface RedisServer {
  * answers yet or it is still loading. Compared with the child's pid, so that a port taken by
  * another process in the gap of a restart is an error rather than a silent stand-in.
  */
-function answeringPid(port: number): Promise<number | null> {
+function answeringPid(port: number, password?: string): Promise<number | null> {
   return new Promise((res) => {
     const sock = connect(port, '127.0.0.1');
     let buf = '';
@@ -77,9 +85,16 @@ function answeringPid(port: number): Promise<number | null> {
     sock.on('error', () => {
       done(null);
     });
-    sock.on('connect', () => sock.write('INFO server\r\n'));
+    sock.on('connect', () =>
+      sock.write(
+        password === undefined
+          ? 'INFO server\r\n'
+          : resp('AUTH', password) + resp('INFO', 'server'),
+      ),
+    );
     sock.on('data', (d) => {
       buf += d.toString();
+      if (password !== undefined && buf.startsWith('+OK\r\n')) buf = buf.slice(5);
       if (buf.startsWith('-')) {
         if (buf.includes('\r\n')) done(null); // -LOADING and the like: not ready
         return;
@@ -90,11 +105,17 @@ function answeringPid(port: number): Promise<number | null> {
   });
 }
 
+/** A command in RESP, so that an argument may hold spaces. */
+function resp(...args: string[]): string {
+  return `*${String(args.length)}\r\n${args.map((a) => `$${String(Buffer.byteLength(a))}\r\n${a}\r\n`).join('')}`;
+}
+
 export async function startRedisServer(opts: RedisServerOptions): Promise<RedisServer> {
   const dir = resolve(opts.dir);
   mkdirSync(dir, { recursive: true });
   const port = opts.port ?? (await freePort());
   const args = [
+    ...(opts.configFile === undefined ? [] : [resolve(opts.configFile)]),
     '--port',
     String(port),
     '--bind',
@@ -112,6 +133,7 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
     '--daemonize',
     'no',
     ...(opts.noeviction ? ['--maxmemory-policy', 'noeviction'] : []),
+    ...(opts.password === undefined ? [] : ['--requirepass', opts.password]),
     ...(opts.extraArgs ?? []),
   ];
   const child = spawn('redis-server', args, { stdio: 'ignore' });
@@ -120,7 +142,7 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
   const deadline = Date.now() + 10_000;
   for (;;) {
     const up = await Promise.race([
-      answeringPid(port),
+      answeringPid(port, opts.password),
       spawnError,
       exited.then(() => 'exited' as const),
     ]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { parseInfoMemory } from './memory-info.ts';
+import { fullest, parseInfoMemory } from './memory-info.ts';
 
 describe('parseInfoMemory', () => {
   it('reads used_memory and maxmemory, not their look-alikes', () => {
@@ -24,5 +24,24 @@ describe('parseInfoMemory', () => {
 
   it('fails on a reply without the fields', () => {
     expect(() => parseInfoMemory('# Memory\r\n')).toThrow(/used_memory/);
+  });
+});
+
+describe('fullest', () => {
+  it('answers with the primary closest to its maxmemory, or the largest without limits', () => {
+    expect(
+      fullest([
+        { used: 900, max: 10_000 },
+        { used: 80, max: 100 },
+        { used: 50, max: 100 },
+      ]),
+    ).toEqual({ used: 80, max: 100 });
+    expect(
+      fullest([
+        { used: 5, max: 0 },
+        { used: 7, max: 0 },
+      ]),
+    ).toEqual({ used: 7, max: 0 });
+    expect(() => fullest([])).toThrow(/no memory readings/);
   });
 });
