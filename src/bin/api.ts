@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import { getRequestListener } from '@hono/node-server';
-import type { Redis } from 'ioredis';
 
 import {
   type Admission,
@@ -23,7 +22,13 @@ import {
   type Logger,
 } from '../core/index.ts';
 import { createAcceptAndEnqueue, createQueueHandles, jobOptions } from '../queue/index.ts';
-import { closeClient, createRedisClient, memoryProbe, waitReady } from '../redis/index.ts';
+import {
+  closeClient,
+  createRedisClient,
+  memoryProbe,
+  type RedisClient,
+  waitReady,
+} from '../redis/index.ts';
 import { guard, type Ledger } from '../store/index.ts';
 import { createStores, enforcePartitionCount } from './stores.ts';
 
@@ -143,8 +148,8 @@ export async function startApi(
  */
 function startAdmission(
   config: Config,
-  queueRedis: Redis,
-  kvRedis: Redis,
+  queueRedis: RedisClient,
+  kvRedis: RedisClient,
   ledger: Ledger,
   logger: Logger,
   lifecycle: Lifecycle,

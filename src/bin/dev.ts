@@ -61,11 +61,6 @@ async function startLocalRedis(
  * queue and the data Redis itself, on free loopback ports with their data under DEV_DATA_DIR, in
  * the chosen topology (two separate clusters or Sentinel sets, as production would have: the two
  * Redis must not share a failure), then the API and DEV_WORKERS workers in this process.
- *
- * Until the store's keys are partitioned by hash tag (separate work), a cluster answers the
- * store's multi-key scripts with CROSSSLOT: `--topology cluster` starts and prints its URLs, but
- * writes fail. The ioredis clients are built by redis/createRedisClient, which still types a
- * Cluster as `Redis` for the store (see its comment); no cast is needed here.
  */
 export async function startDev(
   config: Config,

@@ -30,7 +30,7 @@ export function reconnectOnReadonly(err: Error): boolean {
  * Builds the ioredis client for `url`'s topology (standalone, Sentinel or cluster; see
  * core/redis-url.ts) with the options of `kind`.
  */
-export function createTopologyClient(
+export function createRedisClient(
   url: string,
   kind: ClientKind,
   config: Config,
@@ -72,23 +72,6 @@ export function createTopologyClient(
   client.on('error', () => undefined);
   if (kind === 'command') watchStalls(client, config.REDIS_COMMAND_TIMEOUT_MS);
   return client;
-}
-
-/**
- * TRANSITIONAL: the store, the BullMQ wiring and the composition roots api.ts/worker.ts still take
- * an ioredis `Redis`, and they are being rewritten for partitioned keys (a separate change). So
- * this returns createTopologyClient's client typed as `Redis`; on a `redis+cluster://` URL it is
- * really a `Cluster`, which has the same command methods but no `commandQueue`, `select` or
- * `duplicate()` options of a `Redis`. Callers should move to createTopologyClient (RedisClient)
- * and this cast should go with them.
- */
-export function createRedisClient(
-  url: string,
-  kind: ClientKind,
-  config: Config,
-  name: string,
-): Redis {
-  return createTopologyClient(url, kind, config, name) as Redis;
 }
 
 function sentinelOptions(target: RedisTarget, config: Config): RedisOptions {

@@ -10,7 +10,6 @@ export {
   type ClientKind,
   closeClient,
   createRedisClient,
-  createTopologyClient,
   forEachMaster,
   reconnectOnReadonly,
   type RedisClient,

@@ -72,12 +72,23 @@ it('--topology sentinel: writes and reads work, and Ctrl-C ends all twelve Redis
   expect(pids.filter(alive)).toEqual([]);
 }, 60_000);
 
-it('--topology cluster: starts two clusters and prints their URLs; Ctrl-C ends every node', async () => {
-  // The store's multi-key scripts still answer CROSSSLOT on a cluster (partitioned keys are
-  // separate work), so only the start and the stop are checked here.
-  const { child, out, pids } = await startDev('cluster');
+it('--topology cluster: two clusters; writes, waits, reads and listing work; Ctrl-C ends every node', async () => {
+  const { child, out, pids, url } = await startDev('cluster');
   expect(out()).toMatch(/queue Redis redis\+cluster:\/\/(127\.0\.0\.1:\d+,){5}127\.0\.0\.1:\d+/);
   expect(out()).toMatch(/data Redis redis\+cluster:\/\//);
+  for (const k of ['a', 'b', 'c', 'd']) {
+    const put = await fetch(`${url}/v1/keys/${k}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json', Prefer: 'wait=5' },
+      body: JSON.stringify({ value: k }),
+    });
+    expect(put.status).toBe(201);
+  }
+  const list = await fetch(`${url}/v1/keys?limit=2`);
+  expect(((await list.json()) as { items: { key: string }[] }).items.map((i) => i.key)).toEqual([
+    'a',
+    'b',
+  ]);
   expect(pids).toHaveLength(12);
   expect(pids.every(alive)).toBe(true);
   await stopChild(child, 'SIGINT');

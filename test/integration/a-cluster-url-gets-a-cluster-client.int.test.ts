@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/index.ts';
 import {
   closeClient,
-  createTopologyClient,
+  createRedisClient,
   forEachMaster,
   type LocalCluster,
   memoryProbe,
@@ -25,7 +25,7 @@ let client: RedisClient;
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ primaries: 3, replicasPer: 1 });
-  client = createTopologyClient(cluster.url, 'command', config, 'test-cluster');
+  client = createRedisClient(cluster.url, 'command', config, 'test-cluster');
 }, 60_000);
 
 afterAll(async () => {
@@ -48,7 +48,7 @@ it('writes and reads keys whose slots live on different primaries', async () => 
 });
 
 it('delivers SPUBLISH to an SSUBSCRIBEr through the sharded subscribers', async () => {
-  const sub = createTopologyClient(cluster.url, 'subscriber', config, 'test-sub') as Cluster;
+  const sub = createRedisClient(cluster.url, 'subscriber', config, 'test-sub') as Cluster;
   try {
     const channels = ['ch:a', 'ch:b', 'ch:c', 'ch:d'];
     const got: [string, string][] = [];

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isTransient, loadConfig } from '../../src/core/index.ts';
 import {
   closeClient,
-  createTopologyClient,
+  createRedisClient,
   type LocalSentinelSet,
   type RedisClient,
   startSentinelSet,
@@ -25,7 +25,7 @@ let client: RedisClient;
 
 beforeAll(async () => {
   set = await startSentinelSet({ replicas: 2, sentinels: 3, downAfterMs: 1000 });
-  client = createTopologyClient(set.url, 'command', config, 'test-sentinel');
+  client = createRedisClient(set.url, 'command', config, 'test-sentinel');
   expect(await waitReady(client, 5000)).toBe(true);
 }, 60_000);
 
@@ -151,7 +151,7 @@ it('a primary demoted while the client is connected to it: writes reach the new 
 
 it('a write to a replica answers READONLY: transient, and the client reconnects', async () => {
   const replica = await aReplica();
-  const c = createTopologyClient(replica.url, 'command', config, 'test-readonly');
+  const c = createRedisClient(replica.url, 'command', config, 'test-readonly');
   try {
     expect(await waitReady(c, 5000)).toBe(true);
     const reconnecting = new Promise((resolve) => c.once('reconnecting', resolve));

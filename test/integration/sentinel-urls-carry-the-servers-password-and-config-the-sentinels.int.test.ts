@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/index.ts';
 import {
   closeClient,
-  createTopologyClient,
+  createRedisClient,
   type LocalSentinelSet,
   startSentinelSet,
   waitReady,
@@ -30,7 +30,7 @@ afterAll(async () => {
 
 async function reachable(url: string, env: Record<string, string>): Promise<boolean> {
   const config = loadConfig({ REDIS_CONNECT_TIMEOUT_MS: '500', ...env });
-  const client = createTopologyClient(url, 'command', config, 'test-auth');
+  const client = createRedisClient(url, 'command', config, 'test-auth');
   try {
     if (!(await waitReady(client, 2000))) return false;
     await client.set('auth', 'ok');
