@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { type KeyLayout, keyLayout, loadConfig } from '../src/core/index.ts';
-import { type Cluster, startCluster } from './cluster.ts';
+import { type Cluster, startCluster, type Topology } from './cluster.ts';
 import type { History } from './history.ts';
 import type { FinalRead } from './model.ts';
 import { drain, getJson, readFinals } from './settle.ts';
@@ -29,6 +29,13 @@ export interface ChaosOptions {
   drainTimeoutMs: number;
   /** PARTITIONS for every process of the run (default: kvq's default). */
   partitions?: number;
+  /**
+   * standalone (default): both Redis restarted with AOF. sentinel / cluster: the primaries of
+   * both Redis fail (`failovers`), replica acks on (MIN_REPLICA_ACKS=1).
+   */
+  topology?: Topology;
+  /** With sentinel / cluster: the primary failures, in order, spread over the run. */
+  failovers?: { which: 'queue' | 'data'; signal: 'SIGKILL' | 'SIGSTOP' }[];
   log: (line: string) => void;
 }
 
@@ -43,6 +50,19 @@ export interface ChaosResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface RedisFault {
+  which: 'queue' | 'data';
+  signal?: 'SIGKILL' | 'SIGSTOP';
+}
+
+/** Each primary killed and stalled once. */
+const DEFAULT_FAILOVERS: Required<RedisFault>[] = [
+  { which: 'queue', signal: 'SIGKILL' },
+  { which: 'data', signal: 'SIGKILL' },
+  { which: 'queue', signal: 'SIGSTOP' },
+  { which: 'data', signal: 'SIGSTOP' },
+];
+
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kvq-chaos-'));
   const runId = Math.random().toString(36).slice(2, 8);
@@ -51,11 +71,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     queueName: `chaos-${runId}`,
     partitions: opts.partitions ?? loadConfig({}).PARTITIONS,
   });
+  const topology = opts.topology ?? 'standalone';
   const cluster = await startCluster({
     dir,
+    topology,
     apis: opts.apis,
     workers: opts.workers,
     env: {
+      ...(topology === 'standalone' ? {} : { MIN_REPLICA_ACKS: '1' }),
       KEY_PREFIX: `chaos${runId}:`,
       QUEUE_NAME: `chaos-${runId}`,
       PARTITIONS: String(layout.count),
@@ -90,7 +113,16 @@ async function drive(
   const active = () => running;
   const keyName = (i: number) => `chaos/${String(i)}`;
   const urls = () => cluster.apiUrls();
-  const traffic = createTraffic({ urls, keys: opts.keys, runId, keyName });
+  // A value read from a primary before its replicas had it may vanish in a failover: on those
+  // topologies a read below an earlier read is counted, not flagged; a read below a version
+  // already reported applied when it started is always a violation (replica acks are on).
+  const traffic = createTraffic({
+    urls,
+    keys: opts.keys,
+    runId,
+    keyName,
+    readsMayRegress: cluster.topology !== 'standalone',
+  });
   const { history, counts } = traffic;
 
   async function writer(): Promise<void> {
@@ -115,54 +147,100 @@ async function drive(
     while (running) await traffic.read();
   }
 
-  /** Resolves once every Redis restart the run asks for has happened. */
-  let restartsDone: () => void = () => undefined;
-  const restarted = new Promise<void>((resolve) => (restartsDone = resolve));
+  /** Resolves once every Redis fault the run asks for has happened. */
+  let faultsDone: () => void = () => undefined;
+  const faulted = new Promise<void>((resolve) => (faultsDone = resolve));
+  const replicated = cluster.topology !== 'standalone';
+  const faults: RedisFault[] = !opts.restartRedis
+    ? []
+    : replicated
+      ? (opts.failovers ?? DEFAULT_FAILOVERS).map((f) => ({ ...f }))
+      : [{ which: 'queue' }, { which: 'data' }];
+  const recoveries: number[] = [];
+  /** A key of partition 0, whose primary the failovers take down: probes of recovery. */
+  const probeKey = (n: number) => {
+    for (let i = n; ; i++) if (layout.of(`probe/${String(i)}`) === 0) return `probe/${String(i)}`;
+  };
+
+  /** Time from `since` until a waited write to partition 0 is applied through any API. */
+  async function recoveredAfter(since: number): Promise<number> {
+    for (let n = 0; Date.now() - since < 120_000; n++) {
+      const list = urls();
+      try {
+        const r = await fetch(`${list[n % list.length] ?? ''}/v1/keys/${probeKey(n * 7)}`, {
+          method: 'PUT',
+          headers: { 'Content-Type': 'application/json', Prefer: 'wait=2' },
+          body: JSON.stringify({ value: n }),
+          signal: AbortSignal.timeout(5000),
+        });
+        const body = (await r.json().catch(() => ({}))) as { op?: { status?: string } };
+        if (r.ok && body.op?.status === 'applied') return Date.now() - since;
+      } catch {
+        // an API being restarted: try another
+      }
+      await sleep(100);
+    }
+    return Number.NaN;
+  }
+
+  async function redisFault(f: RedisFault): Promise<void> {
+    if (!replicated) {
+      await cluster.restartRedis(f.which);
+      restarts.push(f.which);
+      opts.log(`  restarted the ${f.which} Redis (SIGTERM, AOF reload)`);
+      return;
+    }
+    let recovery: Promise<number> | undefined;
+    const what = await cluster[f.which].failPrimary(f.signal ?? 'SIGKILL', layout.tag(0), () => {
+      recovery = recoveredAfter(Date.now());
+    });
+    const ms = recovery ? await recovery : Number.NaN;
+    recoveries.push(ms);
+    restarts.push(`${f.which} ${f.signal ?? 'SIGKILL'}`);
+    opts.log(`  ${f.which} Redis: ${what}; writes applied again after ${(ms / 1000).toFixed(1)} s`);
+  }
 
   async function killer(): Promise<void> {
-    const queueAt = started + opts.durationMs / 3;
-    const dataAt = started + (opts.durationMs * 2) / 3;
-    let queueDone = !opts.restartRedis;
-    let dataDone = !opts.restartRedis;
-    if (queueDone && dataDone) restartsDone();
+    const due = faults.map((_, i) => started + (opts.durationMs * (i + 1)) / (faults.length + 1));
+    let next = 0;
+    if (faults.length === 0) faultsDone();
     while (running) {
       // In short steps, so that the run's end is not held up by a long pause between faults.
-      const next = Date.now() + opts.killEveryMs * (0.7 + Math.random() * 0.6);
-      while (active() && Date.now() < next) await sleep(Math.min(100, next - Date.now()));
+      const at = Date.now() + opts.killEveryMs * (0.7 + Math.random() * 0.6);
+      while (active() && Date.now() < at) await sleep(Math.min(100, at - Date.now()));
       if (!active()) break;
-      if (!queueDone && Date.now() >= queueAt) {
-        queueDone = true;
-        await cluster.restartRedis('queue');
-        restarts.push('queue');
-        opts.log(`  restarted the queue Redis (SIGTERM, AOF reload)`);
-        if (dataDone) restartsDone();
+      const fault = faults[next];
+      if (fault && Date.now() >= (due[next] ?? 0)) {
+        next++;
+        // Processes keep being killed while the Redis fails over.
+        await Promise.all([redisFault(fault), killProcesses(fault.which === 'queue' ? 3 : 2)]);
+        if (next === faults.length) faultsDone();
         continue;
       }
-      if (!dataDone && Date.now() >= dataAt) {
-        dataDone = true;
-        await cluster.restartRedis('data');
-        restarts.push('data');
-        opts.log(`  restarted the data Redis (SIGTERM, AOF reload)`);
-        if (queueDone) restartsDone();
-        continue;
-      }
+      await killProcesses(1);
+    }
+  }
+
+  async function killProcesses(n: number): Promise<void> {
+    for (let i = 0; i < n && active(); i++) {
       const members = [...cluster.apis, ...cluster.workers];
       const victim = members[Math.floor(Math.random() * members.length)];
       if (!victim) continue;
       await cluster.killAndRestart(victim);
       kills[victim.role]++;
+      if (i + 1 < n) await sleep(500);
     }
   }
 
   opts.log(
-    `chaos: ${String(opts.durationMs / 1000)} s, ${String(layout.count)} partitions, ${String(opts.apis)} APIs, ${String(opts.workers)} workers, ${String(opts.keys)} keys, target ${String(opts.rate)} writes/s`,
+    `chaos: ${cluster.topology}, ${String(opts.durationMs / 1000)} s, ${String(layout.count)} partitions, ${String(opts.apis)} APIs, ${String(opts.workers)} workers, ${String(opts.keys)} keys, target ${String(opts.rate)} writes/s`,
   );
   const killing = killer();
   const tasks = [writer(), killing, ...Array.from({ length: 4 }, () => reader())];
   try {
     // The faults are what the run is for: traffic keeps flowing until both Redis restarts have
     // happened, however slow the machine (a busy one can take longer than their slots).
-    await Promise.all([sleep(opts.durationMs), Promise.race([restarted, killing])]);
+    await Promise.all([sleep(opts.durationMs), Promise.race([faulted, killing])]);
   } finally {
     running = false;
   }
@@ -209,6 +287,7 @@ async function drive(
   const answers = [...counts.answers].sort((a, b) => b[1] - a[1]);
   const s = model.stats;
   const stats: Record<string, number | string> = {
+    topology: cluster.topology,
     partitions: layout.count,
     'duration (s)': writeSeconds.toFixed(1),
     'writes sent': counts.sent,
@@ -236,7 +315,15 @@ async function drive(
     'stale reads (below a version reported applied before the read)': counts.staleReads,
     'unknown-outcome 503s (WRITE_NOT_REPLICATED)': counts.unknownOutcome,
     'SIGKILLs (api / worker)': `${String(kills.api)} / ${String(kills.worker)}`,
-    'Redis restarts': restarts.join(', ') || 'none',
+    [replicated ? 'primary failures (replica promoted, old primary back as a replica)' : 'Redis restarts']:
+      restarts.join(', ') || 'none',
+    ...(replicated
+      ? {
+          'time to recover (s, fault to the next write applied in its partition)': recoveries
+            .map((ms) => (ms / 1000).toFixed(1))
+            .join(', '),
+        }
+      : {}),
     'drain time (s)': drainSeconds.toFixed(1),
     violations: violations.length,
   };

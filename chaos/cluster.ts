@@ -2,12 +2,43 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { waitReady } from '../scripts/wait-ready.ts';
-import { freePort, type RedisServer, startRedisServer } from '../src/redis/index.ts';
+import {
+  freePort,
+  type LocalCluster,
+  type LocalSentinelSet,
+  type RedisServer,
+  startRedisCluster,
+  startRedisServer,
+  startSentinelSet,
+} from '../src/redis/index.ts';
 
 /**
- * A local kvq deployment for chaos runs: queue and data redis-server with AOF, N API and M worker
+ * A local kvq deployment for chaos runs: the queue and the data Redis (standalone redis-server
+ * with AOF, a primary + 2 replicas + 3 Sentinels each, or a 3+3 cluster each), N API and M worker
  * processes on loopback. Every process is started here and ended here, by PID.
  */
+
+export type Topology = 'standalone' | 'sentinel' | 'cluster';
+
+/** One of the two Redis of the deployment, whatever its topology. */
+export interface RedisRole {
+  url: string;
+  /** Standalone only: the server (replaced by restartStandalone). */
+  server: RedisServer | undefined;
+  restartStandalone(signal?: NodeJS.Signals): Promise<RedisServer>;
+  /**
+   * Fails the primary that holds partition 0's slot (any primary of a Sentinel set): SIGKILL
+   * (restarted once a replica took over, so it rejoins as a replica) or SIGSTOP (resumed once a
+   * replica took over: a stalled primary, demoted on return). Resolves with what happened once
+   * the failover is complete and the old primary is back as a replica.
+   */
+  failPrimary(
+    signal: 'SIGKILL' | 'SIGSTOP',
+    slotKey: string,
+    onFailed?: () => void,
+  ): Promise<string>;
+  stop(): Promise<void>;
+}
 
 const KVQ = fileURLToPath(new URL('../src/bin/kvq.ts', import.meta.url));
 
@@ -19,13 +50,15 @@ export interface Member {
 }
 
 export interface Cluster {
-  queue: RedisServer;
-  data: RedisServer;
+  topology: Topology;
+  queue: RedisRole;
+  data: RedisRole;
   apis: Member[];
   workers: Member[];
   apiUrls(): string[];
   /** SIGKILL a member by PID and start a replacement (an API keeps its port). */
   killAndRestart(m: Member): Promise<Member>;
+  /** Standalone: SIGTERM and AOF reload. */
   restartRedis(which: 'queue' | 'data'): Promise<void>;
   waitReady(url: string, ms: number): Promise<boolean>;
   stop(): Promise<void>;
@@ -37,16 +70,13 @@ export async function startCluster(opts: {
   workers: number;
   env: Record<string, string>;
   fsync?: 'always' | 'everysec';
+  topology?: Topology;
 }): Promise<Cluster> {
-  const queue = await startRedisServer({
-    dir: `${opts.dir}/queue`,
-    noeviction: true,
-    appendfsync: opts.fsync ?? 'everysec',
-  });
-  const data = await startRedisServer({
-    dir: `${opts.dir}/data`,
-    appendfsync: opts.fsync ?? 'everysec',
-  });
+  const topology = opts.topology ?? 'standalone';
+  const [queue, data] = await Promise.all([
+    startRole(topology, `${opts.dir}/queue`, { noeviction: true, fsync: opts.fsync }),
+    startRole(topology, `${opts.dir}/data`, { noeviction: false, fsync: opts.fsync }),
+  ]);
   const env = () => ({
     ...process.env,
     QUEUE_REDIS_URL: cluster.queue.url,
@@ -65,6 +95,7 @@ export async function startCluster(opts: {
   }
 
   const cluster: Cluster = {
+    topology,
     queue,
     data,
     apis: [],
@@ -80,10 +111,8 @@ export async function startCluster(opts: {
       return next;
     },
     async restartRedis(which) {
-      const server = which === 'queue' ? cluster.queue : cluster.data;
-      const next = await server.restart(); // SIGTERM: Redis fsyncs the AOF and exits; then reload
-      if (which === 'queue') cluster.queue = next;
-      else cluster.data = next;
+      // SIGTERM: Redis fsyncs the AOF and exits; then reload.
+      await cluster[which].restartStandalone();
     },
     waitReady,
     async stop() {
@@ -109,4 +138,114 @@ export async function startCluster(opts: {
       throw new Error(`API at ${url} did not become ready`);
   }
   return cluster;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startRole(
+  topology: Topology,
+  dir: string,
+  opts: { noeviction: boolean; fsync: 'always' | 'everysec' | undefined },
+): Promise<RedisRole> {
+  if (topology === 'standalone') {
+    let server = await startRedisServer({
+      dir,
+      noeviction: opts.noeviction,
+      appendfsync: opts.fsync ?? 'everysec',
+    });
+    return {
+      get url() {
+        return server.url;
+      },
+      get server() {
+        return server;
+      },
+      async restartStandalone(signal) {
+        server = await server.restart(signal);
+        return server;
+      },
+      failPrimary: () => Promise.reject(new Error('no replicas to fail over to (standalone)')),
+      stop: () => server.stop(),
+    };
+  }
+  // Replicas acknowledge writes (kvq's MIN_REPLICA_ACKS); an isolated primary stops taking them.
+  const replicated = ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '10'];
+  const eviction = opts.noeviction ? ['--maxmemory-policy', 'noeviction'] : [];
+  if (topology === 'sentinel') {
+    const set = await startSentinelSet({
+      dir,
+      downAfterMs: 1000,
+      failoverTimeoutMs: 3000,
+      extraConfig: [...replicated, ...eviction],
+    });
+    return sentinelRole(set);
+  }
+  const cluster = await startRedisCluster({
+    dir,
+    nodeTimeoutMs: 1500,
+    extraConfig: [...replicated, ...eviction],
+  });
+  return clusterRole(cluster);
+}
+
+const notStandalone = () => Promise.reject(new Error('not a standalone Redis'));
+
+function sentinelRole(set: LocalSentinelSet): RedisRole {
+  return {
+    url: set.url,
+    server: undefined,
+    restartStandalone: notStandalone,
+    async failPrimary(signal, _slotKey, onFailed) {
+      const old = await set.primary();
+      const t0 = Date.now();
+      old.child.kill(signal);
+      onFailed?.();
+      let promoted: RedisServer | undefined;
+      while (Date.now() - t0 < 60_000) {
+        await sleep(100);
+        const p = await set.primary().catch(() => undefined);
+        if (p && p.port !== old.port) {
+          promoted = p;
+          break;
+        }
+      }
+      const tookOver = ((Date.now() - t0) / 1000).toFixed(1);
+      if (signal === 'SIGSTOP') old.child.kill('SIGCONT');
+      // Back as a replica of the new primary (a stopped one is restarted too: Sentinel would
+      // demote it on its own, in its own time).
+      await set.restart(old, signal === 'SIGSTOP' ? 'SIGTERM' : 'SIGKILL');
+      if (!promoted) throw new Error(`no replica took over from :${String(old.port)} in 60 s`);
+      return `${signal} primary :${String(old.port)}, :${String(promoted.port)} promoted after ${tookOver} s`;
+    },
+    stop: () => set.stop(),
+  };
+}
+
+function clusterRole(cluster: LocalCluster): RedisRole {
+  return {
+    url: cluster.url,
+    server: undefined,
+    restartStandalone: notStandalone,
+    async failPrimary(signal, slotKey, onFailed) {
+      const old = await cluster.primaryOf(slotKey);
+      const t0 = Date.now();
+      old.child.kill(signal);
+      onFailed?.();
+      let promoted: RedisServer | undefined;
+      while (Date.now() - t0 < 60_000) {
+        await sleep(100);
+        const p = await cluster.primaryOf(slotKey).catch(() => undefined);
+        if (p && p.port !== old.port) {
+          promoted = p;
+          break;
+        }
+      }
+      const tookOver = ((Date.now() - t0) / 1000).toFixed(1);
+      if (signal === 'SIGSTOP') old.child.kill('SIGCONT');
+      await cluster.restart(old, signal === 'SIGSTOP' ? 'SIGTERM' : 'SIGKILL');
+      if (!promoted) throw new Error(`no replica took over from :${String(old.port)} in 60 s`);
+      return `${signal} primary :${String(old.port)}, :${String(promoted.port)} promoted after ${tookOver} s`;
+    },
+    stop: () => cluster.stop(),
+  };
 }

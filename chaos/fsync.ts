@@ -63,7 +63,7 @@ async function trial(fsync: 'everysec' | 'always') {
     await new Promise((r) => setTimeout(r, 3000));
     const ackedBeforeKill = acked.length;
     const killedAt = Date.now();
-    cluster.queue = await cluster.queue.restart('SIGKILL');
+    await cluster.queue.restartStandalone('SIGKILL');
     running = false;
     await Promise.all(loops);
     const redis = new Redis(cluster.queue.url);

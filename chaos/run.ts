@@ -1,6 +1,6 @@
 /**
- * `npm run chaos [-- --duration 60 --rate 1500 --keys 100 --partitions 12]`: see chaos.ts
- * (--partitions defaults to $PARTITIONS, else kvq's default). Exits 1 on any violation,
+ * `npm run chaos [-- --duration 60 --rate 1500 --keys 100 --partitions 12 --topology sentinel]`: see
+ * chaos.ts (--partitions defaults to $PARTITIONS, else kvq's default). Exits 1 on any violation,
  * after writing the whole history (ops, early answers, final reads) to a JSON file to study.
  */
 import { writeFileSync } from 'node:fs';
@@ -16,20 +16,27 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1500' },
     keys: { type: 'string', default: '100' },
     partitions: { type: 'string' },
+    topology: { type: 'string', default: 'standalone' },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help) {
   console.log(
-    'npm run chaos -- [--duration s=60] [--rate writes/s=1500] [--keys n=100] [--partitions P=$PARTITIONS or 12]',
+    'npm run chaos -- [--duration s=60] [--rate writes/s=1500] [--keys n=100] [--partitions P=$PARTITIONS or 12] [--topology standalone|sentinel|cluster]',
   );
   process.exit(0);
 }
 const partitions = values.partitions ?? process.env.PARTITIONS;
+const topology = values.topology;
+if (topology !== 'standalone' && topology !== 'sentinel' && topology !== 'cluster') {
+  console.error(`--topology must be standalone, sentinel or cluster, got ${String(topology)}`);
+  process.exit(2);
+}
 
 const result = await runChaos({
   ...(partitions === undefined ? {} : { partitions: Number(partitions) }),
+  topology,
   durationMs: Number(values.duration) * 1000,
   rate: Number(values.rate),
   keys: Number(values.keys),

@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
-
-import type { KeyLayout } from '../src/core/index.ts';
+import { type KeyLayout, loadConfig } from '../src/core/index.ts';
+import { closeClient, createRedisClient, type RedisClient } from '../src/redis/index.ts';
 import type { Cluster } from './cluster.ts';
 import type { FinalRead } from './model.ts';
 
@@ -19,7 +18,7 @@ export async function drain(
   ids: string[],
   ms: number,
 ): Promise<void> {
-  const redis = new Redis(cluster.queue.url);
+  const redis = harnessClient(cluster.queue.url);
   const deadline = Date.now() + ms;
   try {
     let pending = ids;
@@ -27,11 +26,12 @@ export async function drain(
       const left: string[] = [];
       for (let i = 0; i < pending.length; i += 1000) {
         const batch = pending.slice(i, i + 1000);
-        const pipe = redis.pipeline();
-        for (const id of batch) pipe.hget(receiptKey(layout, id), 'status');
-        const rows = (await pipe.exec()) ?? [];
+        // One command each (receipts of several partitions may sit on several nodes).
+        const rows = await Promise.all(
+          batch.map((id) => redis.hget(receiptKey(layout, id), 'status').catch(() => null)),
+        );
         batch.forEach((id, j) => {
-          const st = rows[j]?.[1];
+          const st = rows[j];
           if (typeof st !== 'string' || !TERMINAL.has(st)) left.push(id);
         });
       }
@@ -39,8 +39,13 @@ export async function drain(
       if (pending.length > 0) await sleep(500);
     }
   } finally {
-    redis.disconnect();
+    await closeClient(redis);
   }
+}
+
+/** A client of the harness for any topology: it waits out a failover rather than failing fast. */
+export function harnessClient(url: string): RedisClient {
+  return createRedisClient(url, 'blocking', loadConfig({}), 'chaos-harness');
 }
 
 /** The receipt key of an op id; an id naming no partition of the layout is a harness error. */
@@ -83,7 +88,7 @@ export async function readFinals(
   keyName: (i: number) => string,
   violations: string[],
 ): Promise<FinalRead[]> {
-  const redis = new Redis(cluster.data.url);
+  const redis = harnessClient(cluster.data.url);
   const now = async () => {
     const [sec, micro] = await redis.time();
     return Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
@@ -108,6 +113,6 @@ export async function readFinals(
     }
     return finals;
   } finally {
-    redis.disconnect();
+    await closeClient(redis);
   }
 }

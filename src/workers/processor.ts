@@ -85,6 +85,12 @@ export function createProcessor(deps: {
     return { kind: 'settled', status: 'failed', error: VERSION_REISSUED_ERROR };
   }
 
+  const notReplicatedYet = (opId: string) =>
+    new AppError(
+      'WRITE_NOT_REPLICATED',
+      `op ${opId}: its acceptance is not yet on enough queue Redis replicas; not applied`,
+    );
+
   async function applyOnce(op: JobPayload, attempt: number): Promise<Attempt> {
     if (Date.now() - syncedAt > CLOCK_SYNC_MS) {
       await withRetry(() => records.syncClock(), retry);
@@ -100,6 +106,12 @@ export function createProcessor(deps: {
     if (before.status === 'sealed') return { kind: 'sealed' };
     if (before.status !== 'queued' && before.status !== 'active') {
       return { kind: 'done', status: before.status };
+    }
+    // With MIN_REPLICA_ACKS, nothing is applied for an acceptance that replicas do not have: a
+    // queue primary cut off from its replicas (about to lose a failover) must not get its ops
+    // into the data Redis, where the new primary's reissued versions would clash with them.
+    if (!(await ledger.replicated(op.key))) {
+      return { kind: 'not-applied', error: notReplicatedYet(op.opId) };
     }
     // The receipt is authoritative for the version (a job sent with its acceptance carries none).
     const target = { opId: op.opId, key: op.key, version: before.version };
