@@ -180,8 +180,11 @@ async function startRole(
     });
     return sentinelRole(set);
   }
+  // Two replicas per primary: after a failover the promoted replica still has one, so its
+  // partitions keep taking writes (min-replicas-to-write 1) before the old primary is back.
   const cluster = await startRedisCluster({
     dir,
+    replicasPer: 2,
     nodeTimeoutMs: 1500,
     extraConfig: [...replicated, ...eviction],
   });
@@ -241,8 +244,10 @@ function clusterRole(cluster: LocalCluster): RedisRole {
         }
       }
       const tookOver = ((Date.now() - t0) / 1000).toFixed(1);
+      if (process.env.CHAOS_DEBUG) console.error(`promoted after ${tookOver} s`);
       if (signal === 'SIGSTOP') old.child.kill('SIGCONT');
       await cluster.restart(old, signal === 'SIGSTOP' ? 'SIGTERM' : 'SIGKILL');
+      if (process.env.CHAOS_DEBUG) console.error(`restarted after ${String(Date.now() - t0)} ms`);
       if (!promoted) throw new Error(`no replica took over from :${String(old.port)} in 60 s`);
       return `${signal} primary :${String(old.port)}, :${String(promoted.port)} promoted after ${tookOver} s`;
     },

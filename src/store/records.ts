@@ -65,7 +65,9 @@ export interface KeyState {
  */
 export type Resolution =
   | { kind: 'wait'; ms: number }
-  | { kind: 'refused' | 'applied' | 'superseded' | 'none' | 'conflict' };
+  /** With what the apply did (as `apply` reports it), for the receipt. */
+  | { kind: 'applied'; outcome: ApplyOutcome }
+  | { kind: 'refused' | 'superseded' | 'none' | 'conflict' };
 
 export interface RecordStore {
   apply(op: ApplyInput): Promise<ApplyOutcome>;
@@ -193,7 +195,21 @@ export function createRecordStore(deps: {
         offset = op.deadline - ms + 1 - (sentAt + Date.now()) / 2;
         return { kind, ms };
       }
-      return { kind: kind as 'refused' | 'applied' | 'superseded' | 'none' | 'conflict' };
+      if (kind === 'applied') {
+        const e = Number(r[4]);
+        return {
+          kind,
+          outcome: {
+            outcome: 'applied',
+            version: op.version,
+            created: Number(r[1]) === 1,
+            createdAt: Number(r[2]),
+            updatedAt: Number(r[3]),
+            expiresAt: e > 0 ? e : null,
+          },
+        };
+      }
+      return { kind: kind as 'refused' | 'superseded' | 'none' | 'conflict' };
     },
 
     clock: () => Date.now() + offset,

@@ -135,7 +135,8 @@ export function createProcessor(deps: {
       case 'applied':
         return { kind: 'settled', status: 'applied', outcome };
       case 'already':
-        return { kind: 'settled', status: 'applied' };
+        // Its first reply was lost or not yet replicated: the script reports what it did then.
+        return { kind: 'settled', status: 'applied', outcome };
       case 'superseded':
         return { kind: 'settled', status: 'superseded' };
       case 'expired':
@@ -145,10 +146,13 @@ export function createProcessor(deps: {
       default: {
         // Timed out or ran late: ask the data Redis once its clock is past the deadline.
         const r = await settler.resolve(target, before.deadline);
-        if (r === 'none') return { kind: 'not-applied', error: failure };
-        if (r === 'refused') return { kind: 'settled', status: 'failed', error: OP_EXPIRED_ERROR };
-        if (r === 'conflict') return reissued(target);
-        return { kind: 'settled', status: r };
+        if (r.kind === 'none') return { kind: 'not-applied', error: failure };
+        if (r.kind === 'refused') {
+          return { kind: 'settled', status: 'failed', error: OP_EXPIRED_ERROR };
+        }
+        if (r.kind === 'conflict') return reissued(target);
+        if (r.kind === 'applied') return { kind: 'settled', status: 'applied', outcome: r.outcome };
+        return { kind: 'settled', status: r.kind };
       }
     }
   }

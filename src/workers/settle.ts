@@ -5,7 +5,7 @@ import {
   type OpError,
   type OpStatus,
 } from '../core/index.ts';
-import type { Ledger, RecordStore } from '../store/index.ts';
+import type { Ledger, RecordStore, Resolution } from '../store/index.ts';
 import { type InJobRetry, withRetry } from './retry-policy.ts';
 
 /** A terminal status, as a worker records it. */
@@ -46,10 +46,10 @@ export function createSettler(deps: {
   async function resolve(
     op: { opId: string; key: string; version: number },
     deadline: number,
-  ): Promise<'applied' | 'superseded' | 'refused' | 'none' | 'conflict'> {
+  ): Promise<Exclude<Resolution, { kind: 'wait' }>> {
     for (;;) {
       const r = await withRetry(() => records.resolve({ ...op, deadline }), retry);
-      if (r.kind !== 'wait') return r.kind;
+      if (r.kind !== 'wait') return r;
       await new Promise((resolve) => setTimeout(resolve, Math.min(r.ms, MAX_PAUSE_MS)));
     }
   }
@@ -69,10 +69,12 @@ export function createSettler(deps: {
     const sealed = await withRetry(() => ledger.seal(opId), retry);
     if (sealed.status === 'missing') return null;
     if (sealed.status !== 'queued' && sealed.status !== 'active') return sealed.status;
-    const outcome = await resolve(
+    const resolution = await resolve(
       { opId, key: sealed.key, version: sealed.version },
       sealed.deadline,
     );
+    const outcome = resolution.kind;
+    const details = resolution.kind === 'applied' ? resolution.outcome : undefined;
     const status: Finished =
       outcome === 'none'
         ? 'dead'
@@ -89,6 +91,14 @@ export function createSettler(deps: {
           key: sealed.key,
           status,
           attempts: sealed.attempts,
+          ...(details
+            ? {
+                created: details.created,
+                createdAt: details.createdAt,
+                expiresAt: details.expiresAt,
+                appliedAt: details.updatedAt,
+              }
+            : {}),
           error:
             status === 'dead'
               ? error

@@ -30,7 +30,11 @@ if version == v then
   -- op is not this one, so it is not "already applied". A record written before op ids were kept
   -- (no 'o') cannot tell, and counts as this op's.
   if cur[5] and cur[5] ~= ARGV[9] then return {'conflict', v, 0, 0, 0, 0} end
-  return {'already', v, 0, 0, 0, 0}
+  -- What this op's apply did, for a receipt written only now (its first reply was lost, or its
+  -- replicas had not acknowledged it yet).
+  local was = redis.call('HMGET', rec, 'cr', 'c', 'u', 'e')
+  return {'already', v, tonumber(was[1]) or 0, tonumber(was[2]) or 0, tonumber(was[3]) or 0,
+    tonumber(was[4]) or 0}
 end
 -- No record at all: a fence that existed for this key may have aged out, so an op older than the
 -- window cannot be proven newer than what was here. Refuse it rather than risk resurrection, and
@@ -44,7 +48,8 @@ if typ ~= 'delete' then
   local created = not live
   local c = now
   if not created then c = tonumber(cur[4]) or now end
-  redis.call('HSET', rec, 'v', version, 'o', ARGV[9], 'val', ARGV[4], 'c', c, 'u', now)
+  redis.call('HSET', rec, 'v', version, 'o', ARGV[9], 'val', ARGV[4], 'c', c, 'u', now, 'cr',
+    created and 1 or 0)
   if cur[2] == '1' then redis.call('HDEL', rec, 'd') end
   local ex = 0
   if ARGV[5] ~= '' then
@@ -65,7 +70,7 @@ if typ ~= 'delete' then
 end
 
 -- delete: keep only the version as a tombstone for the fencing window
-redis.call('HDEL', rec, 'val', 'c', 'e')
+redis.call('HDEL', rec, 'val', 'c', 'e', 'cr')
 redis.call('HSET', rec, 'v', version, 'o', ARGV[9], 'd', 1, 'u', now)
 redis.call('PEXPIRE', rec, window)
 redis.call('ZREM', idx, key)

@@ -12,7 +12,7 @@ for _, key in ipairs(due) do
   local e = tonumber(redis.call('HGET', rec, 'e'))
   if e == nil or e <= now then
     if e ~= nil then
-      redis.call('HDEL', rec, 'val', 'c', 'e')
+      redis.call('HDEL', rec, 'val', 'c', 'e', 'cr')
       redis.call('HSET', rec, 'd', 1)
       n = n + 1
     end

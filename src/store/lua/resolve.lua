@@ -3,7 +3,8 @@
 -- of it can still run (apply.lua refuses past its deadline), so the answer is final.
 -- KEYS: 1 record hash, 2 refusal marker
 -- ARGV: 1 version, 2 deadline ms (0 = no apply was ever sent), 3 op id
--- Returns {'wait', ms left} | {'refused'} | {'applied'} | {'superseded'} | {'none'}
+-- Returns {'wait', ms left} | {'refused'} | {'applied', created, createdAt, updatedAt,
+--       expiresAt} | {'superseded'} | {'none'}
 --       | {'conflict'} (the version is held by another op: see apply.lua)
 local now = now_ms()
 local version = posint(ARGV[1], 'version')
@@ -14,7 +15,9 @@ local cur = redis.call('HMGET', KEYS[1], 'v', 'o')
 local v = tonumber(cur[1]) or 0
 if v == version then
   if cur[2] and cur[2] ~= ARGV[3] then return {'conflict'} end
-  return {'applied'}
+  local was = redis.call('HMGET', KEYS[1], 'cr', 'c', 'u', 'e')
+  return {'applied', tonumber(was[1]) or 0, tonumber(was[2]) or 0, tonumber(was[3]) or 0,
+    tonumber(was[4]) or 0}
 end
 if v > version then return {'superseded'} end
 return {'none'}
