@@ -15,6 +15,7 @@ import {
   type JobPayload,
   type KeyLayout,
   loadConfig,
+  parseRedisUrl,
   type QueueKeys,
 } from '../../src/core/index.ts';
 
@@ -25,7 +26,11 @@ export interface Stack {
   kvUrl: string;
   /** Start a worker in this process (tests may start it late to keep writes pending). */
   startWorker(): Promise<WorkerHandle>;
-  /** Plain clients for asserting on Redis state directly. */
+  /**
+   * Plain clients for asserting on Redis state directly. Only for standalone URLs: with a
+   * `redis+cluster://` or `redis+sentinel://` URL they are never connected (build a client for
+   * that topology instead, e.g. createRedisClient).
+   */
   queueRedis: Redis;
   kvRedis: Redis;
   /** The stack's key layout, and shortcuts to the keys of a user key's or an op's partition. */
@@ -67,8 +72,11 @@ export async function startStack(
   const lifecycle = createLifecycle({ deadlineMs: 10_000, logger });
   const urls = { queueUrl, kvUrl };
   const api = await startApi(config, urls, logger, lifecycle);
-  const queueRedis = new Redis(queueUrl, { lazyConnect: false });
-  const kvRedis = new Redis(kvUrl, { lazyConnect: false });
+  // ioredis would read a cluster or Sentinel URL's scheme as a host name and retry it forever.
+  const plain = (url: string) =>
+    new Redis(url, { lazyConnect: parseRedisUrl(url).kind !== 'standalone' });
+  const queueRedis = plain(queueUrl);
+  const kvRedis = plain(kvUrl);
   queueRedis.on('error', () => undefined);
   kvRedis.on('error', () => undefined);
   lifecycle.register('test-clients', () => {
