@@ -261,6 +261,13 @@ export async function submitWrite(
     // A finished op's receipt may be gone (trimmed by count): answer from the copy kept with the
     // Idempotency-Key, without waiting.
     if (waitS === undefined || isTerminal(r.status)) {
+      if (isTerminal(r.status) && !(await replicated(deps, r.key))) {
+        throw new AppError(
+          'WRITE_NOT_REPLICATED',
+          `op ${id} is recorded as ${r.status} on the queue Redis primary, but its replicas have not confirmed it: retry`,
+          { headers: { 'Retry-After': '1' }, extensions: { opId: id } },
+        );
+      }
       return writeResponse(r, {
         valueJson: input.valueJson,
         waited: waitS,
@@ -309,11 +316,22 @@ async function waitAndAnswer(
     return writeResponse(accepted, { requestId: req.requestId });
   }
   if (!receipt) throw new AppError('OP_NOT_FOUND', `op ${id} is no longer known`);
+  // With replica acks, an outcome is reported only once replicas have it: a receipt read from a
+  // primary that is about to lose a failover could still turn back to pending. Until then the
+  // write is answered as accepted.
+  if (isTerminal(receipt.status) && !(await replicated(deps, receipt.key))) {
+    return writeResponse(accepted, { requestId: req.requestId });
+  }
   return writeResponse(receipt, {
     valueJson: input.valueJson,
     waited: waitS,
     requestId: req.requestId,
   });
+}
+
+/** Whether replicas have everything the key's queue partition holds (true when acks are off). */
+function replicated(deps: ApiDeps, key: string): Promise<boolean> {
+  return deps.ledger.replicated(key).catch(() => false);
 }
 
 function ttlMs(ttlSeconds: number | undefined): number | undefined {

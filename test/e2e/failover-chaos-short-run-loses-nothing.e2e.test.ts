@@ -48,9 +48,9 @@ it.each(cases)(
     expect(result.stats['stale reads (below a version reported applied before the read)']).toBe(0);
     // The faults met real traffic (not a speed check): writes were accepted, both failovers ran.
     expect(result.history.ops.size).toBeGreaterThan(0);
-    expect(
-      result.stats['primary failures (replica promoted, old primary back as a replica)'],
-    ).toBe(failovers.map((f) => `${f.which} ${f.signal}`).join(', '));
+    expect(result.stats['primary failures (replica promoted, old primary back as a replica)']).toBe(
+      failovers.map((f) => `${f.which} ${f.signal}`).join(', '),
+    );
   },
   240_000,
 );

@@ -11,15 +11,9 @@ import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
 /**
  * With MIN_REPLICA_ACKS=1, an apply that ran while the data replica lagged is retried and found
  * `already` applied. The op is then reported applied, but the receipt should still say what the
- * apply did: the key was created (201, not 200), and when it expires.
- *
- * Known bug (found by the Sentinel failover test, where a fresh key's PUT answered 200 after a
- * data failover): the processor settles an `already` outcome (and an unknown outcome resolved
- * `applied`) without the apply's details, so ledger.finish records created=0 and no expiry, no
- * createdAt, and appliedAt = the finish time. A PUT with Prefer: wait answers 200 "updated" for a
- * key it created, with `expiresAt: null` for a write with a TTL; GET /v1/ops shows no expiresAt.
- * The record in the data Redis is right. Marked `it.fails` so the suite stays green while src/ is
- * edited elsewhere: once fixed, this test passes, `it.fails` then fails, and the mark must go.
+ * apply did: the key was created (201, not 200), and when it expires. (The Sentinel failover
+ * test once saw a fresh key's PUT answered 200 after a data failover: the `already` outcome was
+ * settled without the apply's details. apply.lua and resolve.lua now report them.)
  */
 let dir: string;
 const servers: RedisServer[] = [];
@@ -64,33 +58,29 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it.fails(
-  'a PUT with a TTL applied on a retry answers 201 with its expiry',
-  async () => {
-    dataReplica.child.kill('SIGSTOP');
-    const answer = call(s.url, 'PUT', '/v1/keys/fresh', {
-      body: { value: 'f', ttlSeconds: 600 },
-      headers: { Prefer: 'wait=15' },
-    });
-    try {
-      // The first apply runs on the primary; its WAIT falls short while the replica is stopped.
-      await new Promise((r) => setTimeout(r, 1500));
-    } finally {
-      dataReplica.child.kill('SIGCONT');
-    }
-    const w = await answer;
-    // What the data Redis holds is right either way.
-    const read = await call(s.url, 'GET', '/v1/keys/fresh');
-    expect(read.body).toMatchObject({ value: 'f', version: 1 });
-    expect(Date.parse(read.body.expiresAt as string)).toBeGreaterThan(Date.now());
-    expect(w.body.op).toMatchObject({ status: 'applied', version: 1 });
-    expect(w.body.op.attempts).toBeGreaterThan(1);
-    // The answer and the receipt say what the apply did.
-    expect(w.status).toBe(201);
-    expect(w.body.expiresAt).toBe(read.body.expiresAt);
-    expect(w.body.createdAt).toBe(read.body.createdAt);
-    const op = await call(s.url, 'GET', `/v1/ops/${w.body.op.id as string}`);
-    expect(op.body.op.expiresAt).toBe(read.body.expiresAt);
-  },
-  30_000,
-);
+it('a PUT with a TTL applied on a retry answers 201 with its expiry', async () => {
+  dataReplica.child.kill('SIGSTOP');
+  const answer = call(s.url, 'PUT', '/v1/keys/fresh', {
+    body: { value: 'f', ttlSeconds: 600 },
+    headers: { Prefer: 'wait=15' },
+  });
+  try {
+    // The first apply runs on the primary; its WAIT falls short while the replica is stopped.
+    await new Promise((r) => setTimeout(r, 1500));
+  } finally {
+    dataReplica.child.kill('SIGCONT');
+  }
+  const w = await answer;
+  // What the data Redis holds is right either way.
+  const read = await call(s.url, 'GET', '/v1/keys/fresh');
+  expect(read.body).toMatchObject({ value: 'f', version: 1 });
+  expect(Date.parse(read.body.expiresAt as string)).toBeGreaterThan(Date.now());
+  expect(w.body.op).toMatchObject({ status: 'applied', version: 1 });
+  expect(w.body.op.attempts).toBeGreaterThan(1);
+  // The answer and the receipt say what the apply did.
+  expect(w.status).toBe(201);
+  expect(w.body.expiresAt).toBe(read.body.expiresAt);
+  expect(w.body.createdAt).toBe(read.body.createdAt);
+  const op = await call(s.url, 'GET', `/v1/ops/${w.body.op.id as string}`);
+  expect(op.body.op.expiresAt).toBe(read.body.expiresAt);
+}, 30_000);

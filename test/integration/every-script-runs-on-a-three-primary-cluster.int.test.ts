@@ -262,7 +262,10 @@ describe('the store: every script on every primary', () => {
 
     // resolve: applied, conflict, none, wait.
     const past = { opId: id1, key: k, version: 1, deadline: 0 };
-    expect(await records.resolve(past)).toEqual({ kind: 'applied' });
+    expect(await records.resolve(past)).toMatchObject({
+      kind: 'applied',
+      outcome: { outcome: 'applied' },
+    });
     expect(await records.resolve({ ...past, opId: reissued.opId })).toEqual({ kind: 'conflict' });
     expect(await records.resolve({ ...past, version: 9 })).toEqual({ kind: 'none' });
     expect(

@@ -36,7 +36,7 @@ afterAll(async () => {
   for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
 }, 30_000);
 
-/** Writes answered applied (201, or 200: see write), and writes accepted (202) whose outcome is checked later. */
+/** Writes answered applied (201: each creates its key), and writes accepted (202) checked later. */
 const applied = new Map<string, { opId: string; value: string }>();
 const accepted = new Map<string, { opId: string; value: string }>();
 
@@ -55,10 +55,7 @@ async function write(key: string) {
     body: { value },
     headers: { Prefer: 'wait=5' },
   });
-  // 200 for a key the write created is a known bug (an apply retried after a replica shortfall
-  // loses its details: an-apply-found-already-applied-still-reports-created-and-expiry); it is
-  // still an applied write, and held to the same checks.
-  if (r.status === 201 || r.status === 200) {
+  if (r.status === 201) {
     expect(r.body).toMatchObject({ key, value, version: 1, op: { status: 'applied' } });
     applied.set(key, { opId: r.body.op.id as string, value });
   } else if (r.status === 202) {
@@ -89,7 +86,7 @@ async function roleOf(port: number): Promise<unknown[]> {
  */
 async function killPrimaryAndWriteThrough(set: LocalSentinelSet, label: string) {
   for (let n = 0; n < 10; n++) {
-    expect([200, 201]).toContain((await write(`${label}/before/${String(n)}`)).status);
+    expect((await write(`${label}/before/${String(n)}`)).status).toBe(201);
   }
   const old = await set.primary();
   let killedAt = 0;
@@ -128,7 +125,7 @@ async function killPrimaryAndWriteThrough(set: LocalSentinelSet, label: string) 
   const back = await set.restart(old);
   expect((await roleOf(back.port)).slice(0, 3)).toEqual(['slave', '127.0.0.1', now.port]);
   for (let n = 0; n < 5; n++) {
-    expect([200, 201]).toContain((await write(`${label}/rejoined/${String(n)}`)).status);
+    expect((await write(`${label}/rejoined/${String(n)}`)).status).toBe(201);
   }
 }
 
