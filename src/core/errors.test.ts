@@ -70,6 +70,16 @@ describe('isTransient', () => {
     [new Error('CLUSTERDOWN The cluster is down'), true],
     [new Error('TRYAGAIN Multiple keys request during rehashing of slot'), true],
     [new Error('Failed to refresh slots cache.'), true],
+    [
+      new Error(
+        'Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down',
+      ),
+      true,
+    ],
+    [
+      new Error('Too many Cluster redirections. Last error: ReplyError: MOVED 442 127.0.0.1:1'),
+      true,
+    ],
     [new Error('None of startup nodes is available'), true],
     [new Error("Cluster isn't ready and enableOfflineQueue options is false"), true],
     [new Error('Cluster is disconnected.'), true],

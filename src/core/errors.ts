@@ -152,6 +152,8 @@ const TRANSIENT_MESSAGE_PATTERNS = [
   /None of startup nodes is available/i,
   /Cluster is disconnect/i,
   /Cluster isn't ready/i,
+  // ioredis Cluster gave up following MOVED / CLUSTERDOWN answers while a failover settles.
+  /Too many Cluster redirections/i,
   // ioredis Sentinel: no Sentinel answered (older ioredis words it "None of the sentinels …").
   /All sentinels are unreachable/i,
   /None of the sentinels are available/i,
