@@ -72,8 +72,11 @@ describe('the apply script (one Lua compare-and-set)', () => {
     expect((await del('re', 3, { opId: 'op-del' })).outcome).toBe('already');
     // resolve() tells the two apart as well, once past the deadline.
     const past = now() - 1;
-    expect(await store.resolve({ opId: 'op-del', key: 're', version: 3, deadline: past })).toEqual({
+    expect(
+      await store.resolve({ opId: 'op-del', key: 're', version: 3, deadline: past }),
+    ).toMatchObject({
       kind: 'applied',
+      outcome: { outcome: 'applied', version: 3, created: false },
     });
     expect(
       await store.resolve({ opId: 'op-other', key: 're', version: 3, deadline: past }),
