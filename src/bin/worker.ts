@@ -1,7 +1,7 @@
-import { type Job, Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 
 import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
-import { createQueueHandles } from '../queue/index.ts';
+import { createJobSource, createPartitionWorkers } from '../queue/index.ts';
 import { closeClient, createRedisClient, waitReady } from '../redis/index.ts';
 import {
   createProcessor,
@@ -9,7 +9,6 @@ import {
   createReconciler,
   createSettler,
   DEFAULT_IN_JOB_RETRY,
-  type JobSource,
   type ProcessResult,
 } from '../workers/index.ts';
 import { startHealthServer } from './health-server.ts';
@@ -51,25 +50,14 @@ export async function startWorker(
     applyBudgetMs: Math.max(3000, 2 * config.REDIS_COMMAND_TIMEOUT_MS),
   });
 
-  // One BullMQ worker per partition, sharing the process's concurrency: each runs up to
-  // ceil(WORKER_CONCURRENCY / PARTITIONS) jobs, so an idle partition lends nothing to a busy one
-  // (the price of keeping each queue in its own slot).
-  const perPartition = Math.max(1, Math.ceil(config.WORKER_CONCURRENCY / layout.count));
-  const workers = Array.from(
-    { length: layout.count },
-    (_, i) =>
-      new Worker<JobPayload, ProcessResult>(layout.queueName(i), processor, {
-        connection: blocking,
-        concurrency: perPartition,
-        lockDuration: config.WORKER_LOCK_MS,
-        stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-        // Fencing makes redelivery harmless, so a job may be recovered from a stall several times.
-        maxStalledCount: 5,
-        // Also for jobs added without options (a replay by hand): never keep values around.
-        removeOnComplete: { count: 0 },
-        removeOnFail: { age: 3600 },
-      }),
-  );
+  const consumers = createPartitionWorkers<JobPayload, ProcessResult>({
+    layout,
+    connection: blocking,
+    processor,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDurationMs: config.WORKER_LOCK_MS,
+    stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+  });
   // BullMQ's fetch loop reports every failed attempt to reach the queue Redis (hundreds a second
   // while it is full or down): log the first, then a count at most every 5 s.
   let lastErrorLog = 0;
@@ -84,41 +72,11 @@ export async function startWorker(
     lastErrorLog = now;
     suppressed = 0;
   };
-  for (const w of workers) w.on('error', onError);
+  consumers.onError(onError);
   // The failed set holds only final failures (a retry goes back to delayed/wait). The reconciler
   // dead-letters them; this handler does it at once, the periodic tick covers crashed processes.
-  const admin = createQueueHandles(layout, queueRedis);
-  lifecycle.register('admin-queue', () => admin.close());
-  /**
-   * The queue that carries a job: its id is the op id, which names the partition (a job whose id
-   * names none is filed, and dead-lettered, in partition 0).
-   */
-  const queueOf = (jobId: string) => admin.of(layout.ofOp(jobId) ?? 0).get();
-  const jobs: JobSource = {
-    async failed(limit) {
-      const per = Math.max(1, Math.ceil(limit / layout.count));
-      const lists = await Promise.all(
-        Array.from({ length: layout.count }, (_, i) =>
-          admin
-            .of(i)
-            .get()
-            .getFailed(0, per - 1),
-        ),
-      );
-      return lists.flat().map((j) => ({
-        id: j.id ?? '',
-        data: j.data as unknown,
-        failedReason: j.failedReason,
-        attemptsMade: j.attemptsMade,
-      }));
-    },
-    async exists(jobId) {
-      return (await queueOf(jobId).getJobState(jobId)) !== 'unknown';
-    },
-    async remove(jobId) {
-      await queueOf(jobId).remove(jobId);
-    },
-  };
+  const jobs = createJobSource(layout, queueRedis);
+  lifecycle.register('admin-queue', () => jobs.close());
   const reconciler = createReconciler({
     ledger,
     jobs,
@@ -142,7 +100,7 @@ export async function startWorker(
       logger.warn({ err: e, jobId: id }, 'dead-lettering deferred to the reconciler');
     });
   };
-  for (const w of workers) w.on('failed', onFailed);
+  consumers.onFailed(onFailed);
   reconciler.start();
   lifecycle.register('reconciler', () => reconciler.stop());
 
@@ -153,7 +111,7 @@ export async function startWorker(
     // Stop fetching and let in-flight jobs finish; past the deadline, force so the process can
     // exit (the unfinished jobs are redelivered after the lock expires, and fencing makes that
     // harmless).
-    const graceful = Promise.all(workers.map((w) => w.close()));
+    const graceful = consumers.close();
     const timeout = new Promise<'timeout'>((resolve) =>
       setTimeout(
         () => {
@@ -164,7 +122,7 @@ export async function startWorker(
     );
     if ((await Promise.race([graceful.then(() => 'ok' as const), timeout])) === 'timeout') {
       logger.warn('in-flight jobs did not finish before the deadline; forcing');
-      await Promise.all(workers.map((w) => w.close(true)));
+      await consumers.close(true);
     }
   });
   if (config.WORKER_HEALTH_PORT > 0) {
@@ -172,7 +130,7 @@ export async function startWorker(
       host: config.HOST,
       port: config.WORKER_HEALTH_PORT,
       ready: () =>
-        workers.every((w) => w.isRunning()) &&
+        consumers.isRunning() &&
         queueRedis.status === 'ready' &&
         kvRedis.status === 'ready' &&
         !lifecycle.shuttingDown,
@@ -185,10 +143,10 @@ export async function startWorker(
     {
       concurrency: config.WORKER_CONCURRENCY,
       partitions: layout.count,
-      perPartition,
+      perPartition: consumers.perPartition,
       queue: config.QUEUE_NAME,
     },
     'worker started',
   );
-  return { workers };
+  return { workers: consumers.workers };
 }

@@ -1,5 +1,7 @@
 export { createAcceptAndEnqueue } from './accept-enqueue.ts';
 export { jobOptions } from './job-options.ts';
+export { createJobSource, type FailedJobView } from './job-source.ts';
+export { createPartitionWorkers, type PartitionWorkers } from './partition-workers.ts';
 export {
   createQueueHandle,
   createQueueHandles,
