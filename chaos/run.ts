@@ -30,7 +30,7 @@ if (values.help) {
 const partitions = values.partitions ?? process.env.PARTITIONS;
 const topology = values.topology;
 if (topology !== 'standalone' && topology !== 'sentinel' && topology !== 'cluster') {
-  console.error(`--topology must be standalone, sentinel or cluster, got ${String(topology)}`);
+  console.error(`--topology must be standalone, sentinel or cluster, got ${topology}`);
   process.exit(2);
 }
 
