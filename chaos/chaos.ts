@@ -315,8 +315,9 @@ async function drive(
     'stale reads (below a version reported applied before the read)': counts.staleReads,
     'unknown-outcome 503s (WRITE_NOT_REPLICATED)': counts.unknownOutcome,
     'SIGKILLs (api / worker)': `${String(kills.api)} / ${String(kills.worker)}`,
-    [replicated ? 'primary failures (replica promoted, old primary back as a replica)' : 'Redis restarts']:
-      restarts.join(', ') || 'none',
+    [replicated
+      ? 'primary failures (replica promoted, old primary back as a replica)'
+      : 'Redis restarts']: restarts.join(', ') || 'none',
     ...(replicated
       ? {
           'time to recover (s, fault to the next write applied in its partition)': recoveries
