@@ -252,6 +252,15 @@ export async function submitWrite(
     // exists (adding an existing job id is a no-op in BullMQ).
     const r = await deps.ledger.idempotentReceipt(idempotencyKey ?? '', id);
     if (!r) throw new AppError('OP_NOT_FOUND', `op ${id} is no longer known`);
+    // A repeat is answered 2xx only once replicas have what it answers from (its acceptance, its
+    // outcome), whichever path found the original: acceptance, or a conditional write's inspect.
+    if (!(await replicated(deps, r.key, idempotencyKey))) {
+      throw new AppError(
+        'WRITE_NOT_REPLICATED',
+        `op ${id} is on the queue Redis primary, but its replicas have not confirmed it: retry with the same Idempotency-Key`,
+        { headers: { 'Retry-After': '1' }, extensions: { opId: id } },
+      );
+    }
     if (r.status === 'queued') {
       await deps.enqueue(
         { ...payloadOf(input, id), version: r.version, acceptedAt: r.acceptedAtMs },
@@ -261,13 +270,6 @@ export async function submitWrite(
     // A finished op's receipt may be gone (trimmed by count): answer from the copy kept with the
     // Idempotency-Key, without waiting.
     if (waitS === undefined || isTerminal(r.status)) {
-      if (isTerminal(r.status) && !(await replicated(deps, r.key))) {
-        throw new AppError(
-          'WRITE_NOT_REPLICATED',
-          `op ${id} is recorded as ${r.status} on the queue Redis primary, but its replicas have not confirmed it: retry`,
-          { headers: { 'Retry-After': '1' }, extensions: { opId: id } },
-        );
-      }
       return writeResponse(r, {
         valueJson: input.valueJson,
         waited: waitS,
@@ -330,8 +332,8 @@ async function waitAndAnswer(
 }
 
 /** Whether replicas have everything the key's queue partition holds (true when acks are off). */
-function replicated(deps: ApiDeps, key: string): Promise<boolean> {
-  return deps.ledger.replicated(key).catch(() => false);
+function replicated(deps: ApiDeps, key: string, idempotencyKey?: string): Promise<boolean> {
+  return deps.ledger.replicated(key, idempotencyKey).catch(() => false);
 }
 
 function ttlMs(ttlSeconds: number | undefined): number | undefined {

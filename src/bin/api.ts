@@ -15,6 +15,7 @@ import {
   type Subscriber,
 } from '../api/index.ts';
 import {
+  AppError,
   type Config,
   createPeriodic,
   JOB_NAME,
@@ -59,8 +60,8 @@ export async function startApi(
   if (!d) logger.warn('data Redis not reachable yet; serving anyway (reads answer 503)');
 
   const { layout, ledger, records, deadLetters } = createStores(config, queueRedis, kvRedis);
-  await enforcePartitionCount(queueRedis, layout, 'queue', logger, lifecycle);
-  await enforcePartitionCount(kvRedis, layout, 'data', logger, lifecycle);
+  const queueLayout = await enforcePartitionCount(queueRedis, layout, 'queue', logger, lifecycle);
+  const dataLayout = await enforcePartitionCount(kvRedis, layout, 'data', logger, lifecycle);
   const queues = createQueueHandles(layout, queueRedis);
   lifecycle.register('queue', () => queues.close());
 
@@ -96,7 +97,10 @@ export async function startApi(
         'QUEUE_UNAVAILABLE',
       );
     },
-    acceptAndEnqueue: createAcceptAndEnqueue(queueRedis, queues, layout, ledger, opts),
+    acceptAndEnqueue: layoutVerified(
+      createAcceptAndEnqueue(queueRedis, queues, layout, ledger, opts),
+      () => queueLayout.verified() && dataLayout.verified(),
+    ),
     admission: startAdmission(config, queueRedis, kvRedis, ledger, logger, lifecycle),
     keyBusyWaitMs: config.KEY_BUSY_WAIT_MS,
     waiter: createOpWaiter({ ledger, subscriber }),
@@ -174,6 +178,25 @@ function startAdmission(
   timer.start();
   lifecycle.register('admission', () => timer.stop());
   return admission;
+}
+
+/** No write is accepted before both Redis are known to hold this partition count. */
+function layoutVerified(
+  acceptAndEnqueue: ApiDeps['acceptAndEnqueue'],
+  verified: () => boolean,
+): ApiDeps['acceptAndEnqueue'] {
+  return (accept, payload) => {
+    if (!verified()) {
+      return Promise.reject(
+        new AppError(
+          'QUEUE_UNAVAILABLE',
+          'the partition count of the queue and data Redis is not verified yet; retry',
+          { headers: { 'Retry-After': '1' } },
+        ),
+      );
+    }
+    return acceptAndEnqueue(accept, payload);
+  };
 }
 
 /** Stops accepting connections and waits for in-flight requests; idle keep-alives are closed. */

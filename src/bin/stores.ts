@@ -57,7 +57,9 @@ export function createStores(
 /**
  * Refuses to run against data written with another partition count: checked now when the Redis
  * is reachable (a mismatch fails startup), else as soon as it becomes so (a mismatch then shuts
- * the process down with exit code 1 before it has written anything there).
+ * the process down with exit code 1). `verified()` says whether the check has passed: the API
+ * accepts no write before it has (a worker with the wrong count consumes queue names no correct
+ * API fills, so it cannot apply anything).
  */
 export async function enforcePartitionCount(
   redis: Redis | Cluster,
@@ -65,11 +67,15 @@ export async function enforcePartitionCount(
   which: 'queue' | 'data',
   logger: Logger,
   lifecycle: Lifecycle,
-): Promise<void> {
-  const check = () => checkPartitionCount(redis, layout, which);
+): Promise<{ verified: () => boolean }> {
+  let ok = false;
+  const check = async () => {
+    await checkPartitionCount(redis, layout, which);
+    ok = true;
+  };
   if (redis.status === 'ready') {
     await check();
-    return;
+    return { verified: () => ok };
   }
   const onReady = () => {
     check().catch((err: unknown) => {
@@ -82,4 +88,5 @@ export async function enforcePartitionCount(
     });
   };
   redis.once('ready', onReady);
+  return { verified: () => ok };
 }

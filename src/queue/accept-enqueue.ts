@@ -3,7 +3,7 @@ import { type Cluster, Redis } from 'ioredis';
 
 import type { ApiDeps } from '../api/index.ts';
 import { AppError, JOB_NAME, type KeyLayout } from '../core/index.ts';
-import { guard, type Ledger, unavailable } from '../store/index.ts';
+import { type AcceptInput, guard, type Ledger, unavailable } from '../store/index.ts';
 import type { QueueHandles } from './queue-handle.ts';
 
 /**
@@ -62,25 +62,32 @@ export function createAcceptAndEnqueue(
       stream?.uncork?.();
     }
     const [a, b] = await Promise.allSettled([accepting, adding]);
-    if (a.status === 'rejected') throw a.reason;
+    // The Idempotency-Key's first-use mark stands only for an acceptance that stands.
+    const release = () => ledger.releaseIdempotencyHome(accept).catch(() => undefined);
+    if (a.status === 'rejected') {
+      await release();
+      throw a.reason;
+    }
+    if (a.value.kind !== 'new' && a.value.kind !== 'dup') await release();
     // Not accepted (a repeat, a stale decision, a refused replay): the job just added has no
     // receipt, so a worker drops it without applying anything.
-    if (a.value.kind === 'dup') await replicated(accept.key, a.value.opId);
+    if (a.value.kind === 'dup') await replicated(accept, a.value.opId);
     if (a.value.kind !== 'new') return a.value;
     if (b.status === 'rejected') {
       await ledger
         .unaccept({ opId: accept.opId, key: accept.key, idempotencyKey: accept.idempotencyKey })
         .catch(() => undefined);
+      await release();
       throw b.reason;
     }
-    await replicated(accept.key, accept.opId);
+    await replicated(accept, accept.opId);
     return a.value;
   };
 
-  async function replicated(key: string, opId: string): Promise<void> {
+  async function replicated(accept: AcceptInput, opId: string): Promise<void> {
     let ok: boolean;
     try {
-      ok = await ledger.replicated(key);
+      ok = await ledger.replicated(accept.key, accept.idempotencyKey);
     } catch (err) {
       throw notReplicated(opId, err);
     }

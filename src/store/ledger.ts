@@ -103,11 +103,13 @@ export interface Ledger {
   /** A new op id for a write to `key`; it names the key's partition. */
   newOpId(key: string): string;
   /**
-   * Before `accept`: an Idempotency-Key whose own partition is not the key's is marked there on
-   * first use, and a reuse of it with another request is found there (`reused`). Separate from
-   * `accept` so that acceptance itself is one command, sent ahead of its job.
+   * Before `accept`: an Idempotency-Key's first use is marked in its own partition, where a reuse
+   * of it with another request is found (`reused`). Separate from `accept` so that acceptance
+   * itself is one command, sent ahead of its job.
    */
   checkIdempotencyHome(input: AcceptInput): Promise<{ kind: 'reused'; opId: string } | undefined>;
+  /** Drops the mark checkIdempotencyHome left for this op, when its acceptance did not stand. */
+  releaseIdempotencyHome(input: AcceptInput): Promise<void>;
   accept(input: AcceptInput): Promise<AcceptResult>;
   unaccept(input: {
     opId: string;
@@ -149,9 +151,10 @@ export interface Ledger {
   raiseVersion(key: string, version: number): Promise<void>;
   /**
    * Whether MIN_REPLICA_ACKS replicas have every write the key's partition node had made by now
-   * (true at once when no acks are asked for).
+   * (true at once when no acks are asked for); with an Idempotency-Key, its home partition's node
+   * too (where its first use is marked).
    */
-  replicated(key: string): Promise<boolean>;
+  replicated(key: string, idempotencyKey?: string): Promise<boolean>;
   /** Drops an op id from the open list (its receipt is gone or terminal). */
   forgetOpen(opId: string): Promise<void>;
   /** A best-effort lock so that one process at a time reconciles; true when taken. */
@@ -203,13 +206,14 @@ export function createLedger(deps: {
     ik: string | undefined,
     fingerprint: string | undefined,
     opId: string,
+    mode: 'mark' | 'check' | 'undo',
   ): Promise<{ kind: 'reused'; opId: string } | undefined> {
     if (!ik) return undefined;
     const home = layout.queue(layout.of(ik));
     const r = await guard(
       ikeyScript(
         [home.idempotencyHome(ik), home.idempotency(ik)],
-        [fingerprint ?? '', opId, homeTtlMs],
+        [fingerprint ?? '', opId, homeTtlMs, mode],
       ),
       'QUEUE_UNAVAILABLE',
     );
@@ -220,7 +224,11 @@ export function createLedger(deps: {
     newOpId: (key) => layout.newOpId(key),
 
     checkIdempotencyHome: ({ opId, idempotencyKey, fingerprint }) =>
-      homeCheck(idempotencyKey, fingerprint, opId),
+      homeCheck(idempotencyKey, fingerprint, opId, 'mark'),
+
+    async releaseIdempotencyHome({ opId, idempotencyKey }) {
+      await homeCheck(idempotencyKey, '', opId, 'undo');
+    },
 
     accept({ opId, key, type, fingerprint, idempotencyKey, decidedAfter, replay }) {
       // No await before the script is sent: acceptAndEnqueue relies on this command leaving
@@ -263,7 +271,8 @@ export function createLedger(deps: {
     },
 
     async inspect(key, idempotencyKey, fingerprint) {
-      const reuse = await homeCheck(idempotencyKey, fingerprint, '');
+      // Check only: a condition decided now may still fail, and a failed one creates nothing.
+      const reuse = await homeCheck(idempotencyKey, fingerprint, '', 'check');
       if (reuse) return reuse;
       const k = byKey(key);
       const r = await guard(
@@ -390,7 +399,14 @@ export function createLedger(deps: {
       await guard(raiseScript([byKey(key).version(key)], [version]), 'QUEUE_UNAVAILABLE');
     },
 
-    replicated: (key) => guard(acks(byKey(key).acks), 'QUEUE_UNAVAILABLE'),
+    async replicated(key, idempotencyKey) {
+      const nodes = [acks(byKey(key).acks)];
+      if (idempotencyKey && layout.of(idempotencyKey) !== layout.of(key)) {
+        nodes.push(acks(layout.queue(layout.of(idempotencyKey)).acks));
+      }
+      const ok = await guard(Promise.all(nodes), 'QUEUE_UNAVAILABLE');
+      return ok.every(Boolean);
+    },
 
     async forgetOpen(opId) {
       await guard(redis.zrem(byOp(opId).open, opId), 'QUEUE_UNAVAILABLE');

@@ -47,8 +47,13 @@ export function createReplicaAcks(
     if (joined) return joined;
     const next = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       pending.delete(conn);
-      void conn.incr(touchKey).catch(() => undefined);
-      return conn.wait(replicas, timeoutMs).then((acked) => acked >= replicas);
+      // An INCR that failed (NOREPLICAS, OOM) moved no offset: the WAIT then proves nothing.
+      const touched = conn.incr(touchKey).then(
+        () => true,
+        () => false,
+      );
+      const acked = conn.wait(replicas, timeoutMs);
+      return Promise.all([touched, acked]).then(([t, n]) => t && n >= replicas);
     });
     pending.set(conn, next);
     return next;

@@ -24,6 +24,22 @@ export interface ApplyJob {
   data: unknown;
   attemptsMade: number;
   opts: { attempts?: number | undefined };
+  /** When the job was added (the producer's clock, ms). */
+  timestamp?: number | undefined;
+}
+
+/**
+ * How long a job without a receipt is given before it is dropped. Acceptance is sent ahead of
+ * its job, but it can still run after it: a script missing from a Redis' cache (after a restart
+ * or a failover) answers NOSCRIPT and is sent again, one round trip after the job was added.
+ */
+const RECEIPT_GRACE_MS = 2000;
+
+class ReceiptNotYet extends Error {
+  constructor(opId: string) {
+    super(`op ${opId}: no receipt yet; its acceptance may still be on its way`);
+    this.name = 'ReceiptNotYet';
+  }
 }
 
 export interface ProcessResult {
@@ -173,6 +189,8 @@ export function createProcessor(deps: {
         result = await applyOnce(op, attempt);
       }
       if (result.kind === 'gone') {
+        const young = job.timestamp !== undefined && Date.now() - job.timestamp < RECEIPT_GRACE_MS;
+        if (young && !lastAttempt) throw new ReceiptNotYet(op.opId);
         logger.warn({ opId: op.opId, jobId: job.id }, 'job without a receipt: nothing to apply');
         return { opId: op.opId, status: 'missing', duplicate: true };
       }
@@ -222,6 +240,9 @@ export function createProcessor(deps: {
       );
       return { opId: op.opId, status: stands, duplicate: false };
     } catch (err) {
+      // Tried again after BullMQ's backoff; most such jobs belong to refused tries and are
+      // dropped then, so not worth a warning.
+      if (err instanceof ReceiptNotYet) throw err;
       const transient = isTransient(err);
       if (transient && !lastAttempt) {
         logger.warn({ err, opId: op.opId, attempt }, 'op attempt failed; BullMQ will retry');

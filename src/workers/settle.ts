@@ -84,6 +84,15 @@ export function createSettler(deps: {
     if (outcome === 'conflict') {
       await withRetry(() => ledger.raiseVersion(sealed.key, sealed.version), retry);
     }
+    // With MIN_REPLICA_ACKS, `applied` is recorded only once the data replicas have the record:
+    // until then the op stays open (sealed), and the next close (a retry, the reconciler) tries
+    // again.
+    if (outcome === 'applied' && !(await records.replicated(sealed.key))) {
+      throw new AppError(
+        'DATA_NOT_REPLICATED',
+        `op ${opId}: applied, but not yet acknowledged by enough data Redis replicas`,
+      );
+    }
     const stands = await withRetry(
       () =>
         ledger.finish({

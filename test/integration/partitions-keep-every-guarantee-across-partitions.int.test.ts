@@ -120,6 +120,23 @@ describe('Idempotency-Key', () => {
   });
 });
 
+describe('Idempotency-Key after a write that created nothing', () => {
+  it('a failed condition leaves the Idempotency-Key free for another request', async () => {
+    const headers = { 'Idempotency-Key': 'ik-after-412' };
+    const failed = await call(s.url, 'PUT', '/v1/keys/ik412/a', {
+      body: { value: 1 },
+      headers: { ...headers, 'If-Match': '"7"' },
+    });
+    expect(failed.status).toBe(412);
+    // Keys of several partitions: the mark must not have been left anywhere.
+    for (const k of ['ik412/b', 'ik412/c', 'ik412/d']) {
+      const other = await call(s.url, 'PUT', `/v1/keys/${k}`, { body: { value: 2 }, headers });
+      if (k === 'ik412/b') expect(other.status).toBe(202);
+      else expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    }
+  });
+});
+
 describe('dead letters', () => {
   it('page newest first across partitions, every entry once', async () => {
     const p = await startStack({ worker: false });
