@@ -193,6 +193,37 @@ async function startRole(
 
 const notStandalone = () => Promise.reject(new Error('not a standalone Redis'));
 
+/**
+ * Fails `old` with `signal`, waits until `primaryNow` names another server (at most 45 s), then
+ * brings `old` back (a stopped one is resumed and restarted too, so that it rejoins as a replica
+ * now rather than whenever its topology would demote it).
+ */
+async function failOver(
+  old: RedisServer,
+  signal: 'SIGKILL' | 'SIGSTOP',
+  primaryNow: () => Promise<RedisServer>,
+  restart: (node: RedisServer, signal: NodeJS.Signals) => Promise<RedisServer>,
+  onFailed?: () => void,
+): Promise<string> {
+  const t0 = Date.now();
+  old.child.kill(signal);
+  onFailed?.();
+  let promoted: RedisServer | undefined;
+  while (Date.now() - t0 < 45_000) {
+    await sleep(100);
+    const p = await primaryNow().catch(() => undefined);
+    if (p && p.port !== old.port) {
+      promoted = p;
+      break;
+    }
+  }
+  const tookOver = ((Date.now() - t0) / 1000).toFixed(1);
+  if (signal === 'SIGSTOP') old.child.kill('SIGCONT');
+  await restart(old, signal === 'SIGSTOP' ? 'SIGTERM' : 'SIGKILL');
+  if (!promoted) throw new Error(`no replica took over from :${String(old.port)} in 45 s`);
+  return `${signal} primary :${String(old.port)}, :${String(promoted.port)} promoted after ${tookOver} s`;
+}
+
 function sentinelRole(set: LocalSentinelSet): RedisRole {
   return {
     url: set.url,
@@ -200,25 +231,13 @@ function sentinelRole(set: LocalSentinelSet): RedisRole {
     restartStandalone: notStandalone,
     async failPrimary(signal, _slotKey, onFailed) {
       const old = await set.primary();
-      const t0 = Date.now();
-      old.child.kill(signal);
-      onFailed?.();
-      let promoted: RedisServer | undefined;
-      while (Date.now() - t0 < 60_000) {
-        await sleep(100);
-        const p = await set.primary().catch(() => undefined);
-        if (p && p.port !== old.port) {
-          promoted = p;
-          break;
-        }
-      }
-      const tookOver = ((Date.now() - t0) / 1000).toFixed(1);
-      if (signal === 'SIGSTOP') old.child.kill('SIGCONT');
-      // Back as a replica of the new primary (a stopped one is restarted too: Sentinel would
-      // demote it on its own, in its own time).
-      await set.restart(old, signal === 'SIGSTOP' ? 'SIGTERM' : 'SIGKILL');
-      if (!promoted) throw new Error(`no replica took over from :${String(old.port)} in 60 s`);
-      return `${signal} primary :${String(old.port)}, :${String(promoted.port)} promoted after ${tookOver} s`;
+      return failOver(
+        old,
+        signal,
+        () => set.primary(),
+        (n, sig) => set.restart(n, sig),
+        onFailed,
+      );
     },
     stop: () => set.stop(),
   };
@@ -231,25 +250,13 @@ function clusterRole(cluster: LocalCluster): RedisRole {
     restartStandalone: notStandalone,
     async failPrimary(signal, slotKey, onFailed) {
       const old = await cluster.primaryOf(slotKey);
-      const t0 = Date.now();
-      old.child.kill(signal);
-      onFailed?.();
-      let promoted: RedisServer | undefined;
-      while (Date.now() - t0 < 60_000) {
-        await sleep(100);
-        const p = await cluster.primaryOf(slotKey).catch(() => undefined);
-        if (p && p.port !== old.port) {
-          promoted = p;
-          break;
-        }
-      }
-      const tookOver = ((Date.now() - t0) / 1000).toFixed(1);
-      if (process.env.CHAOS_DEBUG) console.error(`promoted after ${tookOver} s`);
-      if (signal === 'SIGSTOP') old.child.kill('SIGCONT');
-      await cluster.restart(old, signal === 'SIGSTOP' ? 'SIGTERM' : 'SIGKILL');
-      if (process.env.CHAOS_DEBUG) console.error(`restarted after ${String(Date.now() - t0)} ms`);
-      if (!promoted) throw new Error(`no replica took over from :${String(old.port)} in 60 s`);
-      return `${signal} primary :${String(old.port)}, :${String(promoted.port)} promoted after ${tookOver} s`;
+      return failOver(
+        old,
+        signal,
+        () => cluster.primaryOf(slotKey),
+        (n, sig) => cluster.restart(n, sig),
+        onFailed,
+      );
     },
     stop: () => cluster.stop(),
   };

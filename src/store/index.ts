@@ -9,10 +9,10 @@ export type {
   Ledger,
   SealResult,
   StartResult,
-  StoredReceipt,
 } from './ledger.ts';
-export { createLedger, isTerminal, publicReceipt } from './ledger.ts';
+export { createLedger } from './ledger.ts';
 export { checkPartitionCount, PartitionCountMismatch } from './partition-count.ts';
+export { isTerminal, publicReceipt, type StoredReceipt } from './receipts.ts';
 export type {
   ApplyInput,
   ApplyOutcome,

@@ -11,6 +11,7 @@ import {
 import type { ApplyOutcome, Ledger, RecordStore } from '../store/index.ts';
 import { type InJobRetry, withRetry } from './retry-policy.ts';
 import {
+  appliedDetails,
   type Finished,
   notApplied,
   OP_EXPIRED_ERROR,
@@ -226,15 +227,7 @@ export function createProcessor(deps: {
             status: settled.status,
             attempts: attempt,
             error: settled.error,
-            // 'already' (a redelivery of an applied op) carries no record details.
-            ...(details
-              ? {
-                  created: details.created,
-                  createdAt: details.createdAt,
-                  expiresAt: details.expiresAt,
-                  appliedAt: details.updatedAt,
-                }
-              : {}),
+            ...appliedDetails(details),
           }),
         retry,
       );

@@ -5,7 +5,7 @@ import {
   type OpError,
   type OpStatus,
 } from '../core/index.ts';
-import type { Ledger, RecordStore, Resolution } from '../store/index.ts';
+import type { ApplyOutcome, Ledger, RecordStore, Resolution } from '../store/index.ts';
 import { type InJobRetry, withRetry } from './retry-policy.ts';
 
 /** A terminal status, as a worker records it. */
@@ -100,14 +100,7 @@ export function createSettler(deps: {
           key: sealed.key,
           status,
           attempts: sealed.attempts,
-          ...(details
-            ? {
-                created: details.created,
-                createdAt: details.createdAt,
-                expiresAt: details.expiresAt,
-                appliedAt: details.updatedAt,
-              }
-            : {}),
+          ...appliedDetails(details),
           error:
             status === 'dead'
               ? error
@@ -135,6 +128,18 @@ export function createSettler(deps: {
 }
 
 export type Settler = ReturnType<typeof createSettler>;
+
+/** What a receipt records of an apply (none for an op that was not applied). */
+export function appliedDetails(outcome: ApplyOutcome | undefined) {
+  return outcome
+    ? {
+        created: outcome.created,
+        createdAt: outcome.createdAt,
+        expiresAt: outcome.expiresAt,
+        appliedAt: outcome.updatedAt,
+      }
+    : {};
+}
 
 /** The error an attempt ends with when its apply provably did not run (retried by BullMQ). */
 export function notApplied(opId: string): AppError {

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { type RedisServer, startRedisServer } from '../../src/redis/index.ts';
-import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
+import type { RedisServer } from '../../src/redis/index.ts';
+import { startReplicatedPair } from '../helpers/replicated-pair.ts';
+import { call, type Stack, startStack } from '../helpers/stack.ts';
 
 /**
  * MIN_REPLICA_ACKS = 1 against a primary with one replica for each Redis: a write is answered
@@ -22,25 +23,9 @@ let data: { primary: RedisServer; replica: RedisServer };
 let s: Stack;
 
 async function pair(name: string) {
-  const primary = await startRedisServer({ dir: join(dir, `${name}-p`), appendonly: false });
-  const replica = await startRedisServer({
-    dir: join(dir, `${name}-r`),
-    appendonly: false,
-    extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)],
-  });
-  servers.push(primary, replica);
-  const r = new Redis(replica.url);
-  try {
-    const synced = await eventually(
-      async () => (await r.info('replication')).includes('master_link_status:up'),
-      10_000,
-      50,
-    );
-    expect(synced).toBe(true);
-  } finally {
-    r.disconnect();
-  }
-  return { primary, replica };
+  const p = await startReplicatedPair(dir, name);
+  servers.push(p.primary, p.replica);
+  return p;
 }
 
 beforeAll(async () => {
