@@ -88,7 +88,7 @@ it('a full queue Redis: writes 503 QUEUE_FULL + Retry-After, reads and /readyz f
     expect((await call(s.url, 'GET', '/v1/keys/before1')).body.value).toBe(1);
   } finally {
     await s.stop();
-    await queue.restart(); // empty again (no AOF) for the next test
+    queue = await queue.restart(); // empty again (no AOF) for the next test; stopped in afterAll
   }
 }, 90_000);
 
