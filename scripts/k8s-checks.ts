@@ -86,3 +86,39 @@ export function schemaProblems(objects: K8sObject[]): string[] {
   }
   return problems;
 }
+
+/**
+ * Scaler problems, one line each (empty = none): every HorizontalPodAutoscaler and ScaledObject
+ * targets an existing Deployment, and no Deployment has two scalers (an HPA, a ScaledObject, or
+ * kvq-autoscaler through the ConfigMap's AUTOSCALER_DEPLOYMENT) fighting over its replicas.
+ */
+export function scalerProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const deployments = new Set(
+    objects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name),
+  );
+  const scalers = new Map<string, string[]>();
+  const add = (target: string, by: string) => {
+    if (!deployments.has(target)) problems.push(`${by}: targets no Deployment named ${target}`);
+    scalers.set(target, [...(scalers.get(target) ?? []), by]);
+  };
+  for (const o of objects) {
+    if (o.kind !== 'HorizontalPodAutoscaler' && o.kind !== 'ScaledObject') continue;
+    const ref = (o.spec as { scaleTargetRef?: { kind?: string; name?: string } } | undefined)
+      ?.scaleTargetRef;
+    if ((ref?.kind ?? 'Deployment') !== 'Deployment' || !ref?.name) {
+      problems.push(`${o.kind}/${o.metadata.name}: scaleTargetRef names no Deployment`);
+      continue;
+    }
+    add(ref.name, `${o.kind}/${o.metadata.name}`);
+  }
+  if (deployments.has('kvq-autoscaler')) {
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'kvq-config');
+    const target = (cm?.data as Record<string, string> | undefined)?.AUTOSCALER_DEPLOYMENT;
+    if (target) add(target, 'Deployment/kvq-autoscaler');
+    else problems.push('Deployment/kvq-autoscaler: kvq-config has no AUTOSCALER_DEPLOYMENT');
+  }
+  for (const [target, by] of scalers)
+    if (by.length > 1) problems.push(`Deployment/${target} is scaled by ${by.join(' and ')}`);
+  return problems;
+}

@@ -1,7 +1,10 @@
-/** `node scripts/validate-k8s.ts FILE.yaml`: schema-validate rendered manifests; exit 1 on problems. */
+/**
+ * `node scripts/validate-k8s.ts FILE.yaml`: schema-validate rendered manifests and check that no
+ * Deployment has two scalers; exit 1 on problems.
+ */
 import { readFileSync } from 'node:fs';
 
-import { parseObjects, schemaProblems } from './k8s-checks.ts';
+import { parseObjects, scalerProblems, schemaProblems } from './k8s-checks.ts';
 
 const file = process.argv[2];
 if (!file) {
@@ -9,7 +12,7 @@ if (!file) {
   process.exit(2);
 }
 const objects = parseObjects(readFileSync(file, 'utf8'));
-const problems = schemaProblems(objects);
+const problems = [...schemaProblems(objects), ...scalerProblems(objects)];
 for (const p of problems) console.error(`invalid: ${p}`);
 console.log(
   `validated ${String(objects.length)} objects: ${problems.length === 0 ? 'ok' : `${String(problems.length)} problems`}`,

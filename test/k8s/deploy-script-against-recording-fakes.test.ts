@@ -1,138 +1,68 @@
-import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-/**
- * deploy.sh against recording fakes of kubectl, docker, kind, minikube, k3d and curl: no cluster
- * here, so the test checks what the script would run, in what order, for each kind of cluster.
- * kubectl's `kustomize` is passed through to the real kubectl so the real overlay is rendered.
- */
-const root = fileURLToPath(new URL('../../', import.meta.url));
-let work: string;
-let fakes: string;
-const realKubectl = spawnSync('sh', ['-c', 'command -v kubectl'], {
-  encoding: 'utf8',
-}).stdout.trim();
+import { clusterCalls, createSandbox, firstIndex, type Sandbox } from './deploy-fakes.ts';
 
-const FAKE = (name: string, body = '') => `#!/usr/bin/env bash
-echo "${name} $*" >> "$FAKE_LOG"
-${body}
-exit 0
-`;
-
+/** deploy.sh up, for each kind of cluster, engine and overlay (see deploy-fakes.ts). */
+let box: Sandbox;
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'kvq-deploy-'));
-  // A copy of what deploy.sh needs, so its generated secrets.env lands outside the repo.
-  cpSync(join(root, 'deploy.sh'), join(work, 'deploy.sh'));
-  cpSync(join(root, 'k8s'), join(work, 'k8s'), {
-    recursive: true,
-    filter: (p) => !p.endsWith('secrets.env'),
-  });
-  cpSync(join(root, 'scripts'), join(work, 'scripts'), { recursive: true });
-  symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'));
-  fakes = join(work, 'fakes');
-  cpSync(join(root, 'package.json'), join(work, 'package.json'));
-  const files: Record<string, string> = {
-    kubectl: FAKE(
-      'kubectl',
-      `case "$1 $2" in
-  "config current-context") [ -n "$FAKE_CONTEXT" ] || exit 1; echo "$FAKE_CONTEXT"; exit 0 ;;
-  "kustomize "*) exec "${realKubectl}" "$@" ;;
-esac
-case "$1" in
-  apply) "${realKubectl}" kustomize "$3" > "$FAKE_APPLIED"; echo "applied" ;;
-  port-forward) sleep 30 ;;
-esac`,
-    ),
-    docker: FAKE('docker'),
-    kind: FAKE('kind'),
-    minikube: FAKE('minikube'),
-    k3d: FAKE('k3d'),
-    curl: FAKE(
-      'curl',
-      `case "$*" in
-  *"-X PUT"*) printf 201 ;;
-  *"%{http_code}"*) printf 200 ;;
-esac`,
-    ),
-  };
-  mkdirSync(fakes);
-  for (const [name, body] of Object.entries(files)) {
-    writeFileSync(join(fakes, name), body);
-    chmodSync(join(fakes, name), 0o755);
-  }
+  box = createSandbox();
 });
 afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
+  box.remove();
 });
 
-function deploy(args: string[], context: string) {
-  const log = join(work, `log-${context || 'none'}-${args.join('_')}.txt`);
-  const applied = join(work, `applied-${context || 'none'}.yaml`);
-  writeFileSync(log, '');
-  const r = spawnSync('bash', [join(work, 'deploy.sh'), ...args], {
-    encoding: 'utf8',
-    env: {
-      PATH: `${fakes}:${process.env.PATH ?? ''}`,
-      HOME: work,
-      FAKE_LOG: log,
-      FAKE_APPLIED: applied,
-      FAKE_CONTEXT: context,
-      TMPDIR: work,
-    },
-    timeout: 60_000,
-  });
-  const calls = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
-  const manifest = existsSync(applied) ? readFileSync(applied, 'utf8') : '';
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls, manifest };
-}
-
-const firstIndex = (calls: string[], re: RegExp) => calls.findIndex((c) => re.test(c));
+/** What up waited for: `rollout status X` and `wait --for=condition=complete X`, in order. */
+const waits = (calls: string[]) =>
+  calls
+    .filter((c) => c.includes(' rollout status ') || c.includes(' wait --for=condition=complete '))
+    .map((c) => /(?:status|complete) (\S+)/.exec(c)?.[1]);
 
 describe.each([
   ['kind-dev', /^kind load docker-image kvq:\S+ --name dev$/],
   ['minikube', /^minikube image load kvq:\S+$/],
   ['k3d-mycluster', /^k3d image import kvq:\S+ -c mycluster$/],
   ['docker-desktop', null],
-] as const)('up on %s', (context, loadCall) => {
-  it('builds, loads the image the right way, applies, waits for every rollout, smoke-tests', () => {
-    const r = deploy(['up'], context);
+  ['orbstack', null],
+  ['rancher-desktop', null],
+] as const)('up on %s with Docker', (context, loadCall) => {
+  it('checks, builds, loads the image the right way, applies, waits for every rollout, smoke-tests', () => {
+    const r = box.run(['up'], { context });
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const build = firstIndex(r.calls, /^docker build -t kvq:\S+ /);
-    const apply = firstIndex(r.calls, /^kubectl apply -k \S+\/k8s\/\.deploy$/);
+    const apply = firstIndex(r.calls, /^kubectl --context \S+ apply -k \S+\/k8s\/\.deploy$/);
     expect(build).toBeGreaterThanOrEqual(0);
+    // The engine and the cluster were checked before the build.
+    expect(firstIndex(r.calls, /^docker info$/)).toBeLessThan(build);
+    expect(firstIndex(r.calls, /^kubectl --context \S+ get --raw=\/readyz /)).toBeLessThan(build);
     if (loadCall) {
       const load = firstIndex(r.calls, loadCall);
       expect(load, r.calls.join('\n')).toBeGreaterThan(build);
       expect(apply).toBeGreaterThan(load);
     } else {
       expect(r.calls.some((c) => /^(kind|minikube|k3d) /.test(c))).toBe(false);
-      expect(r.stdout).toContain('Docker Desktop shares the Docker daemon');
+      expect(r.stdout).toContain('shares the Docker daemon');
     }
-    const rollouts = r.calls.filter((c) => c.includes('rollout status'));
-    expect(rollouts.map((c) => c.split(' ')[5])).toEqual([
+    expect(waits(r.calls)).toEqual([
       'statefulset/kvq-queue-redis',
       'statefulset/kvq-data-redis',
       'deployment/kvq-api',
       'deployment/kvq-worker',
       'deployment/kvq-autoscaler',
     ]);
+    const rollouts = r.calls.filter((c) => c.includes('rollout status'));
     expect(rollouts.every((c) => c.includes('--timeout='))).toBe(true);
-    expect(r.calls.some((c) => /^kubectl -n kvq port-forward svc\/kvq-api /.test(c))).toBe(true);
+    // Every call to the cluster names the context that was checked.
+    const cluster = clusterCalls(r.calls);
+    expect(cluster.length).toBeGreaterThan(5);
+    for (const c of cluster) expect(c).toMatch(new RegExp(`^kubectl --context ${context} `));
+    expect(
+      r.calls.some((c) =>
+        /^kubectl --context \S+ -n kvq port-forward --address 127\.0\.0\.1 svc\/kvq-api /.test(c),
+      ),
+    ).toBe(true);
     expect(r.calls.some((c) => /^curl .*-X PUT .*\/v1\/keys\/deploy-smoke/.test(c))).toBe(true);
     expect(firstIndex(r.calls, /^curl .*-X PUT/)).toBeLessThan(
       r.calls.findLastIndex((c) => /^curl .*\/v1\/keys\/deploy-smoke/.test(c)),
@@ -141,20 +71,74 @@ describe.each([
     const tag = /^docker build -t (kvq:\S+)/.exec(r.calls[build] ?? '')?.[1];
     expect(r.manifest).toContain(`image: ${tag ?? 'missing'}`);
     expect(r.manifest).not.toContain('image: kvq:local');
-    expect(r.stdout).toMatch(/Token:.*kvq-secrets/);
+    expect(r.stdout).toMatch(/Token: +\.\/deploy\.sh token/);
     expect(r.stdout).toMatch(/Postman:/);
   }, 60_000);
 });
 
-describe('--overlay', () => {
-  /** What up waited for: `rollout status X` and `wait --for=condition=complete X`, in order. */
-  const waits = (calls: string[]) =>
-    calls
-      .filter((c) => c.includes('rollout status') || c.includes(' wait --for=condition=complete'))
-      .map((c) => c.split(' ')[5]);
+describe.each([
+  [
+    'kind-dev',
+    /^env KIND_EXPERIMENTAL_PROVIDER=podman$/,
+    /^kind load image-archive (\S+\/kvq-image\.tar) --name dev$/,
+  ],
+  ['minikube', null, /^minikube image load (\S+\/kvq-image\.tar)$/],
+  ['k3d-mycluster', null, /^k3d image import (\S+\/kvq-image\.tar) -c mycluster$/],
+] as const)('up on %s with Podman', (context, envLine, loadCall) => {
+  it('builds with podman under the name the cluster resolves, saves an archive and loads it', () => {
+    // No docker at all: the engine is found by itself.
+    const r = box.run(['up'], { context, without: ['docker'] });
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    const build = firstIndex(r.calls, /^podman build -t docker\.io\/library\/kvq:\S+ /);
+    expect(build, r.calls.join('\n')).toBeGreaterThan(firstIndex(r.calls, /^podman info$/));
+    const save = firstIndex(
+      r.calls,
+      /^podman save --format docker-archive -o \S+\/kvq-image\.tar docker\.io\/library\/kvq:\S+$/,
+    );
+    const load = firstIndex(r.calls, loadCall);
+    expect(save).toBeGreaterThan(build);
+    expect(load, r.calls.join('\n')).toBeGreaterThan(save);
+    expect(loadCall.exec(r.calls[load] ?? '')?.[1]).toBe(/-o (\S+)/.exec(r.calls[save] ?? '')?.[1]);
+    if (envLine) expect(r.calls[load + 1]).toMatch(envLine);
+    expect(firstIndex(r.calls, /^kubectl --context \S+ apply -k /)).toBeGreaterThan(load);
+    // kvq:TAG in the manifest is docker.io/library/kvq:TAG, the name the image was built with.
+    const tag = /docker\.io\/library\/kvq:(\S+)/.exec(r.calls[build] ?? '')?.[1];
+    expect(r.manifest).toContain(`image: kvq:${tag ?? 'missing'}`);
+  }, 60_000);
+});
 
+it('up prefers Docker when its daemon answers, takes Podman when it does not, and obeys --engine', () => {
+  const down = box.run(['up'], { env: { FAKE_DOCKER_DOWN: '1' } });
+  expect(down.status, down.stderr).toBe(0);
+  expect(down.calls.some((c) => c.startsWith('podman build '))).toBe(true);
+  expect(down.calls.some((c) => c.startsWith('docker build '))).toBe(false);
+  const asked = box.run(['up', '--engine', 'podman']);
+  expect(asked.status, asked.stderr).toBe(0);
+  expect(asked.calls.some((c) => c.startsWith('podman build '))).toBe(true);
+  expect(asked.calls.some((c) => c.startsWith('docker '))).toBe(false);
+}, 60_000);
+
+it('the API CPU autoscaler is applied only where the metrics API is served; workers keep kvq-autoscaler', () => {
+  const without = box.run(['up']);
+  expect(without.status, without.stderr).toBe(0);
+  expect(without.manifest).not.toContain('kind: HorizontalPodAutoscaler');
+  // An HPA left from an earlier deploy is removed before the apply.
+  const del = firstIndex(without.calls, /^kubectl --context kind-dev -n kvq delete hpa kvq-api /);
+  expect(del).toBeGreaterThanOrEqual(0);
+  expect(del).toBeLessThan(firstIndex(without.calls, / apply -k /));
+  const withMetrics = box.run(['up'], { env: { FAKE_METRICS: '1' } });
+  expect(withMetrics.status, withMetrics.stderr).toBe(0);
+  expect(withMetrics.manifest).toMatch(/kind: HorizontalPodAutoscaler\n/);
+  expect(withMetrics.manifest).toMatch(
+    /scaleTargetRef:\n\s+apiVersion: apps\/v1\n\s+kind: Deployment\n\s+name: kvq-api\n/,
+  );
+  expect(withMetrics.manifest).toContain('name: kvq-autoscaler');
+  expect(withMetrics.calls.some((c) => / delete hpa /.test(c))).toBe(false);
+}, 60_000);
+
+describe('--overlay', () => {
   it('sentinel: applies overlays/sentinel, waits for the Sentinels too; kvq gets redis+sentinel:// URLs', () => {
-    const r = deploy(['up', '--overlay', 'sentinel'], 'kind-dev');
+    const r = box.run(['up', '--overlay', 'sentinel']);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     expect(waits(r.calls)).toEqual([
       'statefulset/kvq-queue-redis',
@@ -166,20 +150,20 @@ describe('--overlay', () => {
     ]);
     expect(r.manifest).toContain('redis+sentinel://');
     expect(r.manifest).toMatch(/^ {2}name: kvq-sentinel$/m);
-    expect(readFileSync(join(work, 'k8s/.deploy/kustomization.yaml'), 'utf8')).toContain(
+    expect(readFileSync(join(box.repo, 'k8s/.deploy/kustomization.yaml'), 'utf8')).toContain(
       '../overlays/sentinel',
     );
     expect(r.stdout).toContain('applying k8s/overlays/sentinel');
   }, 60_000);
 
   it('cluster: deletes a finished bootstrap Job before applying, waits for both Jobs before kvq', () => {
-    const r = deploy(['up', '--overlay=cluster'], 'kind-dev');
+    const r = box.run(['up', '--overlay=cluster']);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const del = firstIndex(
       r.calls,
-      /^kubectl -n kvq delete job -l app.kubernetes.io\/component=redis-bootstrap --ignore-not-found$/,
+      /^kubectl --context kind-dev -n kvq delete job -l app.kubernetes.io\/component=redis-bootstrap --ignore-not-found$/,
     );
-    const apply = firstIndex(r.calls, /^kubectl apply -k /);
+    const apply = firstIndex(r.calls, / apply -k /);
     expect(del).toBeGreaterThanOrEqual(0);
     expect(del).toBeLessThan(apply);
     expect(waits(r.calls)).toEqual([
@@ -196,26 +180,26 @@ describe('--overlay', () => {
   }, 60_000);
 
   it('keda: checks that KEDA is installed before applying, and waits for no kvq-autoscaler', () => {
-    const r = deploy(['up', '--overlay', 'keda'], 'kind-dev');
+    const r = box.run(['up', '--overlay', 'keda']);
     expect(r.status, r.stderr + r.stdout).toBe(0);
-    const crd = firstIndex(r.calls, /^kubectl get crd scaledobjects\.keda\.sh$/);
+    const crd = firstIndex(r.calls, /^kubectl --context kind-dev get crd scaledobjects\.keda\.sh$/);
     expect(crd).toBeGreaterThanOrEqual(0);
-    expect(crd).toBeLessThan(firstIndex(r.calls, /^kubectl apply -k /));
+    expect(crd).toBeLessThan(firstIndex(r.calls, / apply -k /));
     expect(waits(r.calls)).not.toContain('deployment/kvq-autoscaler');
     expect(r.manifest).toContain('kind: ScaledObject');
-    const s = deploy(['status', '--overlay', 'keda'], 'kind-dev');
-    expect(s.calls.some((c) => /^kubectl -n kvq get \S*scaledobjects/.test(c))).toBe(true);
+    const s = box.run(['status', '--overlay', 'keda']);
+    expect(
+      s.calls.some((c) => /^kubectl --context kind-dev -n kvq get \S*scaledobjects/.test(c)),
+    ).toBe(true);
   }, 60_000);
 
   it('--dry-run renders and validates each overlay without a cluster', () => {
     for (const o of ['sentinel', 'cluster', 'keda']) {
-      const r = deploy(['up', '--dry-run', '--overlay', o], '');
+      const r = box.run(['up', '--dry-run', '--overlay', o], { context: '' });
       expect(r.status, r.stderr + r.stdout).toBe(0);
       expect(r.stdout).toContain(`rendering and validating k8s/overlays/${o}`);
       expect(r.stdout).toMatch(/validated \d+ objects: ok/);
-      expect(r.calls.some((c) => c.startsWith('kubectl apply') || c.startsWith('kubectl -n'))).toBe(
-        false,
-      );
+      expect(clusterCalls(r.calls)).toEqual([]);
     }
   }, 120_000);
 
@@ -224,83 +208,69 @@ describe('--overlay', () => {
       ['up', '--overlay', 'sentinal'],
       ['up', '--overlay'],
     ]) {
-      const r = deploy(args, 'kind-dev');
+      const r = box.run(args);
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/overlay/);
       expect(r.calls).toEqual([]);
     }
   });
-
-  it('adds SENTINEL_PASSWORD to a secrets.env written before it existed, keeping the rest', () => {
-    const file = join(work, 'k8s/overlays/local/secrets.env');
-    writeFileSync(file, 'QUEUE_REDIS_PASSWORD=q\nKV_REDIS_PASSWORD=k\nAPI_TOKEN=t\n');
-    const r = deploy(['up', '--dry-run', '--overlay', 'sentinel'], '');
-    expect(r.status, r.stderr + r.stdout).toBe(0);
-    const lines = readFileSync(file, 'utf8').trim().split('\n');
-    expect(lines.slice(0, 3)).toEqual([
-      'QUEUE_REDIS_PASSWORD=q',
-      'KV_REDIS_PASSWORD=k',
-      'API_TOKEN=t',
-    ]);
-    expect(lines[3]).toMatch(/^SENTINEL_PASSWORD=[0-9a-f]{48}$/);
-    rmSync(file);
-  }, 60_000);
 });
 
-it('refuses an unknown context with exit 2, before building anything', () => {
-  const r = deploy(['up'], 'gke_prod_cluster');
-  expect(r.status).toBe(2);
-  expect(r.stderr).toMatch(/unknown kubectl context 'gke_prod_cluster'/);
-  expect(r.calls.some((c) => c.startsWith('docker '))).toBe(false);
-  expect(r.calls.some((c) => c.startsWith('kubectl apply'))).toBe(false);
-});
-
-it('re-running up is idempotent: the same apply, secrets kept', () => {
-  const a = deploy(['up'], 'kind-dev');
-  const secretsBefore = readFileSync(join(work, 'k8s/overlays/local/secrets.env'), 'utf8');
-  const b = deploy(['up'], 'kind-dev');
-  expect(b.status).toBe(0);
-  expect(readFileSync(join(work, 'k8s/overlays/local/secrets.env'), 'utf8')).toBe(secretsBefore);
-  expect(b.manifest).toBe(a.manifest);
-}, 60_000);
-
-it('--dry-run renders and validates without a cluster and runs nothing', () => {
-  const r = deploy(['up', '--dry-run'], '');
+it('adds SENTINEL_PASSWORD to a secrets.env written before it existed, keeping the rest', () => {
+  const file = join(box.repo, 'k8s/overlays/local/secrets.env');
+  writeFileSync(file, 'QUEUE_REDIS_PASSWORD=q\nKV_REDIS_PASSWORD=k\nAPI_TOKEN=t\n');
+  const r = box.run(['up', '--overlay', 'sentinel']);
   expect(r.status, r.stderr + r.stdout).toBe(0);
-  expect(r.stdout).toMatch(/validated \d+ objects: ok/);
-  expect(r.stdout).toMatch(/\[dry-run\] docker build -t kvq:/);
-  expect(r.stdout).toMatch(/\[dry-run\] kubectl apply -k \S+\/k8s\/\.deploy/);
-  expect(r.calls.some((c) => c.startsWith('docker ') || c.startsWith('kubectl apply'))).toBe(false);
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  expect(lines.slice(0, 3)).toEqual([
+    'QUEUE_REDIS_PASSWORD=q',
+    'KV_REDIS_PASSWORD=k',
+    'API_TOKEN=t',
+  ]);
+  expect(lines[3]).toMatch(/^SENTINEL_PASSWORD=[0-9a-f]{48}$/);
+  rmSync(file);
 }, 60_000);
 
-it('down deletes the namespace; status lists the workloads; a bad argument exits 2', () => {
-  const d = deploy(['down'], 'kind-dev');
-  expect(d.status).toBe(0);
-  expect(d.calls).toContain('kubectl delete namespace kvq --ignore-not-found --wait=true');
-  const s = deploy(['status'], 'kind-dev');
-  expect(s.status).toBe(0);
-  expect(s.calls.some((c) => c.startsWith('kubectl -n kvq get deployments,statefulsets'))).toBe(
-    true,
+it('re-running up on an unchanged tree is idempotent: the same tag and apply, secrets kept', () => {
+  const a = box.run(['up']);
+  const secretsBefore = readFileSync(join(box.repo, 'k8s/overlays/local/secrets.env'), 'utf8');
+  const b = box.run(['up']);
+  expect(b.status).toBe(0);
+  expect(readFileSync(join(box.repo, 'k8s/overlays/local/secrets.env'), 'utf8')).toBe(
+    secretsBefore,
   );
-  expect(deploy(['sideways'], 'kind-dev').status).toBe(2);
-});
+  expect(b.manifest).toBe(a.manifest);
+  // A clean tree: the tag is the commit.
+  expect(b.manifest).toContain(`image: kvq:${box.git('rev-parse', '--short=12', 'HEAD')}\n`);
+}, 60_000);
 
-it('says what is missing when a prerequisite is not installed', () => {
-  const r = spawnSync('bash', [join(work, 'deploy.sh'), 'up'], {
-    encoding: 'utf8',
-    env: {
-      PATH: '/usr/bin:/bin'
-        .split(':')
-        .filter((p) => p)
-        .join(':'),
-      HOME: work,
-    },
-  });
-  if (spawnSync('sh', ['-c', 'PATH=/usr/bin:/bin command -v kubectl']).status === 0) {
-    // kubectl is in /usr/bin on this machine: docker is then the first thing missing.
-    expect(r.stderr).toMatch(/(docker|no current kubectl context)/);
-  } else {
-    expect(r.stderr).toMatch(/kubectl is required/);
+it('an edited tree gets a new tag for each edit, so the Deployments roll', () => {
+  const sha = box.git('rev-parse', '--short=12', 'HEAD');
+  const image = (manifest: string) =>
+    /name: kvq-api[\s\S]*?image: (kvq:\S+)/.exec(manifest)?.[1] ?? 'missing';
+  try {
+    writeFileSync(join(box.repo, 'src/app.ts'), 'export const version = 2;\n');
+    const first = box.run(['up']);
+    expect(first.status, first.stderr).toBe(0);
+    expect(image(first.manifest)).toMatch(new RegExp(`^kvq:${sha}-dirty-[0-9a-f]{12}$`));
+    writeFileSync(join(box.repo, 'src/app.ts'), 'export const version = 3;\n');
+    const second = box.run(['up']);
+    expect(image(second.manifest)).toMatch(new RegExp(`^kvq:${sha}-dirty-[0-9a-f]{12}$`));
+    expect(image(second.manifest)).not.toBe(image(first.manifest));
+    // A new untracked file changes it too.
+    writeFileSync(join(box.repo, 'src/new.ts'), 'export {};\n');
+    const third = box.run(['up']);
+    expect(image(third.manifest)).not.toBe(image(second.manifest));
+    // The same content again is the same image: no needless rollout.
+    rmSync(join(box.repo, 'src/new.ts'));
+    const again = box.run(['up']);
+    expect(image(again.manifest)).toBe(image(second.manifest));
+    // Every kvq Deployment runs the new image.
+    expect(second.manifest.match(/image: kvq:\S+/g)).toEqual(
+      Array(3).fill(`image: ${image(second.manifest)}`),
+    );
+  } finally {
+    box.git('checkout', '--', 'src/app.ts');
+    rmSync(join(box.repo, 'src/new.ts'), { force: true });
   }
-  expect(r.status).not.toBe(0);
-});
+}, 120_000);
