@@ -140,6 +140,7 @@ is_local_context() {
 
 # Sets CONTEXT: the one given with --context, or the current one if it is a local cluster's.
 resolve_context() {
+  local contexts
   need kubectl "https://kubernetes.io/docs/tasks/tools/"
   if [ "$CONTEXT_GIVEN" = 0 ]; then
     CONTEXT="$(kubectl config current-context 2>/dev/null)" || CONTEXT=""
@@ -155,7 +156,9 @@ resolve_context() {
       die "the current kubectl context '$CONTEXT' is not a local cluster (kind-*, minikube, k3d-*, docker-desktop, orbstack, rancher-desktop): switch with kubectl config use-context, or name it with --context $CONTEXT if you mean it" 2
     fi
   fi
-  if ! kubectl config get-contexts -o name 2>/dev/null | grep -qxF -- "$CONTEXT"; then
+  # Read whole, then matched: grep -q ending a pipe early would fail it under pipefail.
+  contexts="$(kubectl config get-contexts -o name 2>/dev/null)" || contexts=""
+  if ! grep -qxF -- "$CONTEXT" <<<"$contexts"; then
     die "kubectl context '$CONTEXT' does not exist (kubectl config get-contexts lists them)" 2
   fi
 }
@@ -521,13 +524,14 @@ token() {
 }
 
 cluster() {
-  local name="${KIND_CLUSTER_NAME:-kvq}"
+  local name="${KIND_CLUSTER_NAME:-kvq}" clusters=""
   need kind "https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
   need kubectl "https://kubernetes.io/docs/tasks/tools/"
   choose_engine
   # kind finds its node containers through Docker unless told to use Podman.
   if [ "$ENGINE" = podman ]; then export KIND_EXPERIMENTAL_PROVIDER=podman; fi
-  if [ "$DRY_RUN" = 0 ] && kind get clusters 2>/dev/null | grep -qxF -- "$name"; then
+  if [ "$DRY_RUN" = 0 ]; then clusters="$(kind get clusters 2>/dev/null)" || clusters=""; fi
+  if grep -qxF -- "$name" <<<"$clusters"; then
     say "kind cluster $name exists (context kind-$name)"
   else
     say "creating kind cluster $name from k8s/kind-config.yaml (engine $ENGINE)"

@@ -1,6 +1,6 @@
 /**
  * Offline checks of rendered Kubernetes manifests (no API server here): schema validation with
- * kubernetes-models, a deny-list of removed apiVersions, and cross-references between objects.
+ * kubernetes-models, a deny-list of removed apiVersions, and that no Deployment has two scalers.
  * Used by test/k8s and by `deploy.sh --dry-run` (through scripts/validate-k8s.ts).
  */
 import { execFileSync } from 'node:child_process';
