@@ -297,7 +297,7 @@ it('says what is missing when a prerequisite is not installed', () => {
     },
   });
   if (spawnSync('sh', ['-c', 'PATH=/usr/bin:/bin command -v kubectl']).status === 0) {
-    // kubectl is in /usr/bin on this machine: docker is then the first thing missing.
+    // With kubectl in /usr/bin, docker is the first thing missing.
     expect(r.stderr).toMatch(/(docker|no current kubectl context)/);
   } else {
     expect(r.stderr).toMatch(/kubectl is required/);
