@@ -24,12 +24,11 @@ LABEL org.opencontainers.image.title="kvq" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
 # A 16 MB young-generation semi-space, for every role. Node sizes V8's heap from the memory limit:
-# under the Deployments' 512Mi it keeps the young generation at 2 MB, which measured here (API in
-# a 512Mi memory cgroup) 8.4-9.6k writes/s at 112-121 MB RSS; with this option 12.0-13.5k at
-# 129-142 MB. Without a limit Node grows it to 64 MB semi-spaces instead (API at 227-230 MB under
-# load); with this option 144-155 MB at the same throughput. `npm run bench` runs kvq with these
-# options (plus the old-space size the 512Mi limit gives). See BENCHMARKS.md; override
-# NODE_OPTIONS in a Deployment to change it.
+# under the Deployments' 512Mi it keeps the young generation so small that the API accepts
+# markedly fewer writes per second; without a limit it grows it to 64 MB semi-spaces and the API's
+# memory roughly doubles under load. `npm run bench` runs kvq with these options (plus the
+# old-space size the 512Mi limit gives); the figures are in BENCHMARKS.md. Override NODE_OPTIONS
+# in a Deployment to change it.
 ENV NODE_OPTIONS="--max-semi-space-size=16" \
     NODE_ENV=production \
     PORT=8080 \

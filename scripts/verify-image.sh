@@ -52,7 +52,7 @@ if ! podman image exists "$BASE_TAG"; then
   mv "$WORK/npm/package" "$rootfs/usr/local/lib/node_modules/npm"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
-  # RUN npm ci reaches the registry only if the image trusts the same CAs as this machine.
+  # RUN npm ci reaches the registry only if the image trusts the same CAs as the build host.
   cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
   printf 'cafile=/etc/ssl/certs/ca-certificates.crt\nfund=false\naudit=false\nupdate-notifier=false\n' \
     >"$rootfs/usr/local/etc/npmrc"

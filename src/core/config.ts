@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { parseRedisUrl, RedisUrlError } from './redis-url.ts';
 
 /**
- * The only module that reads `process.env`. Every tunable is listed here with its default; the
- * README's config table is written from this schema.
+ * The only module that reads `process.env`. Every tunable is listed here with its default;
+ * docs/configuration.md documents each one (a test holds it, and the README's table, to this schema).
  */
 
 /** Standalone, Sentinel or cluster (see redis-url.ts); the message names what is wrong. */
@@ -203,5 +203,5 @@ export function requireRedisUrls(config: Config): { queueUrl: string; kvUrl: str
   return { queueUrl: config.QUEUE_REDIS_URL, kvUrl: config.KV_REDIS_URL };
 }
 
-/** The documented defaults, for the README generator and tests. */
+/** Every variable's name, for the documentation check and tests. */
 export const CONFIG_KEYS = Object.keys(schema.shape);

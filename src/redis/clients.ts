@@ -45,11 +45,10 @@ export function createRedisClient(
     command: {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      // No `commandTimeout`: it arms a timer per command (measured: ~5 % of throughput, and the
-      // garbage kept the API's young generation ~60 MB larger). watchStalls does the same job.
-      // No auto-pipelining: it defers every command to setImmediate, and measured here it left
-      // the API idle a third of the time waiting on its own batches (PUT 7.6k/s without it,
-      // 6.3k/s with; reads the same either way). See BENCHMARKS.md.
+      // No `commandTimeout`: it arms a timer per command, which costs throughput and garbage;
+      // watchStalls does the same job. No auto-pipelining: it defers every command to
+      // setImmediate, which leaves the API idle waiting on its own batches and makes writes
+      // slower. See BENCHMARKS.md.
       enableAutoPipelining: false,
     },
     blocking: { maxRetriesPerRequest: null, enableOfflineQueue: true },

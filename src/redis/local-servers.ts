@@ -18,7 +18,7 @@ export function redisServerAvailable(bin = 'redis-server'): boolean {
   return r.status === 0;
 }
 
-/** A free TCP port on 127.0.0.1 (asks the OS, so no guessing at ranges other sessions use). */
+/** A free TCP port on 127.0.0.1 (asks the OS, so no guessing at ranges other processes use). */
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();

@@ -53,6 +53,6 @@ it.each(cases)(
     );
   },
   // Generous: two failovers, each bounded (promotion 45 s, rejoin 20 s, recovery probe 60 s), on
-  // a 2-core machine shared with the rest of the suite.
+  // a CI host whose cores the rest of the suite shares.
   420_000,
 );

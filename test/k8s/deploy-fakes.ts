@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
  *
  * The script runs in a git repository holding a copy of what it needs (so its secrets.env and
  * k8s/.deploy land outside the checkout), with a PATH of the fakes plus the few system tools it
- * uses: a real docker or podman on this machine can never be reached.
+ * uses: a real docker or podman on the host can never be reached.
  */
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const realKubectl = spawnSync('sh', ['-c', 'command -v kubectl'], {

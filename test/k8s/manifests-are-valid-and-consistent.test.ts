@@ -27,7 +27,7 @@ beforeAll(() => {
 
 /**
  * Queue Redis bytes per op as measured with MEMORY USAGE and used_memory on redis-server 7 (see
- * the README's sizing): a finished op kept for its receipt, with its finished-set entry and an
+ * docs/operations.md, Sizing): a finished op kept for its receipt, with its finished-set entry and an
  * Idempotency-Key record; and an unfinished op with a small value (job, receipt, open-set entry).
  */
 const RETAINED_OP_BYTES = 1219;
