@@ -105,6 +105,7 @@ export async function startApi(
     keyBusyWaitMs: config.KEY_BUSY_WAIT_MS,
     waiter: createOpWaiter({ ledger, subscriber }),
     logger,
+    accessLog: config.ACCESS_LOG,
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
     readAfterWaitMs: config.READ_AFTER_WAIT_MS,
     docsEnabled: config.DOCS_ENABLED,
