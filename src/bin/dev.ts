@@ -121,7 +121,7 @@ async function startContainerRedis(
   } catch (err) {
     if (!(err instanceof ContainerStartError)) throw err;
     throw new StartupError(
-      `redis-server is not on PATH and ${engine} could not start ${REDIS_IMAGE} (${err.message}); ${REDIS_INSTALL_HINT}`,
+      `${engine} could not start ${REDIS_IMAGE} (${err.message}); ${REDIS_INSTALL_HINT}`,
     );
   }
 }

@@ -28,7 +28,7 @@ export interface ChildWatchdog {
 /** Starts the watchdog; `engine` is the container engine to remove containers with, if any. */
 export function startChildWatchdog(engine = 'docker'): ChildWatchdog {
   // Its own process group, so a Ctrl-C does not end it before this process has stopped.
-  const child = spawn('sh', ['-c', SCRIPT, 'kvq-watchdog', engine], {
+  const child = spawn('/bin/sh', ['-c', SCRIPT, 'kvq-watchdog', engine], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
   });

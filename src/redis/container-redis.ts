@@ -93,7 +93,11 @@ export async function startRedisContainer(opts: {
       ...(opts.noeviction ? ['--maxmemory-policy', 'noeviction'] : []),
     ],
     300_000,
-  );
+  ).catch(async (err: unknown) => {
+    // A container may exist even though `run` failed (created, then not started).
+    await remove().catch(() => undefined);
+    throw err;
+  });
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
   while (!(await pong(port))) {
     if (Date.now() > deadline) {
