@@ -173,7 +173,7 @@ export function createRawPaths(
     const requestId = requestIdFrom(header(req, 'x-request-id'));
     if (accessLog) {
       const started = performance.now();
-      res.once('finish', () => {
+      res.once('close', () => {
         accessLog(method, url, res.statusCode, started, requestId);
       });
     }

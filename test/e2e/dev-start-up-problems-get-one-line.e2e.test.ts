@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 
 import { freePort } from '../../src/redis/index.ts';
 import { ROOT } from '../helpers/dev-process.ts';
@@ -76,6 +76,28 @@ describe('kvq dev before it starts anything', () => {
       ]);
       expect(r.stdout).not.toContain('redis-server started');
       expect(r.started).toEqual([]);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('the api role with its port taken (found only when it listens): one line too', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = taken.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const r = await run(process.execPath, ['bin/kvq.js', 'api'], {
+        PORT: String(port),
+        QUEUE_REDIS_URL: inject('queueRedisUrl'),
+        KV_REDIS_URL: inject('kvRedisUrl'),
+        LOG_LEVEL: 'warn',
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `kvq: port ${String(port)} on 127.0.0.1 is already in use; set PORT to a free port`,
+      ]);
+      expect(r.stdout + r.stderr).not.toMatch(/^\s+at /m);
     } finally {
       taken.close();
     }
