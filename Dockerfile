@@ -31,6 +31,7 @@ LABEL org.opencontainers.image.title="kvq" \
 # in a Deployment to change it.
 ENV NODE_OPTIONS="--max-semi-space-size=16" \
     NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=8080 \
     WORKER_HEALTH_PORT=8081
 WORKDIR /app

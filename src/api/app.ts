@@ -2,6 +2,7 @@ import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 
 import type { ApiDeps } from './deps.ts';
+import { createAccessLog } from './middleware/access-log.ts';
 import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
 import { bearerTokens, requestContext } from './middleware/request-context.ts';
 import { registerDeadLetterRoutes } from './routes/dead-letters.ts';
@@ -15,22 +16,13 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   // Request id and the raw request-target check, for every route (the raw fast lane in
   // raw-paths.ts calls the same functions).
   app.use(requestContext());
-  // An access log costs a middleware on every request, so it exists only at debug level; 5xx
-  // answers are logged by the error handler at any level.
-  if (deps.logger.isLevelEnabled('debug')) {
+  // The access log is the same function the raw fast lane calls; when off it is not installed.
+  const accessLog = createAccessLog(deps);
+  if (accessLog) {
     app.use(async (c, next) => {
       const started = performance.now();
       await next();
-      deps.logger.debug(
-        {
-          method: c.req.method,
-          path: c.req.path,
-          status: c.res.status,
-          ms: Math.round((performance.now() - started) * 100) / 100,
-          requestId: c.get('requestId'),
-        },
-        'request',
-      );
+      accessLog(c.req.method, c.req.path, c.res.status, started, c.get('requestId'));
     });
   }
 

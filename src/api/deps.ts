@@ -33,6 +33,11 @@ export interface ApiDeps {
   keyBusyWaitMs: number;
   waiter: OpWaiter;
   logger: Logger;
+  /**
+   * A log line per request: true = at info level, false = never, unset = at debug level only
+   * (see middleware/access-log.ts).
+   */
+  accessLog?: boolean | undefined;
   limits: { maxKeyBytes: number; maxValueBytes: number };
   readAfterWaitMs: number;
   docsEnabled: boolean;

@@ -5,6 +5,7 @@ import type { ApiDeps } from './deps.ts';
 import { parseIdempotencyKey, parseWriteCondition } from './http-headers.ts';
 import { decodeBody, readJsonBody } from './json-value.ts';
 import { keyFromUrl } from './key-path.ts';
+import { createAccessLog } from './middleware/access-log.ts';
 import { answerableError, validationError } from './middleware/errors.ts';
 import { JSON_TYPE, maxWriteBodyBytes } from './middleware/json-body.ts';
 import {
@@ -54,6 +55,7 @@ export function createRawPaths(
   deps: ApiDeps,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const authorize = createAuthorizer(deps.apiTokens);
+  const accessLog = createAccessLog(deps);
 
   const send = (res: ServerResponse, p: ResponseParts) => {
     const headers = p.headers;
@@ -169,6 +171,12 @@ export function createRawPaths(
     const put = method === 'PUT' ? plainPut(req) : undefined;
     if (put === false) return false;
     const requestId = requestIdFrom(header(req, 'x-request-id'));
+    if (accessLog) {
+      const started = performance.now();
+      res.once('close', () => {
+        accessLog(method, url, res.statusCode, started, requestId);
+      });
+    }
     if (put) write(req, res, key, requestId, put.condition);
     else read(req, res, key, requestId);
     return true;

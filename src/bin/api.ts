@@ -23,14 +23,9 @@ import {
   type Logger,
 } from '../core/index.ts';
 import { createAcceptAndEnqueue, createQueueHandles, jobOptions } from '../queue/index.ts';
-import {
-  closeClient,
-  createRedisClient,
-  memoryProbe,
-  type RedisClient,
-  waitReady,
-} from '../redis/index.ts';
+import { closeClient, createRedisClient, memoryProbe, type RedisClient } from '../redis/index.ts';
 import { guard, type Ledger } from '../store/index.ts';
+import { awaitRedis } from './redis-reachability.ts';
 import { createStores, enforcePartitionCount } from './stores.ts';
 
 /** How often the write admission reads both Redis' memory and the unfinished count. */
@@ -55,9 +50,17 @@ export async function startApi(
   lifecycle.register('redis', async () => {
     await Promise.all([closeClient(queueRedis), closeClient(kvRedis), closeClient(subRedis)]);
   });
-  const [q, d] = await Promise.all([waitReady(queueRedis, 5000), waitReady(kvRedis, 5000)]);
-  if (!q) logger.warn('queue Redis not reachable yet; serving anyway (writes answer 503)');
-  if (!d) logger.warn('data Redis not reachable yet; serving anyway (reads answer 503)');
+  await Promise.all([
+    awaitRedis(
+      queueRedis,
+      'queue',
+      urls.queueUrl,
+      5000,
+      logger,
+      'serving anyway (writes answer 503)',
+    ),
+    awaitRedis(kvRedis, 'data', urls.kvUrl, 5000, logger, 'serving anyway (reads answer 503)'),
+  ]);
 
   const { layout, ledger, records, deadLetters } = createStores(config, queueRedis, kvRedis);
   const queueLayout = await enforcePartitionCount(queueRedis, layout, 'queue', logger, lifecycle);
@@ -105,6 +108,7 @@ export async function startApi(
     keyBusyWaitMs: config.KEY_BUSY_WAIT_MS,
     waiter: createOpWaiter({ ledger, subscriber }),
     logger,
+    accessLog: config.ACCESS_LOG,
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
     readAfterWaitMs: config.READ_AFTER_WAIT_MS,
     docsEnabled: config.DOCS_ENABLED,

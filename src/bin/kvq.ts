@@ -5,10 +5,16 @@ import {
   createLifecycle,
   createLogger,
   loadConfig,
+  logFormatFor,
   requireRedisUrls,
 } from '../core/index.ts';
-import { REDIS_INSTALL_HINT, redisServerAvailable } from '../redis/index.ts';
-import { DEV_TOPOLOGIES, type DevTopology, MissingRedisError } from './dev.ts';
+import {
+  DEV_TOPOLOGIES,
+  type DevRedisSource,
+  type DevTopology,
+  preflightDev,
+  StartupError,
+} from './dev.ts';
 
 const USAGE = `usage: kvq <role>
        kvq dev [--topology standalone|cluster|sentinel]
@@ -55,16 +61,20 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
 
-  if (
-    role === 'dev' &&
-    (!config.QUEUE_REDIS_URL || !config.KV_REDIS_URL) &&
-    !redisServerAvailable()
-  ) {
-    process.stderr.write(`kvq: ${REDIS_INSTALL_HINT}\n`);
-    return 1;
+  // `kvq dev` checks its port and its Redis before it starts anything (one line if not).
+  let source: DevRedisSource | undefined;
+  if (role === 'dev') {
+    try {
+      source = await preflightDev(config, options);
+    } catch (err) {
+      if (!(err instanceof StartupError)) throw err;
+      process.stderr.write(`kvq: ${err.message}\n`);
+      return 1;
+    }
   }
 
-  const logger = createLogger(config.LOG_LEVEL, role);
+  const format = logFormatFor(config.LOG_FORMAT, process.stdout.isTTY);
+  const logger = createLogger(config.LOG_LEVEL, role, { format });
   const lifecycle = createLifecycle({ deadlineMs: config.SHUTDOWN_TIMEOUT_MS, logger });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -94,7 +104,9 @@ async function main(argv: string[]): Promise<number> {
       await startAutoscaler(config, config.QUEUE_REDIS_URL ?? '', logger, lifecycle);
     } else {
       const { startDev } = await import('./dev.ts');
-      const dev = await startDev(config, logger, lifecycle, options);
+      // On a terminal the dev loop logs a line per request unless ACCESS_LOG says otherwise.
+      const devConfig = { ...config, ACCESS_LOG: config.ACCESS_LOG ?? format === 'pretty' };
+      const dev = await startDev(devConfig, logger, lifecycle, { ...options, source });
       process.stdout.write(
         `\nkvq is running at ${dev.url}  (docs: ${dev.url}/docs)\n` +
           `  queue Redis ${dev.queueUrl}  data Redis ${dev.kvUrl}\n` +
@@ -103,9 +115,9 @@ async function main(argv: string[]): Promise<number> {
       );
     }
   } catch (err) {
-    if (err instanceof MissingRedisError) {
-      process.stderr.write(`kvq: ${err.message}\n`);
+    if (err instanceof StartupError || isAddressInUse(err)) {
       await lifecycle.shutdown('startup failed');
+      process.stderr.write(`kvq: ${startupLine(err, config, role)}\n`);
       return 1;
     }
     logger.fatal({ err }, 'startup failed');
@@ -113,6 +125,18 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   return -1; // keep running until a signal
+}
+
+function isAddressInUse(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+}
+
+/** One line for a start-up failure the user can fix. */
+function startupLine(err: unknown, config: Config, role: string): string {
+  if (err instanceof StartupError) return err.message;
+  const [name, port] =
+    role === 'worker' ? ['WORKER_HEALTH_PORT', config.WORKER_HEALTH_PORT] : ['PORT', config.PORT];
+  return `port ${String(port)} on ${config.HOST} is already in use; set ${name} to a free port`;
 }
 
 /** The options after the role (only `dev` takes any), or what is wrong with them. */

@@ -2,7 +2,7 @@ import type { Job, Worker } from 'bullmq';
 
 import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
 import { createJobSource, createPartitionWorkers } from '../queue/index.ts';
-import { closeClient, createRedisClient, waitReady } from '../redis/index.ts';
+import { closeClient, createRedisClient } from '../redis/index.ts';
 import {
   createProcessor,
   createReaper,
@@ -12,6 +12,7 @@ import {
   type ProcessResult,
 } from '../workers/index.ts';
 import { startHealthServer } from './health-server.ts';
+import { awaitRedis } from './redis-reachability.ts';
 import { createStores, enforcePartitionCount } from './stores.ts';
 
 export interface WorkerHandle {
@@ -32,7 +33,10 @@ export async function startWorker(
   lifecycle.register('redis', async () => {
     await Promise.all([closeClient(queueRedis), closeClient(kvRedis), closeClient(blocking)]);
   });
-  await Promise.all([waitReady(queueRedis, 5000), waitReady(kvRedis, 5000)]);
+  await Promise.all([
+    awaitRedis(queueRedis, 'queue', urls.queueUrl, 5000, logger, 'retrying'),
+    awaitRedis(kvRedis, 'data', urls.kvUrl, 5000, logger, 'retrying'),
+  ]);
 
   const { layout, ledger, records } = createStores(config, queueRedis, kvRedis);
   await enforcePartitionCount(queueRedis, layout, 'queue', logger, lifecycle);
@@ -111,6 +115,11 @@ export async function startWorker(
     // Stop fetching and let in-flight jobs finish; past the deadline, force so the process can
     // exit (the unfinished jobs are redelivered after the lock expires, and fencing makes that
     // harmless).
+    // With the queue Redis unreachable no job can finish (nor be handed back): do not wait.
+    if (blocking.status !== 'ready' || queueRedis.status !== 'ready') {
+      await consumers.close(true);
+      return;
+    }
     const graceful = consumers.close();
     const timeout = new Promise<'timeout'>((resolve) =>
       setTimeout(

@@ -7,7 +7,7 @@ describe('loadConfig', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       PORT: 8080,
-      HOST: '0.0.0.0',
+      HOST: '127.0.0.1',
       WORKER_CONCURRENCY: 64,
       MAX_KEY_BYTES: 512,
       MAX_VALUE_BYTES: 1048576,
@@ -75,6 +75,60 @@ describe('loadConfig', () => {
         expect(problems).toContain(name);
       }
     }
+  });
+
+  it.each([
+    ['PORT', 'abc', 'PORT: expected a port number, got "abc"'],
+    ['PORT', '70000', 'PORT: expected a port number, got "70000"'],
+    ['WORKER_HEALTH_PORT', '-1', 'WORKER_HEALTH_PORT: expected a port number, got "-1"'],
+    ['DEV_WORKERS', '1.5', 'DEV_WORKERS: expected an integer from 1 to 16, got "1.5"'],
+    [
+      'SHUTDOWN_TIMEOUT_MS',
+      '5s',
+      'SHUTDOWN_TIMEOUT_MS: expected an integer from 100 to 600000, got "5s"',
+    ],
+    [
+      'DOCS_ENABLED',
+      'maybe',
+      'DOCS_ENABLED: expected one of true, false, 1, 0, yes, no, got "maybe"',
+    ],
+    [
+      'LOG_LEVEL',
+      'loud',
+      'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+    ],
+    ['LOG_FORMAT', 'xml', 'LOG_FORMAT: expected pretty or json, got "xml"'],
+    ['QUEUE_NAME', 'a b', 'QUEUE_NAME: expected 1 to 64 of A-Z a-z 0-9 _ -, got "a b"'],
+    ['KV_REDIS_URL', 'http://x', 'KV_REDIS_URL: '],
+  ])('echoes the bad value of %s=%s', (name, value, expected) => {
+    try {
+      loadConfig({ [name]: value });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ConfigError).problems).toEqual([expect.stringContaining(expected)]);
+      expect((e as ConfigError).problems[0]).toContain(`got ${JSON.stringify(value)}`);
+    }
+  });
+
+  it('echoes a Redis URL with its password masked, and never a secret', () => {
+    try {
+      loadConfig({ QUEUE_REDIS_URL: 'redis://app:hunter2@h:99999', API_TOKENS: 'bad token' });
+      expect.unreachable();
+    } catch (e) {
+      const text = (e as Error).message;
+      expect(text).toContain('got "redis://app:***@h:99999"');
+      expect(text).not.toContain('hunter2');
+      expect(text).not.toContain('bad token');
+    }
+  });
+
+  it('takes LOG_FORMAT and ACCESS_LOG; unset, they are left to the role', () => {
+    expect(loadConfig({}).LOG_FORMAT).toBeUndefined();
+    expect(loadConfig({}).ACCESS_LOG).toBeUndefined();
+    expect(loadConfig({ LOG_FORMAT: 'json', ACCESS_LOG: 'yes' })).toMatchObject({
+      LOG_FORMAT: 'json',
+      ACCESS_LOG: true,
+    });
   });
 
   it('takes API_TOKENS as RFC 6750 b64tokens and names a bad one by position only', () => {

@@ -23,11 +23,25 @@ const redisUrl = z
 /** RFC 6750 b64token: what a client can send after `Bearer `. */
 const B64TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** An integer in [min, max]; every way to miss says the same thing, e.g. "expected an integer from 1 to 16". */
+const int = (
+  min: number,
+  max: number,
+  what = `an integer from ${String(min)} to ${String(max)}`,
+) => {
+  const error = `expected ${what}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+const port = () => int(0, 65535, 'a port number');
 
 const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], {
+    error: 'expected one of true, false, 1, 0, yes, no',
+  })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Values never echoed in a problem (secrets); a Redis URL is echoed with its password masked. */
+const SECRET = new Set(['API_TOKENS', 'SENTINEL_PASSWORD']);
 
 const schema = z.object({
   QUEUE_REDIS_URL: redisUrl.optional(),
@@ -37,8 +51,13 @@ const schema = z.object({
    * password inside such a URL is the Redis servers' (primary and replicas).
    */
   SENTINEL_PASSWORD: z.string().min(1).optional(),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  PORT: int(0, 65535).default(8080),
+  /**
+   * The address the API (and a worker's health port) listens on. Loopback by default, so that
+   * `kvq dev`, whose API has no tokens, is not reachable from the network; containers and the
+   * Kubernetes manifests set 0.0.0.0.
+   */
+  HOST: z.string().min(1, { error: 'expected an address to listen on' }).default('127.0.0.1'),
+  PORT: port().default(8080),
   /**
    * Jobs one worker process runs at a time, over all partitions: each partition's BullMQ worker
    * gets ceil(WORKER_CONCURRENCY / PARTITIONS).
@@ -89,11 +108,11 @@ const schema = z.object({
   READ_AFTER_WAIT_MS: int(0, 30_000).default(5000),
   QUEUE_NAME: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1 to 64 of A-Z a-z 0-9 _ -' })
     .default('kvq-ops'),
   KEY_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_:-]{1,64}$/)
+    .regex(/^[A-Za-z0-9_:-]{1,64}$/, { error: 'expected 1 to 64 of A-Z a-z 0-9 _ : -' })
     .default('kvq:'),
   /** `kvq autoscaler`: the worker Deployment it scales, and how. */
   AUTOSCALER_NAMESPACE: z.string().min(1).default('kvq'),
@@ -105,7 +124,21 @@ const schema = z.object({
   SCALE_DOWN_COOLDOWN_MS: int(0, 3_600_000).default(120_000),
   /** Set by Kubernetes in every pod: the autoscaler then uses its service account. */
   KUBERNETES_SERVICE_HOST: z.string().optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'expected one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  /**
+   * `pretty`: one readable line per entry; `json`: one JSON object per line (ISO times). Unset:
+   * pretty when stdout is a terminal, else JSON.
+   */
+  LOG_FORMAT: z.enum(['pretty', 'json'], { error: 'expected pretty or json' }).optional(),
+  /**
+   * One log line per HTTP request (time, method, path, status, ms). Unset: on in `kvq dev` with
+   * pretty logs, else only at LOG_LEVEL=debug.
+   */
+  ACCESS_LOG: bool.optional(),
   /** `kvq dev`: where the embedded redis-server children keep their data. */
   DEV_DATA_DIR: z.string().min(1).default('.kvq'),
   DEV_WORKERS: int(1, 16).default(1),
@@ -141,7 +174,7 @@ const schema = z.object({
         .filter((t) => t.length > 0),
     ),
   /** The worker's /healthz and /readyz port (0 = none, e.g. inside `kvq dev`). */
-  WORKER_HEALTH_PORT: int(0, 65535).default(8081),
+  WORKER_HEALTH_PORT: port().default(8081),
   /**
    * Writes get 503 QUEUE_FULL / DATA_FULL once that Redis' used_memory reaches this share of its
    * maxmemory (a Redis without maxmemory is never full by this test). The rest is headroom for
@@ -178,7 +211,13 @@ export function loadConfig(env: ConfigInput = process.env): Config {
   const parsed = schema.safeParse(picked);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+      parsed.error.issues.map((i) => {
+        const name = i.path.join('.') || '(root)';
+        const raw = typeof i.path[0] === 'string' ? picked[i.path[0]] : undefined;
+        return raw === undefined || SECRET.has(name)
+          ? `${name}: ${i.message}`
+          : `${name}: ${i.message}, got ${JSON.stringify(maskPassword(raw))}`;
+      }),
     );
   }
   const c = parsed.data;
@@ -190,6 +229,11 @@ export function loadConfig(env: ConfigInput = process.env): Config {
     ]);
   }
   return Object.freeze(c);
+}
+
+/** `redis://user:secret@h:1` -> `redis://user:***@h:1`: a URL is echoed, its password never. */
+function maskPassword(value: string): string {
+  return value.replace(/^([a-z+]+:\/\/[^:@/]*:)[^@]*@/i, '$1***@');
 }
 
 /** Config for a role that needs both Redis URLs. */

@@ -6,8 +6,9 @@ export type { DataKeys, KeyLayout, QueueKeys } from './keys.ts';
 export { dataKeys, keyLayout, queueKeys } from './keys.ts';
 export type { Lifecycle, ShutdownResult } from './lifecycle.ts';
 export { createLifecycle } from './lifecycle.ts';
-export type { Logger } from './logger.ts';
-export { createLogger } from './logger.ts';
+export { formatLogLine } from './log-format.ts';
+export type { LogFormat, Logger, LoggerOptions } from './logger.ts';
+export { createLogger, logFormatFor } from './logger.ts';
 export type { Condition, JobPayload, OpError, OpReceipt, OpStatus, OpType } from './ops.ts';
 export {
   conditionSchema,

@@ -6,6 +6,7 @@ export {
   type RedisTopology,
   RedisUrlError,
 } from '../core/index.ts';
+export { type ChildWatchdog, startChildWatchdog } from './child-watchdog.ts';
 export {
   type ClientKind,
   closeClient,
@@ -16,6 +17,14 @@ export {
   waitReady,
   watchStalls,
 } from './clients.ts';
+export {
+  CONTAINER_ENGINES,
+  ContainerStartError,
+  findContainerEngine,
+  REDIS_IMAGE,
+  type RedisContainer,
+  startRedisContainer,
+} from './container-redis.ts';
 export { type LocalCluster, type LocalClusterOptions, startRedisCluster } from './local-cluster.ts';
 export {
   type LocalSentinelSet,

@@ -64,6 +64,8 @@ export interface LocalClusterOptions {
   extraConfig?: string[];
   /** How long a primary may be unreachable before its replica takes over. */
   nodeTimeoutMs?: number;
+  /** Called with each node's pid as soon as it is spawned (see RedisServerOptions). */
+  onSpawn?: (pid: number) => void;
 }
 
 /** A Redis Cluster of `primaries` × (1 + `replicasPer`) nodes, built with `redis-cli --cluster`. */
@@ -74,6 +76,7 @@ export async function startRedisCluster(opts: LocalClusterOptions = {}): Promise
   const nodeOpts = (i: number): RedisServerOptions => ({
     dir: join(dir, `node-${String(i)}`),
     appendonly: false,
+    ...(opts.onSpawn === undefined ? {} : { onSpawn: opts.onSpawn }),
     extraArgs: [
       ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
       ...['--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 2000)],

@@ -53,6 +53,8 @@ export interface LocalSentinelSetOptions {
   password?: string;
   /** The Sentinels' own `requirepass` (what kvq's SENTINEL_PASSWORD is for); not in the URL. */
   sentinelPassword?: string;
+  /** Called with each process's pid as soon as it is spawned (see RedisServerOptions). */
+  onSpawn?: (pid: number) => void;
 }
 
 /** A primary, its replicas and a quorum of Sentinels (a majority) watching them. */
@@ -66,6 +68,7 @@ export async function startSentinelSet(
   const serverOpts = (i: number, replicaOf?: number): RedisServerOptions => ({
     dir: join(dir, `server-${String(i)}`),
     appendonly: false,
+    ...(opts.onSpawn === undefined ? {} : { onSpawn: opts.onSpawn }),
     ...(opts.password === undefined ? {} : { password: opts.password }),
     extraArgs: [
       ...(opts.password === undefined ? [] : ['--masterauth', opts.password]),
@@ -125,6 +128,7 @@ export async function startSentinelSet(
           dir: sdir,
           configFile: conf,
           appendonly: false,
+          ...(opts.onSpawn === undefined ? {} : { onSpawn: opts.onSpawn }),
           ...(opts.sentinelPassword === undefined ? {} : { password: opts.sentinelPassword }),
           extraArgs: ['--sentinel'],
         }),

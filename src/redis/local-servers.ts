@@ -49,6 +49,11 @@ export interface RedisServerOptions {
   password?: string;
   /** Extra redis-server arguments, e.g. `--cluster-enabled yes`, `--replicaof h p`, `--sentinel`. */
   extraArgs?: string[];
+  /**
+   * Called with the child's pid as soon as it is spawned, before it answers: a watchdog
+   * (child-watchdog.ts) can then end it even if this process dies during start-up.
+   */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface RedisServer {
@@ -136,7 +141,10 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
     ...(opts.password === undefined ? [] : ['--requirepass', opts.password]),
     ...(opts.extraArgs ?? []),
   ];
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  // Its own process group: a Ctrl-C in the terminal reaches only the parent, which stops its
+  // children once it no longer needs them (instead of draining against a dead Redis).
+  const child = spawn('redis-server', args, { stdio: 'ignore', detached: true });
+  if (child.pid !== undefined) opts.onSpawn?.(child.pid);
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   const spawnError = new Promise<never>((_, rej) => child.once('error', rej));
   const deadline = Date.now() + 10_000;

@@ -42,9 +42,9 @@ describe('kvq dev (what npm start runs)', () => {
       expect(put.status).toBe(201);
       const get = await fetch(`${url}/v1/keys/hello`);
       expect(((await get.json()) as { value: string }).value).toBe('world');
-      const pids = [...out().matchAll(/"pid":(\d+),"dir":"[^"]*"[^\n]*redis-server started/g)].map(
-        (m) => Number(m[1]),
-      );
+      const pids = [
+        ...out().matchAll(/"redisPid":(\d+),"dir":"[^"]*"[^\n]*redis-server started/g),
+      ].map((m) => Number(m[1]));
       expect(pids).toHaveLength(2);
       expect(pids.every(alive)).toBe(true);
 
