@@ -5,6 +5,7 @@
  * (in collection order, and each request alone).
  */
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 import { folders } from './requests.ts';
 import { prerequestScript, testScript } from './sandbox.ts';
@@ -88,45 +89,62 @@ Every request runs alone ("Send") as well as in a collection run, in any order: 
 
 Errors are \`application/problem+json\` (RFC 9457) with a \`code\` from one catalogue; each request's description says what it shows, which headers matter and what answer to expect.`;
 
-const collection = {
-  info: {
-    name: 'kvq',
-    description: DESCRIPTION,
-    schema: 'https://schema.getpostman.com/json/collection/v2.1.0/collection.json',
-  },
-  auth: { type: 'bearer', bearer: [{ key: 'token', value: '{{token}}', type: 'string' }] },
-  item: folders().map((f) => ({
-    name: f.name,
-    description: f.description,
-    item: f.items.map(item),
-  })),
-};
+/** The environment's variables; the collection description documents each. */
+export const ENVIRONMENT_VARIABLES = ['baseUrl', 'token', 'keyPrefix', 'deadLetterPrefix'] as const;
 
-const names = collection.item.flatMap((f) => [f.name, ...f.item.map((i) => i.name)]);
-const repeated = names.filter((n, i) => names.indexOf(n) !== i);
-if (repeated.length > 0) {
-  // newman --folder selects by name: names must be unique.
-  throw new Error(`names used twice: ${repeated.join(', ')}`);
+export function buildCollection() {
+  const collection = {
+    info: {
+      name: 'kvq',
+      description: DESCRIPTION,
+      schema: 'https://schema.getpostman.com/json/collection/v2.1.0/collection.json',
+    },
+    auth: { type: 'bearer', bearer: [{ key: 'token', value: '{{token}}', type: 'string' }] },
+    item: folders().map((f) => ({
+      name: f.name,
+      description: f.description,
+      item: f.items.map(item),
+    })),
+  };
+  const names = collection.item.flatMap((f) => [f.name, ...f.item.map((i) => i.name)]);
+  const repeated = names.filter((n, i) => names.indexOf(n) !== i);
+  if (repeated.length > 0) {
+    // newman's `folder` option selects by name: names must be unique.
+    throw new Error(`names used twice: ${repeated.join(', ')}`);
+  }
+  return collection;
 }
 
-const environment = {
-  name: 'kvq local',
-  values: [
-    { key: 'baseUrl', value: 'http://127.0.0.1:8080', type: 'default', enabled: true },
-    { key: 'token', value: '', type: 'secret', enabled: true },
-    { key: 'keyPrefix', value: 'postman/', type: 'default', enabled: true },
-    { key: 'deadLetterPrefix', value: 'postman-dlq/', type: 'default', enabled: true },
-  ],
-  _postman_variable_scope: 'environment',
-};
+export function buildEnvironment() {
+  const values: Record<(typeof ENVIRONMENT_VARIABLES)[number], [string, string]> = {
+    baseUrl: ['http://127.0.0.1:8080', 'default'],
+    token: ['', 'secret'],
+    keyPrefix: ['postman/', 'default'],
+    deadLetterPrefix: ['postman-dlq/', 'default'],
+  };
+  return {
+    name: 'kvq local',
+    values: ENVIRONMENT_VARIABLES.map((key) => ({
+      key,
+      value: values[key][0],
+      type: values[key][1],
+      enabled: true,
+    })),
+    _postman_variable_scope: 'environment',
+  };
+}
 
-const dir = new URL('./', import.meta.url);
-writeFileSync(
-  new URL('kvq.postman_collection.json', dir),
-  `${JSON.stringify(collection, null, 2)}\n`,
-);
-writeFileSync(
-  new URL('local.postman_environment.json', dir),
-  `${JSON.stringify(environment, null, 2)}\n`,
-);
-console.log(`wrote ${String(names.length - collection.item.length)} requests`);
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const collection = buildCollection();
+  const dir = new URL('./', import.meta.url);
+  writeFileSync(
+    new URL('kvq.postman_collection.json', dir),
+    `${JSON.stringify(collection, null, 2)}\n`,
+  );
+  writeFileSync(
+    new URL('local.postman_environment.json', dir),
+    `${JSON.stringify(buildEnvironment(), null, 2)}\n`,
+  );
+  const requests = collection.item.reduce((n, f) => n + f.item.length, 0);
+  console.log(`wrote ${String(requests)} requests`);
+}

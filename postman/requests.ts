@@ -163,10 +163,12 @@ function errorFolder(): Folder {
       {
         name: 'Missing token (401 when the server has tokens)',
         description:
-          'The same read without `Authorization`. When the server runs with `API_TOKENS`, every ' +
-          '`/v1` route needs `Authorization: Bearer <token>` and this answers **401** ' +
-          '`UNAUTHORIZED` with `WWW-Authenticate: Bearer`; without `API_TOKENS` (and an empty ' +
-          '`token` variable) it is an ordinary read of an absent key: **404** `KEY_NOT_FOUND`.',
+          'The same read without `Authorization`: with `API_TOKENS` set on the server, every ' +
+          '`/v1` route needs `Authorization: Bearer <token>` (the collection sends the `token` ' +
+          'variable; this request sends none).\n\nExpected: **401** `UNAUTHORIZED` with ' +
+          '`WWW-Authenticate: Bearer …` when the server has tokens (the `token` variable is set); ' +
+          'without `API_TOKENS` (empty `token`) an ordinary read of an absent key, **404** ' +
+          '`KEY_NOT_FOUND`.',
         method: 'GET',
         path: '/v1/keys/{{key}}',
         auth: false,
