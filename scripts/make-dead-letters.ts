@@ -12,7 +12,8 @@
  *     npm run postman:dead-letters [-- KEY…]
  *
  * Without keys it makes three under `postman-dlq/`, what the collection's "Dead letters" folder
- * takes for one run.
+ * takes for one run. Interrupted, it can leave the data Redis refusing writes: undo that with
+ * `redis-cli -u $KV_REDIS_URL CONFIG SET min-replicas-to-write 0`.
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';

@@ -20,13 +20,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import newman from 'newman';
+import type { CollectionDefinition, VariableScopeDefinition } from 'postman-collection';
 
 import { freePort, type RedisServer, startRedisServer } from '../src/redis/index.ts';
 import { makeDeadLetters } from './make-dead-letters.ts';
 import { waitReady } from './wait-ready.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const COLLECTION = join(root, 'postman/kvq.postman_collection.json');
+// Read once: newman would otherwise read and parse the file again for each of its runs.
+const collectionText: unknown = JSON.parse(
+  readFileSync(join(root, 'postman/kvq.postman_collection.json'), 'utf8'),
+);
+const collectionJson = collectionText as CollectionDefinition;
+/** The folders and requests, by name. */
+const outline = collectionText as { item: { name: string; item: { name: string }[] }[] };
+const environmentJson = JSON.parse(
+  readFileSync(join(root, 'postman/local.postman_environment.json'), 'utf8'),
+) as VariableScopeDefinition;
 const DEAD_LETTER_FOLDER = 'Dead letters';
 /** Dead letters the folder takes in collection order: one replayed, one discarded, one more. */
 const FULL_RUN_DEAD_LETTERS = 3;
@@ -46,8 +56,8 @@ function runNewman(
   return new Promise((resolve) => {
     newman.run(
       {
-        collection: COLLECTION,
-        environment: join(root, 'postman/local.postman_environment.json'),
+        collection: collectionJson,
+        environment: environmentJson,
         envVar: Object.entries({ baseUrl: t.baseUrl, token: t.token, ...vars }).map(
           ([key, value]) => ({ key, value }),
         ),
@@ -114,9 +124,7 @@ async function discardDeadLetters(t: Target, prefix: string): Promise<number> {
 }
 
 async function run(t: Target): Promise<number> {
-  const collection = JSON.parse(readFileSync(COLLECTION, 'utf8')) as {
-    item: { name: string; item: { name: string }[] }[];
-  };
+  const collection = outline;
   const runId = randomBytes(4).toString('hex');
   const keyPrefix = `postman/${runId}/`;
   const dlqBase = `postman-dlq/${runId}/`;
@@ -157,6 +165,7 @@ async function run(t: Target): Promise<number> {
     )),
   );
 
+  const aloneStarted = Date.now();
   console.log(`\n== each request alone (${String(isolated.length)} runs)`);
   for (const r of isolated) {
     const i = requests.indexOf(r);
@@ -169,6 +178,7 @@ async function run(t: Target): Promise<number> {
     for (const f of got) console.log(`       ${f}`);
     failures.push(...got.map((f) => `alone: ${f}`));
   }
+  console.log(`${String(isolated.length)} runs in ${String(Date.now() - aloneStarted)} ms`);
 
   console.log('\n== nothing left behind');
   const left = [...(await keysUnder(t, keyPrefix)), ...(await keysUnder(t, dlqBase))];
