@@ -19,14 +19,23 @@ const receiptStaysDead = [
 
 const MAKE_ONE =
   'No request can make a dead letter: kvq dead-letters an op only when a worker could not apply ' +
-  'it within its attempt budget (`JOB_ATTEMPTS`, backed off from `JOB_BACKOFF_MS`) and none of ' +
-  'its applies ran: the data Redis was down, full (`maxmemory`), or refused writes. Make some ' +
-  'on purpose as the README shows ("Make a dead letter on purpose": the data Redis refuses ' +
-  'writes for a moment, as a primary does when it lacks the replicas `min-replicas-to-write` ' +
-  'asks for), with keys under the `deadLetterPrefix` variable (default `postman-dlq/`). ' +
-  'Running this folder in order takes three of them (one replayed, one discarded, the rest ' +
-  'replayed by "Replay all"); each request alone takes one. Without one, a request fails with ' +
-  'a message saying so.';
+  'it within its attempt budget (`JOB_ATTEMPTS` tries, backed off from `JOB_BACKOFF_MS`) and ' +
+  'none of its applies ran: the data Redis was down, full, or refused writes. To make some on ' +
+  'purpose, have the data Redis refuse writes for a moment (what a primary does when it lacks ' +
+  'the replicas `min-replicas-to-write` asks for) and write keys under `deadLetterPrefix` ' +
+  'meanwhile: `redis-cli -u <data Redis URL> CONFIG SET min-replicas-to-write 1`, a few ' +
+  '`PUT /v1/keys/postman-dlq/…`, wait until their receipts say `dead` (`GET /v1/ops/{id}` with ' +
+  '`Prefer: wait=30`; an attempt against a refusing data Redis takes seconds, so start kvq ' +
+  'with `JOB_ATTEMPTS=2` rather than the default 8), then `CONFIG SET min-replicas-to-write 0`. ' +
+  'From a checkout, ' +
+  '`KV_REDIS_URL=<data Redis URL> npm run postman:dead-letters` does all of that; the README ' +
+  '("Make a dead letter on purpose") has the commands for `kvq dev`.\n\n' +
+  'Running this folder in order takes three dead letters (one replayed, one discarded, the ' +
+  'rest replayed by "Replay all"); each request alone takes one. Without one, a request fails ' +
+  'with a message saying so and is not sent.';
+
+const NEEDS_ONE =
+  "Needs a dead letter under `deadLetterPrefix`; the folder's description says how to make one.";
 
 export function deadLetterFolder(): Folder {
   return {
@@ -47,7 +56,7 @@ export function deadLetterFolder(): Folder {
           '`nextCursor` as `cursor` for the next page.\n\nExpected: **200** `{items: [{id, key, ' +
           'type, version, attempts, acceptedAt, failedAt, error: {code, message}}], nextCursor}` ' +
           'including a dead letter under `deadLetterPrefix`.\n\n' +
-          MAKE_ONE,
+          NEEDS_ONE,
         method: 'GET',
         path: '/v1/dlq?limit=100',
         helpers: ['deadLetters'],
@@ -73,7 +82,7 @@ export function deadLetterFolder(): Folder {
           'died. The op\'s receipt (`GET /v1/ops/{opId}`) says `status: "dead"` with the same ' +
           'error.\n\nExpected: **200** with `op: {key, type, version, value, …}` and ' +
           '`error.code` (e.g. `DATA_UNAVAILABLE`).\n\n' +
-          MAKE_ONE,
+          NEEDS_ONE,
         method: 'GET',
         path: '/v1/dlq/{{deadOpId}}',
         helpers: ['deadLetters'],
@@ -98,8 +107,9 @@ export function deadLetterFolder(): Folder {
               opId: deadLetterSummary.id,
               key: deadLetterSummary.key,
               type: 'put',
+              value: { note: 'never applied: the data Redis refused it' },
               version: 1,
-              value: 'never applied',
+              acceptedAt: 1795384800000,
             },
           },
         },
@@ -114,7 +124,7 @@ export function deadLetterFolder(): Folder {
           "new op's receipt; polled, it is `applied` with `replayOf`. The entry is gone (404), " +
           "the dead op's receipt stays `dead`, and the key holds the replayed value (the test " +
           'script deletes it).\n\n' +
-          MAKE_ONE,
+          NEEDS_ONE,
         method: 'POST',
         path: '/v1/dlq/{{deadOpId}}/retry',
         helpers: ['deadLetters'],
@@ -156,7 +166,7 @@ export function deadLetterFolder(): Folder {
           '`DELETE /v1/dlq/{opId}`: drops the entry without replaying it.\n\nExpected: **204**; ' +
           "the entry then answers 404, the op's receipt stays `dead`, and its key was never " +
           'written.\n\n' +
-          MAKE_ONE,
+          NEEDS_ONE,
         method: 'DELETE',
         path: '/v1/dlq/{{deadOpId}}',
         helpers: ['deadLetters'],
@@ -180,7 +190,7 @@ export function deadLetterFolder(): Folder {
           'skipped.\n\nExpected: **200** `{retried, skipped}` with every entry under ' +
           '`deadLetterPrefix` retried; none is left, and the replayed keys appear (the test ' +
           'script deletes them).\n\n' +
-          MAKE_ONE,
+          NEEDS_ONE,
         method: 'POST',
         path: '/v1/dlq/retry?prefix={{deadLetterPrefix}}',
         helpers: ['deadLetters'],
