@@ -122,6 +122,8 @@ describe('traffic, worker stopped: writes stay pending', () => {
       const again = await send(method, path, { body, headers });
       expect(first.status, `${opId}: ${JSON.stringify(first.body)}`).toBe(202);
       expect(again.body.op.id).toBe(first.body.op.id);
+      // POST /v1/keys is recorded as what it is: a create.
+      expect(first.body.op.type).toBe(method === 'POST' ? 'create' : 'put');
       const other = await send(method, path, { body: { ...body, value: 2 }, headers });
       expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
       honoured.add(`${opId} idempotency-key`);

@@ -45,7 +45,8 @@ function headOf(get: Operation): Operation {
     delete rest.content;
     responses[status] = rest;
   }
-  const id = get.operationId ?? '';
+  // getKey -> headKey, listKeys -> headListKeys.
+  const id = (get.operationId ?? '').replace(/^get(?=[A-Z])/, '');
   return {
     ...get,
     operationId: `head${id.charAt(0).toUpperCase()}${id.slice(1)}`,
