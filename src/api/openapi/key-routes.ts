@@ -42,7 +42,12 @@ const endedWithoutEffect = {
 
 const waitedRecord = (what: string, created: boolean) => ({
   description: `prefer: wait — ${what}: the record, with the op that wrote it`,
-  headers: responseHeaders({ etag: true, 'preference-applied': true, location: created }),
+  headers: responseHeaders({
+    etag: true,
+    'preference-applied': true,
+    // A new key: where it is.
+    ...(created ? { location: true } : {}),
+  }),
   content: { 'application/json': { schema: record, example: ex.recordAfterWait } },
 });
 
