@@ -63,7 +63,7 @@ describe('memory', () => {
     const e = await refusal(admission.check());
     expect(e?.code).toBe('QUEUE_FULL');
     expect(e?.status).toBe(503);
-    expect(e?.headers['Retry-After']).toBe('5');
+    expect(e?.headers['retry-after']).toBe('5');
   });
 
   it('counts the bytes let in since the last reading: a burst of large values stops at the limit', async () => {
@@ -141,7 +141,7 @@ describe('backlog', () => {
     );
     expect(results.filter((r) => r === undefined)).toHaveLength(40);
     expect(results.filter((r) => r?.code === 'BACKLOG_FULL')).toHaveLength(60);
-    expect(results.find((r) => r)?.headers['Retry-After']).toBe('2');
+    expect(results.find((r) => r)?.headers['retry-after']).toBe('2');
   });
 
   it('reads the count again before refusing, so writes resume as soon as ops finish', async () => {
@@ -170,7 +170,7 @@ describe('backlog', () => {
     state.fail.add('count');
     const e = await refusal(admission.check());
     expect(e?.code).toBe('QUEUE_UNAVAILABLE');
-    expect(e?.headers['Retry-After']).toBe('1');
+    expect(e?.headers['retry-after']).toBe('1');
   });
 
   it('MAX_BACKLOG=0 is no limit and never counts', async () => {

@@ -88,7 +88,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     throw new AppError(
       code,
       `the ${which} Redis uses ${mb(seen.reading.used)}; writes stop at ${mb(limit)}; retry later`,
-      { headers: { 'Retry-After': '5' } },
+      { headers: { 'retry-after': '5' } },
     );
   }
 
@@ -113,7 +113,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       } catch (err) {
         throw new AppError('QUEUE_UNAVAILABLE', `queue Redis: ${(err as Error).message}`, {
           cause: err,
-          headers: { 'Retry-After': '1' },
+          headers: { 'retry-after': '1' },
         });
       }
       const n = unfinished + admittedSince;
@@ -121,7 +121,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         throw new AppError(
           'BACKLOG_FULL',
           `${String(n)} writes are unfinished (limit ${String(deps.maxBacklog)}); retry shortly`,
-          { headers: { 'Retry-After': '2' } },
+          { headers: { 'retry-after': '2' } },
         );
       }
     }

@@ -1,11 +1,12 @@
-import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 
 import type { ApiDeps } from './deps.ts';
 import { createAccessLog } from './middleware/access-log.ts';
 import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
 import { bearerTokens, requestContext } from './middleware/request-context.ts';
+import { registerDocumentComponents } from './openapi/document.ts';
 import { registerDeadLetterRoutes } from './routes/dead-letters.ts';
+import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerKeyRoutes } from './routes/keys.ts';
 import { registerOpRoutes } from './routes/ops.ts';
@@ -33,25 +34,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   registerOpRoutes(app, deps);
   registerDeadLetterRoutes(app, deps);
 
-  const document = () => {
-    const doc = app.getOpenAPI31Document({
-      openapi: '3.1.0',
-      info: {
-        title: 'kvq',
-        version: '1',
-        description:
-          'Queued key-value service: writes are accepted (202) with a per-key version and applied ' +
-          'by workers with version fencing; reads come from the data Redis.',
-      },
-    });
-    // `{key{.+}}` is Hono's syntax for a key that may contain "/"; OpenAPI calls it `{key}`.
-    const paths: Record<string, unknown> = {};
-    for (const [p, item] of Object.entries(doc.paths ?? {}))
-      paths[p.replace('{key{.+}}', '{key}')] = item;
-    return { ...doc, paths };
-  };
-  app.get('/openapi.json', (c) => c.json(document()));
-  if (deps.docsEnabled) app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'kvq API' }));
+  registerDocsRoutes(app, deps.docsEnabled);
+  registerDocumentComponents(app);
 
   app.notFound(notFound);
   app.onError(createErrorHandler(deps.logger));

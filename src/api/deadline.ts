@@ -24,7 +24,7 @@ export function beforeDeadline<T>(
         const store = code === 'QUEUE_UNAVAILABLE' ? 'queue' : 'data';
         reject(
           new AppError(code, `${store} Redis did not answer in time (${what})`, {
-            headers: { 'Retry-After': '1' },
+            headers: { 'retry-after': '1' },
           }),
         );
       },

@@ -5,4 +5,4 @@ export type { ApiDeps } from './deps.ts';
 export type { OpWaiter, Subscriber } from './op-waiter.ts';
 export { createOpWaiter } from './op-waiter.ts';
 export { rawProblemResponse, requestErrorResponse } from './problem.ts';
-export { createRawPaths } from './raw-paths.ts';
+export { createRawPaths, RAW_ROUTES } from './raw-paths.ts';

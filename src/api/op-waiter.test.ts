@@ -66,7 +66,7 @@ describe('a wait settles within its time plus WAIT_GRACE_MS whatever Redis does'
     const [r, ms] = await settle(waiter.wait('op1', 200));
     expect(r).toBeInstanceOf(AppError);
     expect((r as AppError).code).toBe('QUEUE_UNAVAILABLE');
-    expect((r as AppError).headers).toMatchObject({ 'Retry-After': '1' });
+    expect((r as AppError).headers).toMatchObject({ 'retry-after': '1' });
     expect(ms).toBeLessThan(200 + WAIT_GRACE_MS + SLOP_MS);
   });
 

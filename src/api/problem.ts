@@ -22,11 +22,11 @@ export function problemParts(
   };
   if (err.errors) body.errors = err.errors;
   const headers: Record<string, string> = {
-    'Content-Type': 'application/problem+json',
-    'X-Request-Id': requestId,
+    'content-type': 'application/problem+json',
+    'x-request-id': requestId,
     ...err.headers,
   };
-  if (err.status === 503 && !headers['Retry-After']) headers['Retry-After'] = '1';
+  if (err.status === 503 && !headers['retry-after']) headers['retry-after'] = '1';
   return { status: err.status, headers, body: JSON.stringify(body) };
 }
 
@@ -58,7 +58,7 @@ export function rawProblemResponse(parserCode: string | undefined): string {
     requestId: '',
   });
   return (
-    `HTTP/1.1 ${String(status)} ${title}\r\nContent-Type: application/problem+json\r\n` +
+    `HTTP/1.1 ${String(status)} ${title}\r\ncontent-type: application/problem+json\r\n` +
     `Content-Length: ${String(Buffer.byteLength(body))}\r\nConnection: close\r\n\r\n${body}`
   );
 }
@@ -76,6 +76,6 @@ export function requestErrorResponse(): Response {
   });
   return new Response(body, {
     status: 400,
-    headers: { 'Content-Type': 'application/problem+json' },
+    headers: { 'content-type': 'application/problem+json' },
   });
 }

@@ -26,6 +26,13 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
 };
 
 const KEY_PREFIX = '/v1/keys/';
+
+/** The routes this lane takes (the check below says which requests); Hono serves them too. */
+export const RAW_ROUTES = [
+  { method: 'GET', path: '/v1/keys/{key}' },
+  { method: 'PUT', path: '/v1/keys/{key}' },
+] as const;
+
 /**
  * Request targets taken here: a key path of visible ASCII without query, fragment or backslash,
  * with a plain Host. Anything else goes to Hono, whose Node adapter rejects odd hosts and targets.
@@ -59,6 +66,8 @@ export function createRawPaths(
 
   const send = (res: ServerResponse, p: ResponseParts) => {
     const headers = p.headers;
+    // Framing, spelt as Node's own HTTP writer spells it (and does on the Hono path); the
+    // headers kvq decides are lowercase.
     if (p.body !== null) headers['Content-Length'] = String(Buffer.byteLength(p.body));
     res.writeHead(p.status, headers);
     res.end(p.body ?? undefined);

@@ -47,7 +47,7 @@ export function sendParts(c: Context, p: ResponseParts): Response {
 
 const json = (body: string, status: number, headers: Record<string, string>): ResponseParts => ({
   status,
-  headers: { 'Content-Type': 'application/json', ...headers },
+  headers: { 'content-type': 'application/json', ...headers },
   body,
 });
 
@@ -63,9 +63,9 @@ export function readResponse(
   if (!rec) throw new AppError('KEY_NOT_FOUND', 'key does not exist');
   const etag = `"${String(rec.version)}"`;
   if (etagMatches(ifNoneMatch, rec.version)) {
-    return { status: 304, headers: { ETag: etag, 'X-Request-Id': requestId }, body: null };
+    return { status: 304, headers: { etag, 'x-request-id': requestId }, body: null };
   }
-  return json(recordJson(rec), 200, { ETag: etag, 'X-Request-Id': requestId });
+  return json(recordJson(rec), 200, { etag, 'x-request-id': requestId });
 }
 
 /**
@@ -77,11 +77,11 @@ export function writeResponse(
   r: StoredReceipt,
   opts: { valueJson?: string | undefined; waited?: number | undefined; requestId: string },
 ): ResponseParts {
-  const headers: Record<string, string> = { 'X-Request-Id': opts.requestId };
-  if (opts.waited !== undefined) headers['Preference-Applied'] = `wait=${String(opts.waited)}`;
+  const headers: Record<string, string> = { 'x-request-id': opts.requestId };
+  if (opts.waited !== undefined) headers['preference-applied'] = `wait=${String(opts.waited)}`;
   const envelope = JSON.stringify({ op: publicReceipt(r) });
   if (!isTerminal(r.status) || opts.waited === undefined) {
-    headers.Location = opUrl(r.id);
+    headers.location = opUrl(r.id);
     return json(envelope, 202, headers);
   }
   if (r.status === 'applied' && r.type === 'delete') {
@@ -96,8 +96,8 @@ export function writeResponse(
       updatedAt: r.appliedAtMs,
       expiresAt: r.expiresAtMs,
     };
-    headers.ETag = `"${String(r.version)}"`;
-    if (r.created) headers.Location = keyUrl(r.key);
+    headers.etag = `"${String(r.version)}"`;
+    if (r.created) headers.location = keyUrl(r.key);
     return json(
       recordJson(rec, `,"op":${JSON.stringify(publicReceipt(r))}`),
       r.created ? 201 : 200,

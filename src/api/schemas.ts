@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 
-import { OP_STATUSES, OP_TYPES } from '../core/index.ts';
+import { conditionSchema, OP_STATUSES, OP_TYPES } from '../core/index.ts';
+import * as ex from './openapi/examples.ts';
 
 /**
  * Zod schemas shared by request validation and the OpenAPI document: what is documented is
@@ -23,7 +24,7 @@ export const ttlSeconds = z
 
 export const putBody = z
   .strictObject({ value: jsonValue, ttlSeconds: ttlSeconds.optional() })
-  .openapi('PutBody');
+  .openapi('PutBody', { example: ex.putBody });
 
 export const createBody = z
   .strictObject({
@@ -31,7 +32,7 @@ export const createBody = z
     value: jsonValue,
     ttlSeconds: ttlSeconds.optional(),
   })
-  .openapi('CreateBody');
+  .openapi('CreateBody', { example: ex.createBody });
 
 export const keyParam = z.object({
   key: z
@@ -40,7 +41,7 @@ export const keyParam = z.object({
     .openapi({
       param: { name: 'key', in: 'path' },
       description: 'The key, URL-encoded; it may contain "/".',
-      example: 'users/42',
+      example: ex.KEY,
     }),
 });
 
@@ -48,10 +49,22 @@ export const opIdParam = z.object({
   id: z
     .string()
     .min(1)
-    .openapi({ param: { name: 'id', in: 'path' } }),
+    .openapi({
+      param: { name: 'id', in: 'path' },
+      description: 'The op id, from a write answer (op.id or its location header).',
+      example: ex.OP_ID,
+    }),
 });
 
-export const opError = z.object({ code: z.string(), message: z.string() }).openapi('OpError');
+export const opError = z
+  .object({
+    code: z.string().openapi({
+      description:
+        'A catalogue code (e.g. PRECONDITION_FAILED, KEY_EXISTS, OP_EXPIRED, VERSION_REISSUED) or a worker outcome (RETRIES_EXHAUSTED, JOB_LOST)',
+    }),
+    message: z.string(),
+  })
+  .openapi('OpError');
 
 export const opReceipt = z
   .object({
@@ -71,9 +84,15 @@ export const opReceipt = z
     expiresAt: z.string().optional().openapi({ description: 'An applied put with a TTL' }),
     replayOf: z.string().optional().openapi({ description: 'A dead-letter replay: the dead op' }),
   })
-  .openapi('OpReceipt');
+  .openapi('OpReceipt', {
+    description:
+      'A write receipt. `type` is what was written: put (PUT), create (POST /v1/keys) or delete.',
+    example: ex.appliedReceipt,
+  });
 
-export const opEnvelope = z.object({ op: opReceipt }).openapi('OpEnvelope');
+export const opEnvelope = z
+  .object({ op: opReceipt })
+  .openapi('OpEnvelope', { example: { op: ex.queuedReceipt } });
 
 export const record = z
   .object({
@@ -83,13 +102,19 @@ export const record = z
     createdAt: z.string(),
     updatedAt: z.string(),
     expiresAt: z.string().nullable(),
+    op: opReceipt.optional().openapi({
+      description: 'Only in the answer to a write with prefer: wait: the receipt of that write',
+    }),
   })
-  .openapi('Record');
+  .openapi('Record', { example: ex.record });
 
 export const listQuery = z.object({
   prefix: z.string().optional().openapi({ description: 'Only keys starting with this.' }),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().optional().openapi({ description: 'nextCursor from the previous page.' }),
+  cursor: z
+    .string()
+    .optional()
+    .openapi({ description: 'nextCursor from the previous page.', example: ex.keyList.nextCursor }),
 });
 
 export const listResult = z
@@ -104,21 +129,21 @@ export const listResult = z
     ),
     nextCursor: z.string().nullable(),
   })
-  .openapi('KeyList');
+  .openapi('KeyList', { example: ex.keyList });
 
 export const readQuery = z.object({
-  after: z
-    .string()
-    .min(1)
-    .optional()
-    .openapi({ description: 'Op id: wait (bounded) until that op is terminal, then read.' }),
+  after: z.string().min(1).optional().openapi({
+    description:
+      'Op id: wait (prefer: wait=N, else READ_AFTER_WAIT_MS) until that op is terminal, then read; 503 OP_PENDING if it is not.',
+    example: ex.OP_ID,
+  }),
 });
 
 export const problem = z
   .object({
     type: z.string(),
     title: z.string(),
-    status: z.number().int(),
+    status: z.number().int().min(400).max(599),
     detail: z.string(),
     code: z.string(),
     requestId: z.string(),
@@ -137,21 +162,72 @@ export const problem = z
       .string()
       .optional()
       .openapi({ description: 'A failed condition: when it was decided (data Redis clock)' }),
+    opId: z.string().optional().openapi({
+      description: 'WRITE_NOT_REPLICATED: the op whose outcome is unknown (read it, or retry)',
+    }),
+    op: opReceipt.optional().openapi({
+      description: 'A failed condition answered after prefer: wait: the failed op',
+    }),
   })
-  .openapi('Problem');
+  .openapi('Problem', {
+    description:
+      'RFC 9457 problem details. Each response lists the codes (and so the status) it can carry.',
+  });
 
 export const health = z
   .object({
-    status: z.string(),
-    checks: z.record(z.string(), z.string()).optional(),
+    status: z.enum(['ok', 'ready', 'not ready']),
+    checks: z
+      .object({
+        queueRedis: z.enum(['up', 'down']),
+        dataRedis: z.enum(['up', 'down']),
+        lifecycle: z.enum(['running', 'stopping']),
+      })
+      .optional(),
   })
-  .openapi('Health');
+  .openapi('Health', {
+    example: {
+      status: 'ready',
+      checks: { queueRedis: 'up', dataRedis: 'up', lifecycle: 'running' },
+    },
+  });
 
-/** OpenAPI response entries: a problem+json body for each listed status. */
-export const problemResponses = (...statuses: number[]) =>
-  Object.fromEntries(
-    statuses.map((s) => [
-      s,
-      { description: 'Problem', content: { 'application/problem+json': { schema: problem } } },
-    ]),
-  );
+/** A dead-lettered op, named and formatted as receipts are (GET /v1/ops/{id}); no value. */
+export const deadLetter = z
+  .object({
+    id: z.string().openapi({ description: 'The dead op' }),
+    key: z.string(),
+    type: z.enum(OP_TYPES).nullable().openapi({ description: 'Null for a malformed job' }),
+    version: z.number().int().nullable(),
+    attempts: z.number().int(),
+    acceptedAt: z.string().nullable().openapi({ description: 'ISO 8601' }),
+    failedAt: z.string().openapi({ description: 'ISO 8601' }),
+    error: opError,
+  })
+  .openapi('DeadLetter', { example: ex.deadLetter });
+
+/** The write a dead letter holds, as a replay would send it again. */
+export const deadLetterOp = z
+  .object({
+    id: z.string(),
+    key: z.string(),
+    type: z.enum(OP_TYPES),
+    version: z.number().int().nullable(),
+    value: jsonValue.optional().openapi({ description: 'A put or create: the value' }),
+    ttlSeconds: z.number().int().optional(),
+    condition: conditionSchema.optional().openapi({
+      description: 'The write condition: absent (if-none-match: *), exists (if-match: *), version',
+    }),
+    acceptedAt: z.string().nullable().openapi({ description: 'ISO 8601' }),
+  })
+  .openapi('DeadLetterOp');
+
+export const deadLetterWithOp = deadLetter
+  .extend({
+    op: deadLetterOp.nullable().openapi({ description: 'Null when the job was malformed' }),
+  })
+  .openapi('DeadLetterWithOp', { example: ex.deadLetterWithOp });
+
+export const deadLetterPage = z
+  .object({ items: z.array(deadLetter), nextCursor: z.string().nullable() })
+  .openapi('DeadLetterPage', { example: { items: [ex.deadLetter], nextCursor: null } });

@@ -134,7 +134,7 @@ async function acceptConditional(
       throw new AppError(
         'KEY_BUSY',
         `writes to this key are still pending after ${String(deps.keyBusyWaitMs)} ms; a conditional write, create or delete is decided once they have landed`,
-        { headers: { 'Retry-After': '1' } },
+        { headers: { 'retry-after': '1' } },
       );
     }
     await sleep(pause);
@@ -207,7 +207,7 @@ export async function submitWrite(
 ): Promise<ResponseParts> {
   if (deps.isShuttingDown()) {
     throw new AppError('SHUTTING_DOWN', 'this instance is shutting down; retry', {
-      headers: { 'Retry-After': '1' },
+      headers: { 'retry-after': '1' },
     });
   }
   // POST /v1/keys: a put that requires the key to be absent, recorded as a create.
@@ -258,7 +258,7 @@ export async function submitWrite(
       throw new AppError(
         'WRITE_NOT_REPLICATED',
         `op ${id} is on the queue Redis primary, but its replicas have not confirmed it: retry with the same Idempotency-Key`,
-        { headers: { 'Retry-After': '1' }, extensions: { opId: id } },
+        { headers: { 'retry-after': '1' }, extensions: { opId: id } },
       );
     }
     if (r.status === 'queued') {

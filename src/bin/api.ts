@@ -195,7 +195,7 @@ function layoutVerified(
         new AppError(
           'QUEUE_UNAVAILABLE',
           'the partition count of the queue and data Redis is not verified yet; retry',
-          { headers: { 'Retry-After': '1' } },
+          { headers: { 'retry-after': '1' } },
         ),
       );
     }

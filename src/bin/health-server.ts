@@ -25,7 +25,7 @@ export async function startHealthServer(opts: {
     }
     const ok = path === '/healthz' || (path === '/readyz' && opts.ready());
     const known = path === '/healthz' || path === '/readyz';
-    res.writeHead(known ? (ok ? 200 : 503) : 404, { 'Content-Type': 'application/json' });
+    res.writeHead(known ? (ok ? 200 : 503) : 404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ status: known ? (ok ? 'ok' : 'not ready') : 'not found' }));
   });
   await new Promise<void>((resolve, reject) => {
@@ -59,11 +59,11 @@ async function serveBacklog(res: ServerResponse, read: () => Promise<number>): P
       }),
     ]);
     if (!Number.isFinite(backlog) || backlog < 0) throw new Error(`not a backlog: ${backlog}`);
-    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ backlog }));
   } catch (err) {
     const { status, title } = ERRORS.QUEUE_UNAVAILABLE;
-    res.writeHead(status, { 'Content-Type': 'application/problem+json', 'Retry-After': '1' });
+    res.writeHead(status, { 'content-type': 'application/problem+json', 'retry-after': '1' });
     res.end(
       JSON.stringify({
         type: 'https://kvq.dev/problems/queue-unavailable',

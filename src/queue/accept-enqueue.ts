@@ -100,6 +100,6 @@ function notReplicated(opId: string, cause?: unknown): AppError {
   return new AppError(
     'WRITE_NOT_REPLICATED',
     `op ${opId} was accepted by the queue Redis primary, but its replicas did not confirm it in time: it may or may not take effect; retry with the same Idempotency-Key, or read the op`,
-    { cause, headers: { 'Retry-After': '1' }, extensions: { opId } },
+    { cause, headers: { 'retry-after': '1' }, extensions: { opId } },
   );
 }

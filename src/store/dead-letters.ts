@@ -155,7 +155,7 @@ export function createDeadLetters(deps: {
       if (err) {
         throw new AppError('QUEUE_UNAVAILABLE', `queue Redis: dead letter ${id}: ${err.message}`, {
           cause: err,
-          headers: { 'Retry-After': '1' },
+          headers: { 'retry-after': '1' },
         });
       }
       const values = row;

@@ -15,13 +15,13 @@ export function unavailable(err: unknown, code: UnavailableCode): unknown {
   if (isOutOfMemory(err)) {
     return new AppError(FULL[code], `${which} Redis is full: ${(err as Error).message}`, {
       cause: err,
-      headers: { 'Retry-After': '5' },
+      headers: { 'retry-after': '5' },
     });
   }
   if (!isTransient(err)) return err;
   return new AppError(code, `${which} Redis: ${(err as Error).message}`, {
     cause: err,
-    headers: { 'Retry-After': '1' },
+    headers: { 'retry-after': '1' },
   });
 }
 

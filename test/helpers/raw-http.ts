@@ -3,6 +3,8 @@ import { connect } from 'node:net';
 export interface RawResponse {
   status: number;
   headers: Record<string, string>;
+  /** Header names as they came over the wire, in order. */
+  names: string[];
   body: Buffer;
 }
 
@@ -52,11 +54,15 @@ function parse(buf: Buffer): RawResponse | null {
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(head[0] ?? '');
   if (!m) return null;
   const headers: Record<string, string> = {};
+  const names: string[] = [];
   for (const line of head.slice(1)) {
     const i = line.indexOf(':');
-    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    if (i <= 0) continue;
+    const name = line.slice(0, i).trim();
+    names.push(name);
+    headers[name.toLowerCase()] = line.slice(i + 1).trim();
   }
-  return { status: Number(m[1]), headers, body: buf.subarray(end + 4) };
+  return { status: Number(m[1]), headers, names, body: buf.subarray(end + 4) };
 }
 
 export function buildRequest(

@@ -86,7 +86,7 @@ it('a stalled primary fails its commands within the stall bound, as a 503', asyn
     expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 1.25 + 1000);
     expect(unavailable(err, 'DATA_UNAVAILABLE')).toMatchObject({
       status: 503,
-      headers: { 'Retry-After': '1' },
+      headers: { 'retry-after': '1' },
     });
   } finally {
     node.child.kill('SIGCONT');

@@ -63,7 +63,7 @@ async function writeUntilAccepted(key: string, value: string): Promise<unknown[]
     expect(isTransient(e), String(e)).toBe(true);
     expect(unavailable(e, 'DATA_UNAVAILABLE')).toMatchObject({
       status: 503,
-      headers: { 'Retry-After': '1' },
+      headers: { 'retry-after': '1' },
     });
   }
   return failures;

@@ -35,10 +35,39 @@ it('serves an OpenAPI 3.1 document generated from the route schemas', async () =
   expect(r.body.components.schemas.PutBody.required).toContain('value');
 });
 
-it('serves a docs UI at /docs', async () => {
-  const r = await call(s.url, 'GET', '/docs');
-  expect(r.status).toBe(200);
-  expect(r.text).toContain('/openapi.json');
+it('serves Swagger UI at /docs from kvq itself: no other origin is named', async () => {
+  const page = await call(s.url, 'GET', '/docs');
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+  const assets = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+  expect(assets.sort()).toEqual([
+    '/docs/docs.js',
+    '/docs/favicon-32x32.png',
+    '/docs/swagger-ui-bundle.js',
+    '/docs/swagger-ui.css',
+  ]);
+  const version = (await import('swagger-ui-dist/package.json', { with: { type: 'json' } })).default
+    .version;
+  const pinned = (await import('../../package.json', { with: { type: 'json' } })).default
+    .dependencies['swagger-ui-dist'];
+  expect(pinned).toBe(version);
+  for (const asset of assets) {
+    const r = await fetch(s.url + asset);
+    expect(r.status, asset).toBe(200);
+    expect((await r.arrayBuffer()).byteLength, asset).toBeGreaterThan(100);
+  }
+  const init = await call(s.url, 'GET', '/docs/docs.js');
+  expect(init.headers.get('content-type')).toMatch(/^text\/javascript/);
+  expect(page.text).toContain('data-url="/openapi.json"');
+  expect(init.text).toContain('.dataset.url');
+  expect(init.text).toContain('validatorUrl: null');
+  for (const text of [page.text, init.text]) expect(text).not.toMatch(/https?:\/\//);
+});
+
+it('GET / redirects to the docs (302: DOCS_ENABLED can turn them off)', async () => {
+  const r = await fetch(`${s.url}/`, { redirect: 'manual' });
+  expect(r.status).toBe(302);
+  expect(r.headers.get('location')).toBe('/docs');
 });
 
 it('/readyz and writes answer 503 once shutdown has begun', async () => {
@@ -89,6 +118,11 @@ it('/readyz and writes answer 503 once shutdown has begun', async () => {
     expect(w.headers.get('retry-after')).toBe('1');
     expect(((await w.json()) as { code: string }).code).toBe('SHUTTING_DOWN');
     expect((await app.request('/docs')).status).toBe(404);
+    expect((await app.request('/docs/swagger-ui.css')).status).toBe(404);
+    // Without docs, the root points at the document instead.
+    const root = await app.request('/');
+    expect(root.status).toBe(200);
+    expect(await root.json()).toEqual({ name: 'kvq', openapi: '/openapi.json', docs: null });
   } finally {
     queueRedis.disconnect();
     kvRedis.disconnect();

@@ -40,7 +40,7 @@ export function createErrorHandler(logger: Logger): ErrorHandler {
         return problemResponse(
           c,
           new AppError('UNAUTHORIZED', 'send Authorization: Bearer <token>', {
-            headers: { 'WWW-Authenticate': challenge },
+            headers: { 'www-authenticate': challenge },
           }),
         );
       }
@@ -60,7 +60,7 @@ const ROUTE_METHODS: [RegExp, string][] = [
   [/^\/v1\/dlq\/retry$/, 'POST'],
   [/^\/v1\/dlq\/[^/]+\/retry$/, 'POST'],
   [/^\/v1\/dlq\/[^/]+$/, 'GET, HEAD, DELETE'],
-  [/^\/(?:healthz|readyz|openapi\.json|docs)$/, 'GET, HEAD'],
+  [/^\/(?:healthz|readyz|openapi\.json|docs|docs\/[^/]+)?$/, 'GET, HEAD'],
 ];
 
 export const notFound = (c: Context): Response => {
@@ -72,7 +72,7 @@ export const notFound = (c: Context): Response => {
       return problemResponse(
         c,
         new AppError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed here; use ${allow}`, {
-          headers: { Allow: allow },
+          headers: { allow },
         }),
       );
     }

@@ -76,7 +76,7 @@ describe('the authorizer', () => {
       return 'ok';
     } catch (e) {
       const err = e as AppError;
-      return `${err.code} ${err.headers['WWW-Authenticate'] ?? ''}`;
+      return `${err.code} ${err.headers['www-authenticate'] ?? ''}`;
     }
   };
 

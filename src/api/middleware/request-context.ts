@@ -77,7 +77,7 @@ const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 const SCHEME = 'bearer ';
 const unauthorized = (challenge: string) =>
   new AppError('UNAUTHORIZED', 'send Authorization: Bearer <token>', {
-    headers: { 'WWW-Authenticate': challenge },
+    headers: { 'www-authenticate': challenge },
   });
 
 /**
@@ -97,7 +97,7 @@ export function createAuthorizer(
     const first = authorization[0];
     if (authorization.length > 1 || first?.includes(',')) {
       throw new AppError('INVALID_HEADER', 'send one Authorization header with one credential', {
-        headers: { 'WWW-Authenticate': 'Bearer error="invalid_request"' },
+        headers: { 'www-authenticate': 'Bearer error="invalid_request"' },
       });
     }
     const line = first?.trim();
@@ -128,7 +128,7 @@ export function requestContext(): MiddlewareHandler {
   return async (c, next) => {
     const id = requestIdFrom(c.req.header('X-Request-Id'));
     c.set('requestId', id);
-    c.header('X-Request-Id', id);
+    c.header('x-request-id', id);
     checkRequestTarget(requestTarget(c));
     await next();
   };

@@ -1,22 +1,52 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 
 import type { ApiDeps } from '../deps.ts';
+import { responseHeaders } from '../openapi/headers.ts';
+import { problemResponses } from '../openapi/problems.ts';
 import { health } from '../schemas.ts';
 
 const healthz = createRoute({
   method: 'get',
   path: '/healthz',
+  operationId: 'liveness',
+  tags: ['health'],
   summary: 'Liveness: the process is serving',
-  responses: { 200: { description: 'Alive', content: { 'application/json': { schema: health } } } },
+  responses: {
+    200: {
+      description: 'Alive',
+      headers: responseHeaders(),
+      content: { 'application/json': { schema: health, example: { status: 'ok' } } },
+    },
+    ...problemResponses([]),
+  },
 });
 
 const readyz = createRoute({
   method: 'get',
   path: '/readyz',
+  operationId: 'readiness',
+  tags: ['health'],
   summary: 'Readiness: both Redis answer and the process is not shutting down',
   responses: {
-    200: { description: 'Ready', content: { 'application/json': { schema: health } } },
-    503: { description: 'Not ready', content: { 'application/json': { schema: health } } },
+    200: {
+      description: 'Ready',
+      headers: responseHeaders(),
+      content: { 'application/json': { schema: health } },
+    },
+    ...problemResponses([]),
+    503: {
+      description: 'Not ready: the checks say which part is not',
+      headers: responseHeaders({ 'retry-after': true }),
+      content: {
+        'application/json': {
+          schema: health,
+          example: {
+            status: 'not ready',
+            checks: { queueRedis: 'up', dataRedis: 'down', lifecycle: 'running' },
+          },
+        },
+      },
+    },
   },
 });
 
@@ -30,7 +60,7 @@ async function check(p: Promise<void>): Promise<'up' | 'down'> {
 }
 
 export function registerHealthRoutes(app: OpenAPIHono, deps: ApiDeps): void {
-  app.openapi(healthz, (c) => c.json({ status: 'ok' }, 200));
+  app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200));
   app.openapi(readyz, async (c) => {
     const [queue, data] = await Promise.all([
       check(deps.ledger.ping()),
@@ -41,11 +71,11 @@ export function registerHealthRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     const checks = {
       queueRedis: queue,
       dataRedis: data,
-      lifecycle: shuttingDown ? 'stopping' : 'running',
+      lifecycle: shuttingDown ? ('stopping' as const) : ('running' as const),
     };
-    if (!ok) c.header('Retry-After', '1');
+    if (!ok) c.header('retry-after', '1');
     return ok
-      ? c.json({ status: 'ready', checks }, 200)
-      : c.json({ status: 'not ready', checks }, 503);
+      ? c.json({ status: 'ready' as const, checks }, 200)
+      : c.json({ status: 'not ready' as const, checks }, 503);
   });
 }

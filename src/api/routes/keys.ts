@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { zValidator } from '@hono/zod-validator';
 import type { Context } from 'hono';
 
@@ -11,111 +11,26 @@ import { keyFromUrl, validateKey } from '../key-path.ts';
 import { validationHook } from '../middleware/errors.ts';
 import { jsonBody, maxWriteBodyBytes } from '../middleware/json-body.ts';
 import { requestTarget } from '../middleware/request-context.ts';
+import {
+  createKeyRoute,
+  deleteRoute,
+  getRoute,
+  listRoute,
+  putRoute,
+} from '../openapi/key-routes.ts';
 import { requestIdOf } from '../problem.ts';
 import { readResponse, sendParts, untyped } from '../render.ts';
-import {
-  createBody,
-  keyParam,
-  listQuery,
-  listResult,
-  opEnvelope,
-  problemResponses as problems,
-  putBody,
-  readQuery,
-  record,
-} from '../schemas.ts';
+import { putBody } from '../schemas.ts';
 import { submitPut, submitWrite, type WriteRequest } from '../write-flow.ts';
 
 /**
- * Key routes are documented at `/v1/keys/{key}` but served on `/v1/keys/*`, because a key may
- * contain "/": a wildcard keeps Hono on its RegExpRouter (a `{.+}` parameter would force the
- * slower TrieRouter for every route). Bodies are still validated by the documented zod schemas.
+ * Key routes are documented at `/v1/keys/{key}` (openapi/key-routes.ts) but served on
+ * `/v1/keys/*`, because a key may contain "/": a wildcard keeps Hono on its RegExpRouter (a
+ * `{.+}` parameter would force the slower TrieRouter for every route). Bodies are still validated
+ * by the documented zod schemas.
  */
-const KEY_PATH = '/v1/keys/{key}';
 const KEY_ROUTE = '/v1/keys/*';
 const KEY_PREFIX = '/v1/keys/';
-
-const accepted = {
-  202: {
-    description: 'Accepted: the op is queued. Location points at its receipt.',
-    content: { 'application/json': { schema: opEnvelope } },
-  },
-};
-
-const putRoute = createRoute({
-  method: 'put',
-  path: KEY_PATH,
-  summary: 'Create or replace a key (queued)',
-  request: {
-    params: keyParam,
-    body: { content: { 'application/json': { schema: putBody } }, required: true },
-  },
-  responses: {
-    ...accepted,
-    200: {
-      description: 'Prefer: wait — updated',
-      content: { 'application/json': { schema: record } },
-    },
-    201: {
-      description: 'Prefer: wait — created',
-      content: { 'application/json': { schema: record } },
-    },
-    ...problems(400, 409, 412, 413, 414, 415, 422, 503),
-  },
-});
-
-const createKeyRoute = createRoute({
-  method: 'post',
-  path: '/v1/keys',
-  summary: 'Create a key that must not exist yet (queued)',
-  request: { body: { content: { 'application/json': { schema: createBody } }, required: true } },
-  responses: {
-    ...accepted,
-    201: {
-      description: 'Prefer: wait — created',
-      content: { 'application/json': { schema: record } },
-    },
-    ...problems(400, 409, 413, 415, 422, 503),
-  },
-});
-
-const deleteRoute = createRoute({
-  method: 'delete',
-  path: KEY_PATH,
-  summary: 'Delete a key (queued; leaves a tombstone)',
-  request: { params: keyParam },
-  responses: {
-    ...accepted,
-    204: { description: 'Prefer: wait — deleted' },
-    ...problems(400, 404, 412, 414, 422, 503),
-  },
-});
-
-const getRoute = createRoute({
-  method: 'get',
-  path: KEY_PATH,
-  summary: 'Read a key',
-  request: { params: keyParam, query: readQuery },
-  responses: {
-    200: {
-      description: 'The record; ETag is its version',
-      content: { 'application/json': { schema: record } },
-    },
-    304: { description: 'If-None-Match matched' },
-    ...problems(400, 404, 414, 503),
-  },
-});
-
-const listRoute = createRoute({
-  method: 'get',
-  path: '/v1/keys',
-  summary: 'List live keys in byte order',
-  request: { query: listQuery },
-  responses: {
-    200: { description: 'A page of keys', content: { 'application/json': { schema: listResult } } },
-    ...problems(400, 503),
-  },
-});
 
 /** Thrown by key routes for a path that only looks like theirs; rendered as 404/405. */
 export class NotARoute extends Error {
@@ -147,11 +62,11 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     return keyFromUrl(requestTarget(c), KEY_PREFIX, limits.maxKeyBytes);
   };
   const condition = (c: Context) =>
-    parseWriteCondition(c.req.header('If-Match'), c.req.header('If-None-Match'));
+    parseWriteCondition(c.req.header('if-match'), c.req.header('if-none-match'));
 
   const writeRequest = (c: Context): WriteRequest => ({
-    idempotencyKey: c.req.header('Idempotency-Key'),
-    prefer: c.req.header('Prefer'),
+    idempotencyKey: c.req.header('idempotency-key'),
+    prefer: c.req.header('prefer'),
     requestId: requestIdOf(c),
   });
 
@@ -220,7 +135,7 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     const after = c.req.query('after');
     let answerBy: number | undefined;
     if (after !== undefined) {
-      const waitS = preferWaitSeconds(c.req.header('Prefer'));
+      const waitS = preferWaitSeconds(c.req.header('prefer'));
       const ms = waitS === undefined ? deps.readAfterWaitMs : waitS * 1000;
       answerBy = Date.now() + ms + WAIT_GRACE_MS;
       const r = await deps.waiter.wait(after, ms);
@@ -228,7 +143,7 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
         throw new AppError('OP_NOT_FOUND', `no op ${after} (unknown, or its receipt expired)`);
       if (!isTerminal(r.status)) {
         throw new AppError('OP_PENDING', `op ${after} is still ${r.status}; retry the read`, {
-          headers: { 'Retry-After': '1' },
+          headers: { 'retry-after': '1' },
         });
       }
     }
@@ -240,6 +155,6 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
       get = beforeDeadline(get, by, 'DATA_UNAVAILABLE', `reading ${key}`);
     }
     const rec = await get;
-    return sendParts(c, readResponse(rec, c.req.header('If-None-Match'), requestIdOf(c)));
+    return sendParts(c, readResponse(rec, c.req.header('if-none-match'), requestIdOf(c)));
   });
 }
