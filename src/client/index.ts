@@ -1,0 +1,33 @@
+export type {
+  ClientOptions,
+  CreateOptions,
+  DeleteOptions,
+  GetOptions,
+  KvqClient,
+  PutOptions,
+  ReplayOptions,
+  Wait,
+  WaitForOpOptions,
+  WriteOptions,
+  WriteResult,
+} from './client.ts';
+export { createClient, keyPath, MAX_WAIT_SECONDS } from './client.ts';
+export { CLIENT_ERROR_CODES, isKvqError, KvqError } from './errors.ts';
+export type { components, paths } from './openapi-types.ts';
+export type {
+  DeadLetter,
+  DeadLetterPage,
+  DeadLetterSummary,
+  Health,
+  JsonValue,
+  KeyListItem,
+  KeyListPage,
+  KeyRecord,
+  ListDeadLettersQuery,
+  ListKeysQuery,
+  OpReceipt,
+  OpStatus,
+  Problem,
+  ReplayAllResult,
+} from './types.ts';
+export { isTerminal, TERMINAL_STATUSES } from './types.ts';
