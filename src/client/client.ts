@@ -110,7 +110,7 @@ export interface KvqClient {
   delete(key: string, options?: DeleteOptions): Promise<WriteResult>;
   /** One page of live keys in byte order. */
   listKeys(query?: ListKeysQuery): Promise<KeyListPage>;
-  /** Every live key (under `prefix`), page after page. */
+  /** Every live key (under `prefix`), page after page (`limit`: keys per page). */
   keys(query?: Omit<ListKeysQuery, 'cursor'>): AsyncGenerator<KeyListItem>;
   /** A write's receipt; with waitSeconds, long-polls until it is terminal or the time is up. */
   getOp(id: string, options?: { waitSeconds?: number | undefined }): Promise<OpReceipt>;
@@ -118,7 +118,7 @@ export interface KvqClient {
   waitForOp(id: string, options?: WaitForOpOptions): Promise<OpReceipt>;
   /** One page of dead-lettered ops, newest first. */
   listDeadLetters(query?: ListDeadLettersQuery): Promise<DeadLetterPage>;
-  /** Every dead-lettered op, page after page. */
+  /** Every dead-lettered op, page after page (`limit`: entries per page). */
   deadLetters(query?: Omit<ListDeadLettersQuery, 'cursor'>): AsyncGenerator<DeadLetterSummary>;
   getDeadLetter(opId: string): Promise<DeadLetter>;
   /** Replays a dead op as a new op (new id and version, replayOf = the dead one). */
@@ -213,21 +213,33 @@ export function createClient(options: ClientOptions): KvqClient {
   }
 
   async function json<T>(req: Request): Promise<T> {
-    const res = await send(req);
-    return (await res.json()) as T;
+    return body<T>(await send(req));
+  }
+
+  async function body<T>(res: Response): Promise<T> {
+    const text = await res.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      const detail = `${String(res.status)} answer is not JSON: ${text.slice(0, 200)}`;
+      throw new KvqError(
+        { code: `HTTP_${String(res.status)}`, status: res.status, detail },
+        { cause: err },
+      );
+    }
   }
 
   /** Turns a write's answer (202, or after a wait 200/201/204) into a WriteResult. */
   async function write(req: Request): Promise<WriteResult> {
     const res = await send(req);
     if (res.status === 204) return { outcome: 'applied' };
-    const body = (await res.json()) as (KeyRecord & { op: OpReceipt }) | { op: OpReceipt };
-    if (res.status === 202) return { outcome: 'accepted', op: body.op };
-    if ('version' in body) {
-      const { op, ...record } = body;
+    const answer = await body<(KeyRecord & { op: OpReceipt }) | { op: OpReceipt }>(res);
+    if (res.status === 202) return { outcome: 'accepted', op: answer.op };
+    if ('version' in answer) {
+      const { op, ...record } = answer;
       return { outcome: 'applied', op, record, created: res.status === 201 };
     }
-    return { outcome: body.op.status, op: body.op };
+    return { outcome: answer.op.status, op: answer.op };
   }
 
   async function* pages<T>(
@@ -270,7 +282,7 @@ export function createClient(options: ClientOptions): KvqClient {
         headers: { 'If-None-Match': etag(version) },
         accept: [304],
       });
-      return res.status === 304 ? null : ((await res.json()) as KeyRecord);
+      return res.status === 304 ? null : body<KeyRecord>(res);
     },
     async head(key) {
       const res = await send({ method: 'HEAD', path: keyPath(key), accept: [404] });
