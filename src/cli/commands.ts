@@ -156,7 +156,12 @@ const put: Command = {
       ttlSeconds: intOption(ctx.values, 'ttl', 1, Number.MAX_SAFE_INTEGER),
     };
     const text = raw === '-' ? await ctx.readStdin() : raw;
-    const value = ctx.values.string === true ? text : parseValue(text, raw === '-');
+    const value =
+      ctx.values.string !== true
+        ? parseValue(text, raw === '-')
+        : raw === '-'
+          ? withoutFinalNewline(text)
+          : text;
     const r = await ctx.client.put(key, value, options);
     return reportWrite(ctx, r, key, wait !== undefined);
   },
@@ -167,9 +172,11 @@ function parseValue(text: string, fromStdin: boolean): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    return fromStdin ? text.replace(/\r?\n$/, '') : text;
+    return fromStdin ? withoutFinalNewline(text) : text;
   }
 }
+
+const withoutFinalNewline = (text: string) => text.replace(/\r?\n$/, '');
 
 const del: Command = {
   name: 'del',
@@ -215,14 +222,24 @@ Lists live keys in byte order, one a line, following every page; --json prints o
   async run(ctx) {
     noMore(ctx, 0);
     const limit = intOption(ctx.values, 'limit', 1, Number.MAX_SAFE_INTEGER);
-    const items: KeyListItem[] = [];
     const prefix = stringOption(ctx.values, 'prefix');
     const pageSize = intOption(ctx.values, 'page-size', 1, 1000) ?? Math.min(limit ?? 1000, 1000);
+    // For people, each page is printed as it arrives; --json prints one array at the end.
+    const items: KeyListItem[] = [];
+    let count = 0;
+    let page: string[] = [];
     for await (const item of ctx.client.keys({ prefix, limit: pageSize })) {
-      items.push(item);
-      if (limit !== undefined && items.length >= limit) break;
+      count++;
+      if (ctx.out.json) items.push(item);
+      else page.push(item.key);
+      if (page.length >= pageSize) {
+        await ctx.out.line(page.join('\n'));
+        page = [];
+      }
+      if (limit !== undefined && count >= limit) break;
     }
-    await ctx.out.result(items, () => items.map((i) => i.key).join('\n'));
+    if (page.length > 0) await ctx.out.line(page.join('\n'));
+    if (ctx.out.json) await ctx.out.result(items, () => '');
     return EXIT.OK;
   },
 };

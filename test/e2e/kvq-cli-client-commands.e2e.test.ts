@@ -98,6 +98,8 @@ describe('keys', () => {
     expect((await kvqJson(['get', 'cli/stdin'])).json.value).toEqual([1, 2, 3]);
     await kvq(['put', 'cli/text', '-', '--wait'], 'plain text\n');
     expect((await kvqJson(['get', 'cli/text'])).json.value).toBe('plain text');
+    await kvq(['put', 'cli/str-stdin', '-', '--string', '--wait'], '{"a":1}\n');
+    expect((await kvqJson(['get', 'cli/str-stdin'])).json.value).toBe('{"a":1}');
     await kvq(['put', 'cli/str', '42', '--string', '--wait']);
     expect((await kvqJson(['get', 'cli/str'])).json.value).toBe('42');
     await kvq(['put', 'cli/num', '42', '--wait']);
