@@ -3,9 +3,9 @@
 // strips types natively (22.12-22.17 need --experimental-strip-types).
 import { existsSync } from 'node:fs';
 
-const built = existsSync(new URL('../dist/bin/kvq.js', import.meta.url));
+const built = new URL('../dist/bin/kvq.js', import.meta.url);
 const at = (path) =>
-  new URL(`../${built ? 'dist' : 'src'}/${path}.${built ? 'js' : 'ts'}`, import.meta.url).href;
+  new URL(existsSync(built) ? `../dist/${path}.js` : `../src/${path}.ts`, import.meta.url).href;
 // Client commands (kvq get, put, ...) load only the HTTP client; the roles load the server.
 const { isCliInvocation } = await import(at('cli/index'));
 await import(at(isCliInvocation(process.argv.slice(2)) ? 'bin/cli' : 'bin/kvq'));
