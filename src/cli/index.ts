@@ -3,7 +3,8 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 
 import { createClient, isKvqError } from '../client/index.ts';
-import { ALIASES, type Command, COMMANDS, UsageError } from './commands.ts';
+import { type Command, UsageError } from './args.ts';
+import { ALIASES, COMMANDS } from './commands.ts';
 import { EXIT, exitCodeOfError } from './exit-codes.ts';
 import { createOutput } from './output.ts';
 

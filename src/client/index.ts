@@ -1,3 +1,4 @@
+export { createClient, keyPath } from './client.ts';
 export type {
   ClientOptions,
   CreateOptions,
@@ -10,8 +11,8 @@ export type {
   WaitForOpOptions,
   WriteOptions,
   WriteResult,
-} from './client.ts';
-export { createClient, keyPath, MAX_WAIT_SECONDS } from './client.ts';
+} from './contract.ts';
+export { MAX_WAIT_SECONDS } from './contract.ts';
 export { CLIENT_ERROR_CODES, isKvqError, KvqError } from './errors.ts';
 export type { components, paths } from './openapi-types.ts';
 export type {
