@@ -38,6 +38,15 @@ export default tseslint.config(
   ),
   zone('workers', ['../api/*', '../bin/*'], 'workers never import api'),
   {
+    ...zone(
+      'client',
+      ['../*'],
+      'the client (kvq/client) stands alone: it imports nothing from src',
+    ),
+    ignores: ['src/client/**/*.test.ts'],
+  },
+  zone('cli', ['../*', '!../client', '!../client/*'], 'the CLI is built on the client only'),
+  {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {

@@ -16,4 +16,8 @@ if (major < MIN[0] || (major === MIN[0] && minor < MIN[1])) {
 }
 
 const built = new URL('../dist/bin/kvq.js', import.meta.url);
-await import(existsSync(built) ? built.href : new URL('../src/bin/kvq.ts', import.meta.url).href);
+const at = (path) =>
+  new URL(existsSync(built) ? `../dist/${path}.js` : `../src/${path}.ts`, import.meta.url).href;
+// Client commands (kvq get, put, ...) load only the HTTP client; the roles load the server.
+const { isCliInvocation } = await import(at('cli/index'));
+await import(at(isCliInvocation(process.argv.slice(2)) ? 'bin/cli' : 'bin/kvq'));

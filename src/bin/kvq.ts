@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { isCliInvocation, runCli } from '../cli/index.ts';
 import {
   type Config,
   ConfigError,
@@ -18,6 +19,7 @@ import {
 
 const USAGE = `usage: kvq <role>
        kvq dev [--topology standalone|cluster|sentinel]
+       kvq <command> [args] [--url URL] [--token TOKEN] [--json]
 
 roles:
   api      HTTP API (needs QUEUE_REDIS_URL and KV_REDIS_URL)
@@ -28,10 +30,18 @@ roles:
   autoscaler  scales the worker Deployment on queue backlog (needs QUEUE_REDIS_URL)
   help     this text
 
+commands (a client of the HTTP API; kvq help <command> for each, docs/client-and-cli.md):
+  get, put, del, ls, ops, dlq (ls|show|replay|discard); kvq --version
+
 All configuration comes from environment variables; see the README.`;
 
 async function main(argv: string[]): Promise<number> {
   const role = argv[0] ?? 'help';
+  // Client commands (src/cli) are no server role; bin/kvq.js sends them to ./cli.ts directly.
+  if (isCliInvocation(argv)) {
+    const { stdin, stdout, stderr } = process;
+    return runCli(argv, { env: process.env, stdin, stdout, stderr });
+  }
   if (role === 'help' || role === '--help' || role === '-h') {
     process.stdout.write(`${USAGE}\n`);
     return 0;

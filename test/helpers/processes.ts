@@ -41,3 +41,33 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   if (child.exitCode === null && child.signalCode === null && child.pid) child.kill(signal);
   return exitOf(child);
 }
+
+/** The installed binary's launcher: it runs dist/ when built (npm run build), else src/. */
+export const KVQ_LAUNCHER = fileURLToPath(new URL('../../bin/kvq.js', import.meta.url));
+
+/**
+ * Runs `kvq <args>` (a client command) through bin/kvq.js, as a user does, to its end: exit code
+ * and output. `input` is written to its standard input. The child is ended if it outlives
+ * `timeoutMs`. KVQ_URL and KVQ_TOKEN are only those given in `env`.
+ */
+export async function runKvq(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [KVQ_LAUNCHER, ...args], {
+    env: { ...process.env, KVQ_URL: '', KVQ_TOKEN: '', ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(opts.input ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+  const closed = new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+  const code = await closed;
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
