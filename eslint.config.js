@@ -13,7 +13,9 @@ const zone = (from, target, message) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.kvq/', 'coverage/'] },
+  // openapi-types.ts is generated from the OpenAPI document (npm run client:generate; a test keeps it
+  // current): tsc checks it, a linter has nothing to say to a generator.
+  { ignores: ['dist/', 'node_modules/', '.kvq/', 'coverage/', 'src/client/openapi-types.ts'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
