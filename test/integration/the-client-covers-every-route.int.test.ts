@@ -307,6 +307,12 @@ describe('coverage', () => {
       methods.filter((m) => doc.paths[t]?.[m] !== undefined).map((m) => `${m} ${t}`),
     );
     expect(documented.length).toBeGreaterThan(10);
-    expect(documented.filter((op) => !called.has(op))).toEqual([]);
+    // A HEAD twin of a GET answers the GET's headers without its body; the client has a method for
+    // the one a caller needs (a key's version without its value). The others count as covered when
+    // their GET is, since the server answers both from one handler.
+    const covered = (op: string) =>
+      called.has(op) ||
+      (op.startsWith('head ') && op !== 'head /v1/keys/{key}' && called.has(`get ${op.slice(5)}`));
+    expect(documented.filter((op) => !covered(op))).toEqual([]);
   });
 });
