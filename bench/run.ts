@@ -7,6 +7,9 @@
  *   npm run bench -- --partitions 1,12
  *                                 only the partition comparison (bench/partitions.ts; ~3 min,
  *                                 with --smoke ~1 min), tables printed, nothing written
+ *
+ * Where a worker's time goes per applied job at each partition count (same backlog replayed from
+ * an RDB snapshot, counts drained side by side): `node bench/partitions-replay.ts` after a build.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
