@@ -35,6 +35,9 @@ commands (a client of the HTTP API; kvq help <command> for each, docs/client-and
 
 All configuration comes from environment variables; see the README.`;
 
+/** Signals this close together count as one (see onSignal). */
+const SAME_SIGNAL_MS = 1000;
+
 async function main(argv: string[]): Promise<number> {
   const role = argv[0] ?? 'help';
   // Client commands (src/cli) are no server role; bin/kvq.js sends them to ./cli.ts directly.
@@ -86,13 +89,18 @@ async function main(argv: string[]): Promise<number> {
   const format = logFormatFor(config.LOG_FORMAT, process.stdout.isTTY);
   const logger = createLogger(config.LOG_LEVEL, role, { format });
   const lifecycle = createLifecycle({ deadlineMs: config.SHUTDOWN_TIMEOUT_MS, logger });
-  let signals = 0;
+  // One Ctrl-C of `npm start` arrives twice: the terminal signals the whole process group, and
+  // npm passes its own SIGINT on to kvq. A signal within SAME_SIGNAL_MS of the first is that
+  // same Ctrl-C; a later one (the user pressing again during a slow drain) forces the exit.
+  let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
+    const now = Date.now();
+    if (firstSignalAt !== undefined) {
+      if (now - firstSignalAt < SAME_SIGNAL_MS) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
+    firstSignalAt = now;
     void lifecycle.shutdown(signal).then((r) => {
       process.exit(r.timedOut || r.failed.length > 0 ? 1 : 0);
     });
