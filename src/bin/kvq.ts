@@ -125,8 +125,13 @@ async function main(argv: string[]): Promise<number> {
       // On a terminal the dev loop logs a line per request unless ACCESS_LOG says otherwise.
       const devConfig = { ...config, ACCESS_LOG: config.ACCESS_LOG ?? format === 'pretty' };
       const dev = await startDev(devConfig, logger, lifecycle, { ...options, source });
+      const bound = dev.url.endsWith(`//${dev.listening}`)
+        ? ''
+        : `  listening on ${dev.listening}: reachable from the network` +
+          (config.API_TOKENS.length > 0 ? ' (API_TOKENS set)\n' : ', with no API_TOKENS!\n');
       process.stdout.write(
         `\nkvq is running at ${dev.url}  (docs: ${dev.url}/docs)\n` +
+          bound +
           `  queue Redis ${dev.queueUrl}  data Redis ${dev.kvUrl}\n` +
           `  try: curl -X PUT ${dev.url}/v1/keys/hello -H 'Content-Type: application/json' -d '{"value":"world"}'\n` +
           `  Ctrl-C stops everything.\n\n`,
