@@ -116,6 +116,21 @@ need() {
   command -v "$1" >/dev/null 2>&1 || die "$1 is required but not on PATH: $2"
 }
 
+# The manifest check (scripts/*.ts) runs on Node's type stripping: the floor of bin/kvq.js.
+# A Node without it would fail with a stack trace deep in the script; say so in one line first.
+check_node() {
+  command -v node >/dev/null 2>&1 || return 0
+  local found major minor
+  found="$(node -p process.versions.node 2>/dev/null)" || found=unknown
+  major="${found%%.*}"
+  minor="${found#*.}"
+  minor="${minor%%.*}"
+  case "$major$minor" in *[!0-9]* | "") die "needs Node >= 22.19 (found $found); see .nvmrc (nvm install, or fnm use)" ;; esac
+  if [ "$major" -lt 22 ] || { [ "$major" -eq 22 ] && [ "$minor" -lt 19 ]; }; then
+    die "needs Node >= 22.19 (found $found); see .nvmrc (nvm install, or fnm use)"
+  fi
+}
+
 # Files made by this run (the dry-run render, a Podman image archive); removed on any exit.
 WORK_TMP=""
 PF_PID=""
@@ -399,6 +414,7 @@ smoke_test() {
 # print what `up` would run. Nothing in the checkout is written.
 up_dry_run() {
   local rendered
+  check_node
   need kubectl "https://kubernetes.io/docs/tasks/tools/"
   TAG="$(image_tag)"
   work_tmp

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs the built CLI when present (npm run build), else the TypeScript source directly (Node
-// strips the types). Plain JavaScript that any Node can parse, so that an old Node gets one
+// In a checkout (src/ present) runs the TypeScript source directly (Node strips the types), so an
+// edit takes effect on the next start even after `npm run build`; where there is no src/ (the
+// installed package, the container image) runs the build in dist/. Plain JavaScript that any Node can parse, so that an old Node gets one
 // line saying what to install instead of a syntax or option error.
 import { existsSync } from 'node:fs';
 
@@ -15,9 +16,9 @@ if (major < MIN[0] || (major === MIN[0] && minor < MIN[1])) {
   process.exit(1);
 }
 
-const built = new URL('../dist/bin/kvq.js', import.meta.url);
+const checkout = existsSync(new URL('../src/bin/kvq.ts', import.meta.url));
 const at = (path) =>
-  new URL(existsSync(built) ? `../dist/${path}.js` : `../src/${path}.ts`, import.meta.url).href;
+  new URL(checkout ? `../src/${path}.ts` : `../dist/${path}.js`, import.meta.url).href;
 // Client commands (kvq get, put, ...) load only the HTTP client; the roles load the server.
 const { isCliInvocation } = await import(at('cli/index'));
 await import(at(isCliInvocation(process.argv.slice(2)) ? 'bin/cli' : 'bin/kvq'));

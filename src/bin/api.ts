@@ -32,7 +32,10 @@ import { createStores, enforcePartitionCount } from './stores.ts';
 const ADMISSION_REFRESH_MS = 1000;
 
 export interface ApiHandle {
+  /** Where a client on this machine reaches it. */
   url: string;
+  /** The address and port it is bound to, e.g. 0.0.0.0:8080 (every interface). */
+  listening: string;
   port: number;
   server: Server;
 }
@@ -143,10 +146,19 @@ export async function startApi(
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   lifecycle.register('http', () => closeServer(server));
-  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  const url = `http://${host}:${String(port)}`;
-  logger.info({ url }, 'api listening');
-  return { url, port, server };
+  const everywhere = config.HOST === '0.0.0.0' || config.HOST === '::';
+  const host = everywhere ? '127.0.0.1' : config.HOST;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${String(port)}`;
+  // What it is bound to, which is not what a local client uses when that is every interface.
+  const listening = `${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${String(port)}`;
+  logger.info({ url, listening }, 'api listening');
+  if (!isLoopback(config.HOST) && config.API_TOKENS.length === 0) {
+    logger.warn(
+      { listening },
+      `listening on ${listening} without API_TOKENS: anyone who can reach it can read and write every key; set API_TOKENS, or HOST=127.0.0.1`,
+    );
+  }
+  return { url, listening, port, server };
 }
 
 /**
@@ -211,4 +223,9 @@ function closeServer(server: Server): Promise<void> {
     });
     if ('closeIdleConnections' in server) server.closeIdleConnections();
   });
+}
+
+/** True for a HOST only this machine can reach (127.0.0.0/8, ::1, localhost). */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

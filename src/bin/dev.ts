@@ -16,6 +16,7 @@ import {
   startSentinelSet,
 } from '../redis/index.ts';
 import { startApi } from './api.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { checkPortFree, checkRedisReachable, StartupError } from './startup-checks.ts';
 import { startWorker } from './worker.ts';
 
@@ -164,6 +165,11 @@ export async function startDev(
   if (source.kind !== 'urls') {
     const watchdog = startChildWatchdog(source.kind === 'container' ? source.engine : undefined);
     const base = resolve(config.DEV_DATA_DIR);
+    // Containers keep their data inside them; redis-server children keep theirs under base.
+    if (source.kind === 'redis-server') {
+      // Registered before the Redis children, so released after they have stopped.
+      lifecycle.register('data-dir-lock', lockDataDir(base, config.DEV_DATA_DIR));
+    }
     const start = (role: 'queue' | 'data') =>
       source.kind === 'container'
         ? startContainerRedis(source.engine, role, watchdog)

@@ -35,6 +35,9 @@ commands (a client of the HTTP API; kvq help <command> for each, docs/client-and
 
 All configuration comes from environment variables; see the README.`;
 
+/** Signals this close together count as one (see onSignal). */
+const SAME_SIGNAL_MS = 1000;
+
 async function main(argv: string[]): Promise<number> {
   const role = argv[0] ?? 'help';
   // Client commands (src/cli) are no server role; bin/kvq.js sends them to ./cli.ts directly.
@@ -86,13 +89,18 @@ async function main(argv: string[]): Promise<number> {
   const format = logFormatFor(config.LOG_FORMAT, process.stdout.isTTY);
   const logger = createLogger(config.LOG_LEVEL, role, { format });
   const lifecycle = createLifecycle({ deadlineMs: config.SHUTDOWN_TIMEOUT_MS, logger });
-  let signals = 0;
+  // One Ctrl-C of `npm start` arrives twice: the terminal signals the whole process group, and
+  // npm passes its own SIGINT on to kvq. A signal within SAME_SIGNAL_MS of the first is that
+  // same Ctrl-C; a later one (the user pressing again during a slow drain) forces the exit.
+  let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
+    const now = Date.now();
+    if (firstSignalAt !== undefined) {
+      if (now - firstSignalAt < SAME_SIGNAL_MS) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
+    firstSignalAt = now;
     void lifecycle.shutdown(signal).then((r) => {
       process.exit(r.timedOut || r.failed.length > 0 ? 1 : 0);
     });
@@ -117,8 +125,13 @@ async function main(argv: string[]): Promise<number> {
       // On a terminal the dev loop logs a line per request unless ACCESS_LOG says otherwise.
       const devConfig = { ...config, ACCESS_LOG: config.ACCESS_LOG ?? format === 'pretty' };
       const dev = await startDev(devConfig, logger, lifecycle, { ...options, source });
+      const bound = dev.url.endsWith(`//${dev.listening}`)
+        ? ''
+        : `  listening on ${dev.listening}: reachable from the network` +
+          (config.API_TOKENS.length > 0 ? ' (API_TOKENS set)\n' : ', with no API_TOKENS!\n');
       process.stdout.write(
         `\nkvq is running at ${dev.url}  (docs: ${dev.url}/docs)\n` +
+          bound +
           `  queue Redis ${dev.queueUrl}  data Redis ${dev.kvUrl}\n` +
           `  try: curl -X PUT ${dev.url}/v1/keys/hello -H 'Content-Type: application/json' -d '{"value":"world"}'\n` +
           `  Ctrl-C stops everything.\n\n`,

@@ -44,6 +44,17 @@ describe('JSON logs', () => {
     // Errors that are not about reaching Redis keep their stack, every time.
     expect(entries[2]).toHaveProperty('err.stack');
   });
+
+  it('folds repeats of a reply that is not RESP (something other than Redis on the port)', () => {
+    const { logger, lines } = capture('json');
+    for (let i = 0; i < 20; i++) {
+      logger.error({ err: new Error('Unknown RESP type 72 "H"') }, 'worker error');
+    }
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ msg: 'worker error', cause: 'Unknown RESP type 72 "H"' });
+    expect(entries[0]).not.toHaveProperty('err');
+  });
 });
 
 describe('readable logs', () => {

@@ -18,7 +18,14 @@ export interface LoggerOptions {
 const REPEAT_WINDOW_MS = 30_000;
 
 /**
- * Folds repeats of a transient Redis/network error (ECONNREFUSED, a closed connection, ...):
+ * ioredis' reply decoder meeting bytes no Redis sends (something else listens on the port): as
+ * repetitive as a refused connection, since the client reconnects and meets them again.
+ */
+const REDIS_PROTOCOL_ERROR = /^(Unknown RESP type|Protocol error)\b/;
+
+/**
+ * Folds repeats of a transient Redis/network error (ECONNREFUSED, a closed connection, a reply
+ * that is not RESP, ...):
  * while a Redis is down every periodic task reports it every tick, so an entry with such an
  * `err` is written once per message and cause per window, as one line (cause and message, no
  * stack), with the number folded since. Other entries pass unchanged.
@@ -27,7 +34,8 @@ function createRepeatFilter(now: () => number = Date.now) {
   const seen = new Map<string, { at: number; folded: number }>();
   return (obj: Record<string, unknown>, msg: string): Record<string, unknown> | undefined => {
     const err = obj.err ?? obj.error;
-    if (!(err instanceof Error) || !isTransient(err)) return obj;
+    if (!(err instanceof Error)) return obj;
+    if (!isTransient(err) && !REDIS_PROTOCOL_ERROR.test(err.message)) return obj;
     const code = (err as { code?: unknown }).code;
     const cause = typeof code === 'string' ? code : err.message;
     const key = `${msg}|${cause}`;

@@ -78,6 +78,37 @@ describe('kvq dev (what npm start runs)', () => {
     }
   }, 30_000);
 
+  it('HOST=0.0.0.0 without API_TOKENS: a warning line, and the banner says where it is bound', async () => {
+    const port = await freePort();
+    const child = spawnRole('dev', {
+      PORT: String(port),
+      HOST: '0.0.0.0',
+      API_TOKENS: '',
+      QUEUE_REDIS_URL: inject('queueRedisUrl'),
+      KV_REDIS_URL: inject('kvRedisUrl'),
+      KEY_PREFIX: 'devhost:',
+      QUEUE_NAME: 'devhost',
+      LOG_LEVEL: 'info',
+    });
+    const out = output(child);
+    try {
+      const up = await eventually(() => out().includes('kvq is running'), 20_000, 50);
+      expect(up, out()).toBe(true);
+      const p = String(port);
+      expect(out()).toContain(
+        `"msg":"listening on 0.0.0.0:${p} without API_TOKENS: anyone who can reach it can read and write every key; set API_TOKENS, or HOST=127.0.0.1"`,
+      );
+      expect(out()).toContain(`"listening":"0.0.0.0:${p}"`);
+      expect(out()).toContain(`kvq is running at http://127.0.0.1:${p}`);
+      expect(out()).toContain(
+        `listening on 0.0.0.0:${p}: reachable from the network, with no API_TOKENS!`,
+      );
+      expect((await stopChild(child, 'SIGTERM')).code).toBe(0);
+    } finally {
+      await stopChild(child, 'SIGKILL');
+    }
+  }, 30_000);
+
   it('without redis-server on PATH: one line saying how to install it, non-zero exit', async () => {
     const child = spawn(process.execPath, [KVQ_BIN, 'dev'], {
       env: { PATH: dirname(process.execPath), PORT: '0' },

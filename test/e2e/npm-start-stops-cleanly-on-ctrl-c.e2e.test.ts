@@ -5,12 +5,15 @@ import { afterEach, expect, it } from 'vitest';
 
 import { freePort } from '../../src/redis/index.ts';
 import { alive, type DevProcess, gone, startDevProcess } from '../helpers/dev-process.ts';
+import { exitOf } from '../helpers/processes.ts';
 import { eventually } from '../helpers/stack.ts';
 
 /**
  * `npm start` as a new user runs it: in a terminal's process group, where Ctrl-C sends SIGINT to
- * every process in the group. The dev stack listens on loopback only (its API has no tokens),
- * and Ctrl-C ends npm, kvq and both redis-server children promptly, without stack traces.
+ * every process in the group, and npm passes its own SIGINT on to kvq as well. The dev stack
+ * listens on loopback only (its API has no tokens), and one Ctrl-C (two SIGINTs for kvq) is one
+ * clean stop: kvq drains, ends npm, kvq and both redis-server children promptly, exit 0, without
+ * stack traces.
  */
 let dev: DevProcess | undefined;
 afterEach(async () => {
@@ -67,10 +70,13 @@ it('npm start: loopback only; Ctrl-C to the process group stops npm, kvq and bot
 
   const all = [d.child.pid ?? -1, kvq ?? -1, ...redis];
   expect(all.every(alive)).toBe(true);
+  const exited = exitOf(d.child);
   process.kill(-(d.child.pid ?? 0), 'SIGINT');
   // Well under kvq's shutdown deadline (SHUTDOWN_TIMEOUT_MS, 20 s): nothing waits on a dead Redis.
   expect(await gone(all, 5000)).toEqual([]);
   expect(d.stderr()).not.toMatch(/^\s+at /m);
   expect(d.stdout()).not.toContain('"level":50');
   expect(d.stdout()).toContain('"msg":"shutting down"');
+  expect(d.stdout()).not.toContain('second signal');
+  expect(await exited, d.stdout() + d.stderr()).toEqual({ code: 0, signal: null });
 }, 60_000);

@@ -42,7 +42,7 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   return exitOf(child);
 }
 
-/** The installed binary's launcher: it runs dist/ when built (npm run build), else src/. */
+/** The installed binary's launcher: in a checkout it runs src/, elsewhere (no src/) dist/. */
 export const KVQ_LAUNCHER = fileURLToPath(new URL('../../bin/kvq.js', import.meta.url));
 
 /**

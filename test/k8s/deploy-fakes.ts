@@ -115,6 +115,8 @@ export interface DeployOptions {
   /** Fakes left off PATH (as if not installed). */
   without?: string[];
   env?: Record<string, string>;
+  /** A `node` of this version first on PATH (it answers only its version, as if too old to run scripts/*.ts). */
+  node?: string;
 }
 
 export interface Sandbox {
@@ -183,6 +185,23 @@ export function createSandbox(): Sandbox {
     return dir;
   };
 
+  const oldNode = (version: string) => {
+    const dir = join(work, `node-${version}`);
+    if (!existsSync(dir)) {
+      mkdirSync(dir);
+      writeFileSync(
+        join(dir, 'node'),
+        FAKE(
+          'node',
+          `if [ "$1" = -p ]; then echo "${version}"; exit 0; fi
+echo 'TypeError [ERR_UNKNOWN_FILE_EXTENSION]: Unknown file extension ".ts"' >&2; exit 1`,
+        ),
+      );
+      chmodSync(join(dir, 'node'), 0o755);
+    }
+    return `${dir}:`;
+  };
+
   let n = 0;
   const run = (args: string[], opts: DeployOptions = {}): DeployRun => {
     n += 1;
@@ -192,7 +211,7 @@ export function createSandbox(): Sandbox {
     const r = spawnSync('bash', [join(repo, 'deploy.sh'), ...args], {
       encoding: 'utf8',
       env: {
-        PATH: `${fakeDir(opts.without ?? [])}:${tools}`,
+        PATH: `${opts.node ? oldNode(opts.node) : ''}${fakeDir(opts.without ?? [])}:${tools}`,
         HOME: work,
         TMPDIR: work,
         FAKE_LOG: log,

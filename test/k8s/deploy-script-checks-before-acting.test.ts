@@ -174,6 +174,16 @@ describe('--help and --dry-run', () => {
     );
   }, 60_000);
 
+  it('--dry-run with a Node too old for scripts/*.ts: one line naming the version, before any step', () => {
+    const r = box.run(['up', '--dry-run'], { node: '20.20.2' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'deploy.sh: needs Node >= 22.19 (found 20.20.2); see .nvmrc (nvm install, or fnm use)',
+    ]);
+    expect(r.stdout).toBe('');
+    expect(r.calls).toEqual(['node -p process.versions.node']);
+  });
+
   it('--dry-run needs no kubectl context, and down --dry-run deletes nothing', () => {
     const r = box.run(['up', '--dry-run'], { context: '' });
     expect(r.status, r.stderr + r.stdout).toBe(0);
