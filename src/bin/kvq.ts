@@ -50,7 +50,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!['api', 'worker', 'dev', 'autoscaler'].includes(role)) {
-    process.stderr.write(`kvq: unknown role "${role}"\n\n${USAGE}\n`);
+    process.stderr.write(
+      `kvq: unknown command "${role}" (neither a command nor a role)\n\n${USAGE}\n`,
+    );
     return 2;
   }
   const options = parseOptions(role, argv.slice(1));

@@ -62,7 +62,11 @@ export function intOption(
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!/^\d+$/.test(v) || n < min || n > max) {
-    throw new UsageError(`--${name} must be a whole number from ${String(min)} to ${String(max)}`);
+    throw new UsageError(
+      max === Number.MAX_SAFE_INTEGER && min === 1
+        ? `--${name} must be a positive integer, not "${v}"`
+        : `--${name} must be a whole number from ${String(min)} to ${String(max)}, not "${v}"`,
+    );
   }
   return n;
 }
@@ -81,6 +85,13 @@ export function positional(ctx: CommandContext, index: number, name: string): st
   const v = ctx.positionals[index];
   if (v === undefined) throw new UsageError(`missing <${name}>`);
   return v;
+}
+
+/** A key argument: present and not empty (the client refuses the rest, e.g. dot segments). */
+export function keyArg(ctx: CommandContext, index: number): string {
+  const key = positional(ctx, index, 'key');
+  if (key === '') throw new UsageError('<key> is empty');
+  return key;
 }
 
 export function noMore(ctx: CommandContext, count: number): void {

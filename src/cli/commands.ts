@@ -3,6 +3,7 @@ import {
   type Command,
   ifMatchOption,
   intOption,
+  keyArg,
   noMore,
   positional,
   reportWrite,
@@ -23,7 +24,7 @@ Prints the key's value as JSON; --json prints the whole record (value, version, 
   --after <op-id>    read your write: wait until that op is finished, then read`,
   options: { after: { type: 'string' } },
   async run(ctx) {
-    const key = positional(ctx, 0, 'key');
+    const key = keyArg(ctx, 0);
     noMore(ctx, 1);
     const record = await ctx.client.get(key, { after: stringOption(ctx.values, 'after') });
     await ctx.out.result(record, () => jsonText(record.value));
@@ -54,7 +55,7 @@ const put: Command = {
   },
   optionalValue: ['wait'],
   async run(ctx) {
-    const key = positional(ctx, 0, 'key');
+    const key = keyArg(ctx, 0);
     const raw = positional(ctx, 1, 'value');
     noMore(ctx, 2);
     const ifNoneMatch = stringOption(ctx.values, 'if-none-match');
@@ -106,7 +107,7 @@ const del: Command = {
   },
   optionalValue: ['wait'],
   async run(ctx) {
-    const key = positional(ctx, 0, 'key');
+    const key = keyArg(ctx, 0);
     noMore(ctx, 1);
     const wait = waitOption(ctx.values);
     const r = await ctx.client.delete(key, {

@@ -5,7 +5,7 @@ export const EXIT = {
   OK: 0,
   /** Anything not listed below: a request the server refused (400, 413, ...), a server error. */
   ERROR: 1,
-  /** The command line was wrong (unknown command or option, missing argument). */
+  /** The command line was wrong (unknown command or option, missing argument, a bad --url). */
   USAGE: 2,
   /** The server could not answer now: 503 (Retry-After), unreachable, or no answer in time. */
   UNAVAILABLE: 3,
@@ -25,6 +25,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** The exit code for a failed request. */
 export function exitCodeOfError(err: KvqError): ExitCode {
+  if (err.code === 'INVALID_URL') return EXIT.USAGE;
   if (err.status === 0 || err.status === 503) return EXIT.UNAVAILABLE;
   if (err.status === 401) return EXIT.AUTH;
   if (err.status === 404) return EXIT.NOT_FOUND;

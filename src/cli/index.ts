@@ -44,14 +44,22 @@ export const CLI_COMMANDS: readonly string[] = [
   ...Object.keys(ALIASES),
 ];
 
+/** The server roles (src/bin/kvq.ts): `kvq help <role>` prints their usage there. */
+const ROLE_NAMES: readonly string[] = ['api', 'worker', 'dev', 'autoscaler', 'help'];
+
 /**
  * Whether `kvq <argv>` is a client command rather than a server role: `kvq get k`,
- * `kvq help put`, `kvq --version`.
+ * `kvq help put`, `kvq --version`; also `kvq help <unknown>`, which is answered as a usage error.
  */
 export function isCliInvocation(argv: readonly string[]): boolean {
   const [first = '', second] = argv;
   if (CLI_COMMANDS.includes(first) || ['--version', '-v', 'version'].includes(first)) return true;
-  return first === 'help' && second !== undefined && CLI_COMMANDS.includes(second);
+  return (
+    first === 'help' &&
+    second !== undefined &&
+    !second.startsWith('-') &&
+    !ROLE_NAMES.includes(second)
+  );
 }
 
 /** kvq's version, from package.json (one folder above src/ and dist/ alike). */
@@ -111,7 +119,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   if (first === 'help') {
     const command = find(rest[0] ?? '');
     if (!command) {
-      await out0.usage(`no command "${rest[0] ?? ''}"`, commandSummary());
+      await out0.usage(
+        `unknown command "${rest[0] ?? ''}"; the commands are:`,
+        `${commandSummary()}\n\nserver roles: api, worker, dev, autoscaler (kvq help)`,
+      );
       return EXIT.USAGE;
     }
     await out0.result(null, () => commandHelp(command));

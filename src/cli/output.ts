@@ -44,9 +44,7 @@ export function createOutput(json: boolean, stdout: Writable, stderr: Writable):
           `${JSON.stringify({ error: { ...error, retryAfter: err.retryAfter } })}\n`,
         );
       }
-      const lines = [
-        `kvq: ${err.code} (${err.status === 0 ? 'no answer' : String(err.status)}): ${err.detail}`,
-      ];
+      const lines = [`kvq: ${err.code} (${statusText(err)}): ${err.detail}`];
       for (const e of err.errors) lines.push(`  ${e.path}: ${e.message}`);
       if (err.retryAfter !== undefined) lines.push(`  retry after ${String(err.retryAfter)} s`);
       await write(stderr, `${lines.join('\n')}\n`);
@@ -99,4 +97,10 @@ export function describeDeadLetter(d: DeadLetter): string {
   ];
   if (d.op) lines.push(`op        ${jsonText(d.op).replaceAll('\n', '\n          ')}`);
   return lines.join('\n');
+}
+
+/** The status part of an error line: the HTTP status, or why there is none. */
+function statusText(err: KvqError): string {
+  if (err.status !== 0) return String(err.status);
+  return err.code === 'INVALID_URL' ? 'not sent' : 'no answer';
 }

@@ -18,9 +18,51 @@ import {
   type ReplayAllResult,
 } from './types.ts';
 
-/** Path of a key: each "/"-separated segment percent-encoded, the "/" kept. */
+/**
+ * Refuses a key the server refuses by its name alone, before anything is sent: an empty key, and a
+ * key with a `.` or `..` segment between "/". A URL parser (and so fetch) resolves such a segment
+ * (`a/../b` becomes `b`), so the request would reach another key; the server answers 400
+ * INVALID_KEY for these keys, and the client throws the same error itself.
+ */
+export function checkKey(key: string): void {
+  const detail =
+    key === ''
+      ? 'the key is empty'
+      : key.split('/').some((s) => s === '.' || s === '..')
+        ? 'the key has a "." or ".." segment between "/"; no request was sent'
+        : undefined;
+  if (detail !== undefined) {
+    throw new KvqError({ code: 'INVALID_KEY', status: 400, title: 'Invalid key', detail });
+  }
+}
+
+/**
+ * Path of a key: each "/"-separated segment percent-encoded, the "/" kept. Throws INVALID_KEY
+ * (see checkKey) for a key no URL can name.
+ */
 export function keyPath(key: string): string {
+  checkKey(key);
   return `/v1/keys/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/**
+ * Why `url` cannot be the API's root, or undefined when it can. Retrying never helps with these,
+ * so they are INVALID_URL errors rather than UNREACHABLE.
+ */
+function urlProblem(url: string): string | undefined {
+  if (!URL.canParse(url)) {
+    return `"${url}" is not a URL; give the API's root, e.g. http://127.0.0.1:8080`;
+  }
+  const u = new URL(url);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    return `"${url}" is not an http(s) URL; give the API's root, e.g. http://127.0.0.1:8080`;
+  }
+  // Not echoed: the URL carries a secret.
+  if (u.username !== '' || u.password !== '') {
+    return 'the URL carries a user name or password; pass a bearer token as the token option';
+  }
+  if (/[?#]/.test(url)) return `"${url}" has a query or fragment; give the API's root`;
+  return undefined;
 }
 
 const opPath = (id: string) => `/v1/ops/${encodeURIComponent(id)}`;
@@ -60,10 +102,13 @@ interface Request {
 /** A typed client for kvq's HTTP API. */
 export function createClient(options: ClientOptions): KvqClient {
   const base = options.url.replace(/\/+$/, '');
+  const badUrl = urlProblem(options.url);
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 60_000;
 
   async function send(req: Request): Promise<Response> {
+    if (badUrl !== undefined)
+      throw new KvqError({ code: 'INVALID_URL', status: 0, detail: badUrl });
     const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
     for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k] = v;
@@ -147,7 +192,7 @@ export function createClient(options: ClientOptions): KvqClient {
   };
 
   const client: KvqClient = {
-    get(key, o = {}) {
+    async get(key, o = {}) {
       return json<KeyRecord>({
         method: 'GET',
         path: keyPath(key) + queryString({ after: o.after }),
@@ -175,7 +220,7 @@ export function createClient(options: ClientOptions): KvqClient {
       }
       return { version: Number(tag[1]) };
     },
-    put(key, value, o = {}) {
+    async put(key, value, o = {}) {
       const w = writeHeaders(o);
       return write({
         method: 'PUT',
@@ -189,7 +234,8 @@ export function createClient(options: ClientOptions): KvqClient {
         waitMs: w.waitMs,
       });
     },
-    create(key, value, o = {}) {
+    async create(key, value, o = {}) {
+      checkKey(key);
       const w = writeHeaders(o);
       return write({
         method: 'POST',
@@ -199,7 +245,7 @@ export function createClient(options: ClientOptions): KvqClient {
         waitMs: w.waitMs,
       });
     },
-    delete(key, o = {}) {
+    async delete(key, o = {}) {
       const w = writeHeaders(o);
       return write({
         method: 'DELETE',

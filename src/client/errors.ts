@@ -9,6 +9,8 @@ export const CLIENT_ERROR_CODES = {
   UNREACHABLE: 'UNREACHABLE',
   /** No answer within the client's timeoutMs. */
   TIMEOUT: 'TIMEOUT',
+  /** The client's url cannot be used (not an http(s) URL, or it carries credentials); nothing was sent. */
+  INVALID_URL: 'INVALID_URL',
   /** An error status without a kvq problem body; the code is `HTTP_<status>`. */
   HTTP: 'HTTP',
 } as const;
@@ -18,7 +20,10 @@ export const CLIENT_ERROR_CODES = {
  * or one of CLIENT_ERROR_CODES (status 0 when there was no answer at all).
  */
 export class KvqError extends Error {
-  /** kvq's error code (e.g. KEY_NOT_FOUND, PRECONDITION_FAILED), or UNREACHABLE, TIMEOUT, HTTP_<status>. */
+  /**
+   * kvq's error code (e.g. KEY_NOT_FOUND, PRECONDITION_FAILED; INVALID_KEY also when the client
+   * refused a key itself), or UNREACHABLE, TIMEOUT, INVALID_URL, HTTP_<status>.
+   */
   readonly code: string;
   /** The HTTP status; 0 when no answer arrived. */
   readonly status: number;
@@ -58,8 +63,9 @@ export class KvqError extends Error {
     return this.problem?.errors ?? [];
   }
 
-  /** Whether the same request may succeed later (503s, timeouts, no answer). */
+  /** Whether the same request may succeed later (503s, timeouts, no answer; not a bad url). */
   get retryable(): boolean {
+    if (this.code === CLIENT_ERROR_CODES.INVALID_URL) return false;
     return this.status === 503 || this.status === 0;
   }
 }

@@ -151,6 +151,23 @@ describe('keys', () => {
     expect(queued.json).toMatchObject({ outcome: 'accepted', op: { type: 'delete' } });
   }, 120_000);
 
+  it('a key with a "." or ".." segment is refused (exit 1, INVALID_KEY) and no other key changes', async () => {
+    await kvq(['put', 'cli/dots/target', '1', '--wait']);
+    for (const args of [
+      ['del', 'cli/dots/tmp/../target', '--wait'],
+      ['del', 'cli/dots/./target'],
+      ['put', 'cli/dots/x/../target', '2', '--wait'],
+      ['put', 'cli/dots/..', '2'],
+      ['get', 'cli/dots/tmp/../target'],
+    ]) {
+      const r = await kvq(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(/^kvq: INVALID_KEY \(400\): the key has a "\." or "\.\." segment/);
+    }
+    const after = await kvqJson(['ls', '--prefix', 'cli/dots/']);
+    expect(after.json).toMatchObject([{ key: 'cli/dots/target', version: 1 }]);
+  }, 120_000);
+
   it('ls follows every page; --limit stops early; --json is one array', async () => {
     const keys = ['cli/ls/a', 'cli/ls/b', 'cli/ls/c', 'cli/ls/d', 'cli/ls/e'];
     for (const k of keys) await kvq(['put', k, '1', '--wait']);
@@ -260,6 +277,12 @@ describe('connection, auth and usage', () => {
     [['dlq', 'show']],
     [['get', 'cli/num', '--url', 'ftp://example']],
     [['nosuch']],
+    [['help', 'nosuch']],
+    [['get', '']],
+    [['del', '']],
+    [['put', '', '1']],
+    [['get', 'cli/num', '--url', 'nope']],
+    [['get', 'cli/num', '--url', 'http://user:secret@127.0.0.1:1']],
   ])(
     'usage error %j exits 2 and says why on stderr',
     async (args) => {
@@ -270,6 +293,32 @@ describe('connection, auth and usage', () => {
     },
     120_000,
   );
+
+  it('usage errors say what is wrong in words a user typed', async () => {
+    const cases: [string[], RegExp][] = [
+      [['frob'], /^kvq: unknown command "frob"/],
+      [['help', 'frob'], /^kvq: unknown command "frob"/],
+      [['get', ''], /^kvq: <key> is empty/],
+      [['ls', '--limit', '0'], /^kvq: --limit must be a positive integer, not "0"/],
+      [['put', 'cli/x', '1', '--ttl', '0'], /^kvq: --ttl must be a positive integer, not "0"/],
+      [['dlq', 'ls', '--limit', '1.5'], /^kvq: --limit must be a positive integer, not "1.5"/],
+      [['get', 'k', '--url', 'http://u:secret@127.0.0.1:1'], /^kvq: INVALID_URL \(not sent\)/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await kvq(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toContain('secret');
+    }
+    // An unknown command lists the commands, and the server roles as well.
+    for (const args of [['frob'], ['help', 'frob']]) {
+      const { stderr } = await kvq(args);
+      expect(stderr).toMatch(/\bget\b/);
+      expect(stderr).toMatch(/\bdlq\b/);
+      expect(stderr).toMatch(/\bworker\b/);
+      expect(stderr).toMatch(/\bdev\b/);
+    }
+  }, 120_000);
 
   it('help: kvq help <command>, kvq <command> --help, and --version', async () => {
     const help = await kvq(['help', 'put']);

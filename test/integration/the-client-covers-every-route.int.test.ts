@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -85,6 +86,59 @@ describe('keys', () => {
     await kvq.put(key, [1, 2], { wait: 10 });
     expect((await kvq.get(key)).value).toEqual([1, 2]);
     expect(await kvq.head(key)).toEqual({ version: 1 });
+  });
+
+  it('a key with a "." or ".." segment is refused before sending; no other key is read or written', async () => {
+    for (const k of ['victim', 'x', 'b/c']) await kvq.put(`dots/${k}`, k, { wait: 10 });
+    const snapshot = async () => (await kvq.listKeys({ prefix: 'dots/' })).items;
+    const before = await snapshot();
+    expect(before.map((i) => i.key)).toEqual(['dots/b/c', 'dots/victim', 'dots/x']);
+    const segment = fc.constantFrom('.', '..', 'victim', 'x', 'b', 'c');
+    const dotted = fc
+      .array(segment, { minLength: 1, maxLength: 4 })
+      .map((s) => `dots/${s.join('/')}`)
+      .filter((k) => k.split('/').some((s) => s === '.' || s === '..'));
+    await fc.assert(
+      fc.asyncProperty(dotted, async (key) => {
+        const sent = requests.length;
+        const calls = [
+          kvq.get(key),
+          kvq.head(key),
+          kvq.getIfChanged(key, 1),
+          kvq.put(key, 'moved', { wait: 5 }),
+          kvq.create(key, 'moved', { wait: 5 }),
+          kvq.delete(key, { wait: 5 }),
+        ];
+        for (const call of calls) {
+          const err = await failure(call);
+          expect(err).toMatchObject({ code: 'INVALID_KEY', status: 400 });
+          expect(err.retryable).toBe(false);
+        }
+        expect(requests.length).toBe(sent);
+      }),
+      { numRuns: 30 },
+    );
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a "%2e" or "..." segment is no dot segment: it names exactly that key', async () => {
+    for (const key of ['dots/%2e/x', 'dots/%2E%2e/victim', 'dots/.../x', 'dots/.x/..y']) {
+      await kvq.put(key, key, { wait: 10 });
+      expect((await kvq.get(key)).value).toBe(key);
+    }
+    const keys = (await kvq.listKeys({ prefix: 'dots/' })).items.map((i) => i.key);
+    expect(keys).toEqual(
+      [
+        'dots/%2E%2e/victim',
+        'dots/%2e/x',
+        'dots/.../x',
+        'dots/.x/..y',
+        'dots/b/c',
+        'dots/victim',
+        'dots/x',
+      ].sort(),
+    );
+    expect((await kvq.get('dots/victim')).value).toBe('victim');
   });
 
   it('get throws KEY_NOT_FOUND; head answers null; getIfChanged answers null when unchanged', async () => {
