@@ -1006,7 +1006,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -1030,7 +1030,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -1268,7 +1268,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -1297,7 +1297,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -1521,7 +1521,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -1538,7 +1538,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -1677,7 +1677,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -1701,7 +1701,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -1995,7 +1995,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -2024,7 +2024,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -2340,7 +2340,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -2364,7 +2364,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -2601,7 +2601,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -2618,7 +2618,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -2754,7 +2754,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -2778,7 +2778,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -2920,7 +2920,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -2937,7 +2937,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -3037,7 +3037,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -3061,7 +3061,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -3175,7 +3175,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -3192,7 +3192,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -3280,7 +3280,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -3304,7 +3304,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -3427,7 +3427,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -3451,7 +3451,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -3583,7 +3583,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -3607,7 +3607,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -3739,7 +3739,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -3756,7 +3756,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;
@@ -3943,7 +3943,7 @@ export interface operations {
           'x-request-id'?: string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate'?: string;
           [name: string]: unknown;
@@ -3967,7 +3967,7 @@ export interface operations {
           'x-request-id': string;
           /**
            * @description RFC 6750 bearer challenge.
-           * @example Bearer error="invalid_token"
+           * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
           [name: string]: unknown;

@@ -95,6 +95,14 @@ describe('kvq dev (what npm start runs)', () => {
       const up = await eventually(() => out().includes('kvq is running'), 20_000, 50);
       expect(up, out()).toBe(true);
       const p = String(port);
+      // The banner is written directly; log lines go through pino's asynchronous stream and may
+      // arrive after it.
+      await eventually(
+        () =>
+          out().includes(`"listening":"0.0.0.0:${p}"`) && out().includes(' without API_TOKENS: '),
+        10_000,
+        50,
+      );
       expect(out()).toContain(
         `"msg":"listening on 0.0.0.0:${p} without API_TOKENS: anyone who can reach it can read and write every key; set API_TOKENS, or HOST=127.0.0.1"`,
       );

@@ -90,10 +90,15 @@ describe('two Authorization lines are 400 INVALID_HEADER', () => {
 
 describe('one Authorization line is answered as before, alike on both paths', () => {
   it.each([
-    ['no Authorization', [], 401, 'Bearer realm=""'],
-    ['a wrong token', ['Bearer nope'], 401, 'Bearer error="invalid_token"'],
-    ['not a bearer token', ['Basic dXNlcjpwYXNz'], 401, 'Bearer error="invalid_request"'],
-    ['a token with a space', ['Bearer a b'], 401, 'Bearer error="invalid_request"'],
+    ['no Authorization', [], 401, 'Bearer realm="kvq"'],
+    ['a wrong token', ['Bearer nope'], 401, 'Bearer realm="kvq", error="invalid_token"'],
+    [
+      'not a bearer token',
+      ['Basic dXNlcjpwYXNz'],
+      401,
+      'Bearer realm="kvq", error="invalid_request"',
+    ],
+    ['a token with a space', ['Bearer a b'], 401, 'Bearer realm="kvq", error="invalid_request"'],
   ] as const)('%s', async (_name, auth, status, challenge) => {
     for (const target of ['/v1/keys/plain', '/v1/keys/plain?']) {
       expect(problem(await send('GET', target, [...auth]))).toEqual({

@@ -75,10 +75,8 @@ export function headerLines(rawHeaders: readonly string[], lowerName: string): s
 /** RFC 6750 b64token; the same alphabet config.ts requires of API_TOKENS. */
 const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 const SCHEME = 'bearer ';
-const unauthorized = (challenge: string) =>
-  new AppError('UNAUTHORIZED', 'send Authorization: Bearer <token>', {
-    headers: { 'www-authenticate': challenge },
-  });
+const unauthorized = (challenge: string, detail: string) =>
+  new AppError('UNAUTHORIZED', detail, { headers: { 'www-authenticate': challenge } });
 
 /**
  * The one bearer-token check, given every Authorization field line of a request. Throws
@@ -101,16 +99,26 @@ export function createAuthorizer(
       });
     }
     const line = first?.trim();
-    if (!line) throw unauthorized('Bearer realm=""');
+    if (!line) throw unauthorized('Bearer realm="kvq"', 'send Authorization: Bearer <token>');
     const token =
       line.length > SCHEME.length && line.slice(0, SCHEME.length).toLowerCase() === SCHEME
         ? line.slice(SCHEME.length).trimStart()
         : '';
-    if (!TOKEN.test(token)) throw unauthorized('Bearer error="invalid_request"');
+    if (!TOKEN.test(token)) {
+      throw unauthorized(
+        'Bearer realm="kvq", error="invalid_request"',
+        'the Authorization header is not "Bearer <token>"',
+      );
+    }
     const d = digest(token);
     let ok = false;
     for (const k of known) ok = timingSafeEqual(k, d) || ok;
-    if (!ok) throw unauthorized('Bearer error="invalid_token"');
+    if (!ok) {
+      throw unauthorized(
+        'Bearer realm="kvq", error="invalid_token"',
+        'the bearer token is not known',
+      );
+    }
   };
 }
 

@@ -100,7 +100,7 @@ const RESPONSE_HEADERS = {
   'www-authenticate': {
     description: 'RFC 6750 bearer challenge.',
     schema: { type: 'string' },
-    example: 'Bearer error="invalid_token"',
+    example: 'Bearer realm="kvq", error="invalid_token"',
   },
   'cache-control': {
     description: 'Caching of a pinned Swagger UI asset.',
