@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 
 import type { ApiDeps } from './deps.ts';
-import { createAccessLog } from './middleware/access-log.ts';
+import { createRequestRecorder, routeLabel } from './middleware/access-log.ts';
 import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
 import { bearerTokens, requestContext } from './middleware/request-context.ts';
 import { registerDocumentComponents } from './openapi/document.ts';
@@ -14,18 +14,20 @@ import { registerOpRoutes } from './routes/ops.ts';
 /** Builds the HTTP app. Pure wiring: every client it talks to arrives in `deps`. */
 export function createApp(deps: ApiDeps): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
-  // Request id and the raw request-target check, for every route (the raw fast lane in
-  // raw-paths.ts calls the same functions).
-  app.use(requestContext());
-  // The access log is the same function the raw fast lane calls; when off it is not installed.
-  const accessLog = createAccessLog(deps);
-  if (accessLog) {
+  // The access log and the HTTP metrics: the same function the raw fast lane calls, first so
+  // that it sees every answer (a refused request target included); when both are off it is not
+  // installed.
+  const record = createRequestRecorder(deps);
+  if (record) {
     app.use(async (c, next) => {
       const started = performance.now();
       await next();
-      accessLog(c.req.method, c.req.path, c.res.status, started, c.get('requestId'));
+      record(c.req.method, routeLabel(c), c.req.path, c.res.status, started, c.get('requestId'));
     });
   }
+  // Request id and the raw request-target check, for every route (the raw fast lane in
+  // raw-paths.ts calls the same functions).
+  app.use(requestContext());
 
   const auth = bearerTokens(deps.apiTokens);
   if (auth) app.use('/v1/*', auth);

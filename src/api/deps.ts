@@ -1,4 +1,5 @@
 import type { JobPayload, Logger } from '../core/index.ts';
+import type { Metrics } from '../metrics/index.ts';
 import type {
   AcceptInput,
   AcceptResult,
@@ -38,6 +39,8 @@ export interface ApiDeps {
    * (see middleware/access-log.ts).
    */
   accessLog?: boolean | undefined;
+  /** HTTP request metrics (and ops accepted); unset = none. */
+  metrics?: Pick<Metrics, 'observeRequest'> | undefined;
   limits: { maxKeyBytes: number; maxValueBytes: number };
   readAfterWaitMs: number;
   docsEnabled: boolean;

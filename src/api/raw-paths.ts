@@ -5,7 +5,7 @@ import type { ApiDeps } from './deps.ts';
 import { parseIdempotencyKey, parseWriteCondition } from './http-headers.ts';
 import { decodeBody, readJsonBody } from './json-value.ts';
 import { keyFromUrl } from './key-path.ts';
-import { createAccessLog } from './middleware/access-log.ts';
+import { createRequestRecorder } from './middleware/access-log.ts';
 import { answerableError, validationError } from './middleware/errors.ts';
 import { JSON_TYPE, maxWriteBodyBytes } from './middleware/json-body.ts';
 import {
@@ -26,6 +26,8 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
 };
 
 const KEY_PREFIX = '/v1/keys/';
+/** The route label of both routes here, as Hono's key routes are labelled (see access-log.ts). */
+const KEY_ROUTE = '/v1/keys/{key}';
 
 /** The routes this lane takes (the check below says which requests); Hono serves them too. */
 export const RAW_ROUTES = [
@@ -62,7 +64,7 @@ export function createRawPaths(
   deps: ApiDeps,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const authorize = createAuthorizer(deps.apiTokens);
-  const accessLog = createAccessLog(deps);
+  const record = createRequestRecorder(deps);
 
   const send = (res: ServerResponse, p: ResponseParts) => {
     const headers = p.headers;
@@ -180,10 +182,10 @@ export function createRawPaths(
     const put = method === 'PUT' ? plainPut(req) : undefined;
     if (put === false) return false;
     const requestId = requestIdFrom(header(req, 'x-request-id'));
-    if (accessLog) {
+    if (record) {
       const started = performance.now();
       res.once('close', () => {
-        accessLog(method, url, res.statusCode, started, requestId);
+        record(method, KEY_ROUTE, url, res.statusCode, started, requestId);
       });
     }
     if (put) write(req, res, key, requestId, put.condition);

@@ -22,9 +22,11 @@ import {
   type Lifecycle,
   type Logger,
 } from '../core/index.ts';
+import type { Metrics } from '../metrics/index.ts';
 import { createAcceptAndEnqueue, createQueueHandles, jobOptions } from '../queue/index.ts';
 import { closeClient, createRedisClient, memoryProbe, type RedisClient } from '../redis/index.ts';
 import { guard, type Ledger } from '../store/index.ts';
+import { watchRedis } from './metrics.ts';
 import { awaitRedis } from './redis-reachability.ts';
 import { createStores, enforcePartitionCount } from './stores.ts';
 
@@ -46,6 +48,7 @@ export async function startApi(
   urls: { queueUrl: string; kvUrl: string },
   logger: Logger,
   lifecycle: Lifecycle,
+  metrics?: Metrics,
 ): Promise<ApiHandle> {
   const queueRedis = createRedisClient(urls.queueUrl, 'command', config, 'api-queue');
   const kvRedis = createRedisClient(urls.kvUrl, 'command', config, 'api-data');
@@ -103,21 +106,26 @@ export async function startApi(
         'QUEUE_UNAVAILABLE',
       );
     },
-    acceptAndEnqueue: layoutVerified(
-      createAcceptAndEnqueue(queueRedis, queues, layout, ledger, opts),
-      () => queueLayout.verified() && dataLayout.verified(),
+    acceptAndEnqueue: countAccepted(
+      layoutVerified(
+        createAcceptAndEnqueue(queueRedis, queues, layout, ledger, opts),
+        () => queueLayout.verified() && dataLayout.verified(),
+      ),
+      metrics,
     ),
     admission: startAdmission(config, queueRedis, kvRedis, ledger, logger, lifecycle),
     keyBusyWaitMs: config.KEY_BUSY_WAIT_MS,
     waiter: createOpWaiter({ ledger, subscriber }),
     logger,
     accessLog: config.ACCESS_LOG,
+    metrics,
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
     readAfterWaitMs: config.READ_AFTER_WAIT_MS,
     docsEnabled: config.DOCS_ENABLED,
     apiTokens: config.API_TOKENS,
     isShuttingDown: () => lifecycle.shuttingDown,
   };
+  if (metrics) watchRedis(metrics, { queue: queueRedis, data: kvRedis }, lifecycle);
   const app = createApp(deps);
   // The hot `GET` and `PUT /v1/keys/{key}` are answered without Hono in the plain case (see
   // raw-paths.ts); every other request goes to Hono.
@@ -194,6 +202,19 @@ function startAdmission(
   timer.start();
   lifecycle.register('admission', () => timer.stop());
   return admission;
+}
+
+/** Counts the writes accepted as new ops, by type (kvq_ops_accepted_total). */
+function countAccepted(
+  acceptAndEnqueue: ApiDeps['acceptAndEnqueue'],
+  metrics: Metrics | undefined,
+): ApiDeps['acceptAndEnqueue'] {
+  if (!metrics) return acceptAndEnqueue;
+  return async (accept, payload) => {
+    const r = await acceptAndEnqueue(accept, payload);
+    if (r.kind === 'new') metrics.opAccepted(accept.type);
+    return r;
+  };
 }
 
 /** No write is accepted before both Redis are known to hold this partition count. */

@@ -113,12 +113,14 @@ async function main(argv: string[]): Promise<number> {
   try {
     // Each role loads only its own modules: the Kubernetes client alone costs ~80 MB of RSS,
     // which the API and workers must not carry.
+    const { startMetrics } = await import('./metrics.ts');
+    const { metrics } = await startMetrics(config, role, logger, lifecycle);
     if (role === 'api') {
       const { startApi } = await import('./api.ts');
-      await startApi(config, requireRedisUrls(config), logger, lifecycle);
+      await startApi(config, requireRedisUrls(config), logger, lifecycle, metrics);
     } else if (role === 'worker') {
       const { startWorker } = await import('./worker.ts');
-      await startWorker(config, requireRedisUrls(config), logger, lifecycle);
+      await startWorker(config, requireRedisUrls(config), logger, lifecycle, metrics);
     } else if (role === 'autoscaler') {
       const { startAutoscaler } = await import('./autoscaler.ts');
       await startAutoscaler(config, config.QUEUE_REDIS_URL ?? '', logger, lifecycle);
@@ -126,7 +128,7 @@ async function main(argv: string[]): Promise<number> {
       const { startDev } = await import('./dev.ts');
       // On a terminal the dev loop logs a line per request unless ACCESS_LOG says otherwise.
       const devConfig = { ...config, ACCESS_LOG: config.ACCESS_LOG ?? format === 'pretty' };
-      const dev = await startDev(devConfig, logger, lifecycle, { ...options, source });
+      const dev = await startDev(devConfig, logger, lifecycle, { ...options, source, metrics });
       const bound = dev.url.endsWith(`//${dev.listening}`)
         ? ''
         : `  listening on ${dev.listening}: reachable from the network` +
@@ -160,7 +162,11 @@ function isAddressInUse(err: unknown): boolean {
 function startupLine(err: unknown, config: Config, role: string): string {
   if (err instanceof StartupError) return err.message;
   const [name, port] =
-    role === 'worker' ? ['WORKER_HEALTH_PORT', config.WORKER_HEALTH_PORT] : ['PORT', config.PORT];
+    config.METRICS_PORT > 0 && (err as { port?: unknown }).port === config.METRICS_PORT
+      ? ['METRICS_PORT', config.METRICS_PORT]
+      : role === 'worker'
+        ? ['WORKER_HEALTH_PORT', config.WORKER_HEALTH_PORT]
+        : ['PORT', config.PORT];
   return `port ${String(port)} on ${config.HOST} is already in use; set ${name} to a free port`;
 }
 

@@ -1,6 +1,7 @@
 import type { Job, Worker } from 'bullmq';
 
 import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
+import type { Metrics } from '../metrics/index.ts';
 import { createJobSource, createPartitionWorkers } from '../queue/index.ts';
 import { closeClient, createRedisClient } from '../redis/index.ts';
 import {
@@ -9,9 +10,11 @@ import {
   createReconciler,
   createSettler,
   DEFAULT_IN_JOB_RETRY,
+  instrumentProcessor,
   type ProcessResult,
 } from '../workers/index.ts';
 import { startHealthServer } from './health-server.ts';
+import { watchRedis } from './metrics.ts';
 import { awaitRedis } from './redis-reachability.ts';
 import { createStores, enforcePartitionCount } from './stores.ts';
 
@@ -26,6 +29,7 @@ export async function startWorker(
   urls: { queueUrl: string; kvUrl: string },
   logger: Logger,
   lifecycle: Lifecycle,
+  metrics?: Metrics,
 ): Promise<WorkerHandle> {
   const blocking = createRedisClient(urls.queueUrl, 'blocking', config, 'worker-bullmq');
   const queueRedis = createRedisClient(urls.queueUrl, 'command', config, 'worker-queue');
@@ -42,17 +46,21 @@ export async function startWorker(
   await enforcePartitionCount(queueRedis, layout, 'queue', logger, lifecycle);
   await enforcePartitionCount(kvRedis, layout, 'data', logger, lifecycle);
   const retry = DEFAULT_IN_JOB_RETRY;
-  const settler = createSettler({ ledger, records, logger, retry });
-  const processor = createProcessor({
-    records,
-    ledger,
-    logger,
-    retry,
-    settler,
-    // An apply may still run this long after it is sent (apply.lua refuses later); twice the
-    // command timeout, so that a slow but healthy Redis is not mistaken for a stalled one.
-    applyBudgetMs: Math.max(3000, 2 * config.REDIS_COMMAND_TIMEOUT_MS),
-  });
+  const settler = createSettler({ ledger, records, logger, retry, metrics });
+  const processor = instrumentProcessor(
+    createProcessor({
+      metrics,
+      records,
+      ledger,
+      logger,
+      retry,
+      settler,
+      // An apply may still run this long after it is sent (apply.lua refuses later); twice the
+      // command timeout, so that a slow but healthy Redis is not mistaken for a stalled one.
+      applyBudgetMs: Math.max(3000, 2 * config.REDIS_COMMAND_TIMEOUT_MS),
+    }),
+    metrics,
+  );
 
   const consumers = createPartitionWorkers<JobPayload, ProcessResult>({
     layout,
@@ -77,6 +85,10 @@ export async function startWorker(
     suppressed = 0;
   };
   consumers.onError(onError);
+  if (metrics) {
+    metrics.addWorkerConcurrency(consumers.perPartition * layout.count);
+    watchRedis(metrics, { queue: queueRedis, data: kvRedis }, lifecycle);
+  }
   // The failed set holds only final failures (a retry goes back to delayed/wait). The reconciler
   // dead-letters them; this handler does it at once, the periodic tick covers crashed processes.
   const jobs = createJobSource(layout, queueRedis);

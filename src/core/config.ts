@@ -176,6 +176,11 @@ const schema = z.object({
   /** The worker's /healthz and /readyz port (0 = none, e.g. inside `kvq dev`). */
   WORKER_HEALTH_PORT: port().default(8081),
   /**
+   * Prometheus metrics (`GET /metrics`) on a listener of their own at HOST:METRICS_PORT, in every
+   * role (one per process: `kvq dev` serves its API's and workers' together). 0 = none.
+   */
+  METRICS_PORT: port().default(0),
+  /**
    * Writes get 503 QUEUE_FULL / DATA_FULL once that Redis' used_memory reaches this share of its
    * maxmemory (a Redis without maxmemory is never full by this test). The rest is headroom for
    * the ops already accepted: their jobs, receipts and values still have to be written.

@@ -1,3 +1,4 @@
+export { instrumentProcessor } from './instrument.ts';
 export type { ApplyJob, ProcessResult } from './processor.ts';
 export { createProcessor } from './processor.ts';
 export { createReaper } from './reaper.ts';

@@ -8,10 +8,12 @@ import {
   type Logger,
   type OpStatus,
 } from '../core/index.ts';
+import type { Metrics } from '../metrics/index.ts';
 import type { ApplyOutcome, Ledger, RecordStore } from '../store/index.ts';
 import { type InJobRetry, withRetry } from './retry-policy.ts';
 import {
   appliedDetails,
+  applyLagMs,
   type Finished,
   notApplied,
   OP_EXPIRED_ERROR,
@@ -59,6 +61,8 @@ type Attempt =
       status: Finished;
       outcome?: ApplyOutcome;
       error?: { code: string; message: string };
+      /** When the op was accepted (queue Redis clock, ms), for the apply lag. */
+      acceptedAt?: number;
     }
   /** None of its applies ran (and none still can): try again. `error`: why this one failed. */
   | { kind: 'not-applied'; error?: unknown }
@@ -88,6 +92,8 @@ export function createProcessor(deps: {
   settler: Settler;
   /** How long after it is sent an apply may still run (data Redis clock). */
   applyBudgetMs: number;
+  /** Counts the terminal statuses this process records (kvq_ops_finished_total). */
+  metrics?: Pick<Metrics, 'opFinished'> | undefined;
 }) {
   const { records, ledger, logger, retry, settler } = deps;
   let syncedAt = 0;
@@ -150,10 +156,10 @@ export function createProcessor(deps: {
     }
     switch (outcome?.outcome) {
       case 'applied':
-        return { kind: 'settled', status: 'applied', outcome };
+        return { kind: 'settled', status: 'applied', outcome, acceptedAt: before.acceptedAt };
       case 'already':
         // Its first reply was lost or not yet replicated: the script reports what it did then.
-        return { kind: 'settled', status: 'applied', outcome };
+        return { kind: 'settled', status: 'applied', outcome, acceptedAt: before.acceptedAt };
       case 'superseded':
         return { kind: 'settled', status: 'superseded' };
       case 'expired':
@@ -168,7 +174,14 @@ export function createProcessor(deps: {
           return { kind: 'settled', status: 'failed', error: OP_EXPIRED_ERROR };
         }
         if (r.kind === 'conflict') return reissued(target);
-        if (r.kind === 'applied') return { kind: 'settled', status: 'applied', outcome: r.outcome };
+        if (r.kind === 'applied') {
+          return {
+            kind: 'settled',
+            status: 'applied',
+            outcome: r.outcome,
+            acceptedAt: before.acceptedAt,
+          };
+        }
         return { kind: 'settled', status: r.kind };
       }
     }
@@ -231,6 +244,13 @@ export function createProcessor(deps: {
           }),
         retry,
       );
+      if (stands === settled.status) {
+        deps.metrics?.opFinished(
+          stands,
+          settled.error?.code,
+          applyLagMs(details?.updatedAt, settled.acceptedAt),
+        );
+      }
       return { opId: op.opId, status: stands, duplicate: false };
     } catch (err) {
       // Tried again after BullMQ's backoff; most such jobs belong to refused tries and are

@@ -5,6 +5,7 @@ import {
   type OpError,
   type OpStatus,
 } from '../core/index.ts';
+import type { Metrics } from '../metrics/index.ts';
 import type { ApplyOutcome, Ledger, RecordStore, Resolution } from '../store/index.ts';
 import { type InJobRetry, withRetry } from './retry-policy.ts';
 
@@ -36,6 +37,8 @@ export function createSettler(deps: {
   records: RecordStore;
   logger: Logger;
   retry: InJobRetry;
+  /** Counts the terminal statuses this process records (kvq_ops_finished_total). */
+  metrics?: Pick<Metrics, 'opFinished'> | undefined;
 }) {
   const { ledger, records, logger, retry } = deps;
 
@@ -93,6 +96,14 @@ export function createSettler(deps: {
         `op ${opId}: applied, but not yet acknowledged by enough data Redis replicas`,
       );
     }
+    const recorded =
+      status === 'dead'
+        ? error
+        : outcome === 'conflict'
+          ? VERSION_REISSUED_ERROR
+          : status === 'failed'
+            ? OP_EXPIRED_ERROR
+            : undefined;
     const stands = await withRetry(
       () =>
         ledger.finish({
@@ -101,14 +112,7 @@ export function createSettler(deps: {
           status,
           attempts: sealed.attempts,
           ...appliedDetails(details),
-          error:
-            status === 'dead'
-              ? error
-              : outcome === 'conflict'
-                ? VERSION_REISSUED_ERROR
-                : status === 'failed'
-                  ? OP_EXPIRED_ERROR
-                  : undefined,
+          error: recorded,
           deadLetter:
             status === 'dead' && deadLetter !== undefined
               ? typeof deadLetter === 'string'
@@ -118,6 +122,13 @@ export function createSettler(deps: {
         }),
       retry,
     );
+    if (stands === status) {
+      deps.metrics?.opFinished(
+        status,
+        recorded?.code,
+        applyLagMs(details?.updatedAt, sealed.acceptedAt),
+      );
+    }
     if (status !== 'dead' && outcome !== 'refused' && outcome !== 'conflict') {
       logger.info({ opId, status }, 'an op being closed had been applied: recorded as such');
     }
@@ -139,6 +150,17 @@ export function appliedDetails(outcome: ApplyOutcome | undefined) {
         appliedAt: outcome.updatedAt,
       }
     : {};
+}
+
+/**
+ * From acceptance (queue Redis clock) to the apply (data Redis clock), in ms; undefined unless
+ * both are known (an applied op).
+ */
+export function applyLagMs(
+  appliedAt: number | undefined,
+  acceptedAt: number | undefined,
+): number | undefined {
+  return appliedAt === undefined || acceptedAt === undefined ? undefined : appliedAt - acceptedAt;
 }
 
 /** The error an attempt ends with when its apply provably did not run (retried by BullMQ). */

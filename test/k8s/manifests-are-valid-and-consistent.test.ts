@@ -148,6 +148,29 @@ describe.each(overlays)('overlays/%s', (overlay) => {
     expect(api.spec.template.spec.containers[0].ports[0].containerPort).toBe(Number(cm.data!.PORT));
   });
 
+  it('every kvq role exposes METRICS_PORT and admits scrapes of it, and only of it', () => {
+    const cm = find(overlay, 'ConfigMap', 'kvq-config')!;
+    const port = Number(cm.data!.METRICS_PORT);
+    expect(port).toBeGreaterThan(0);
+    const roles = ['kvq-api', 'kvq-worker', 'kvq-autoscaler'];
+    // The keda overlay has no autoscaler Deployment (KEDA scales the workers).
+    const present = roles.filter((name) => find(overlay, 'Deployment', name));
+    expect(present).toEqual(expect.arrayContaining(['kvq-api', 'kvq-worker']));
+    for (const name of present) {
+      const d = find(overlay, 'Deployment', name)!;
+      const ports = d.spec.template.spec.containers[0].ports.map((p: any) => [
+        p.name,
+        p.containerPort,
+      ]);
+      expect(ports, name).toContainEqual(['metrics', port]);
+    }
+    const policy = find(overlay, 'NetworkPolicy', 'kvq-metrics-scrape')!;
+    expect(policy.spec.podSelector.matchExpressions[0].values).toEqual(roles);
+    expect(policy.spec.ingress.flatMap((r: any) => r.ports.map((p: any) => p.port))).toEqual([
+      port,
+    ]);
+  });
+
   it('Services select pods and target ports those pods expose; StatefulSets use a headless Service', () => {
     for (const svc of all(overlay).filter((x) => x.kind === 'Service')) {
       const pods = workloads(overlay).filter((w) =>
