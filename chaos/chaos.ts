@@ -332,6 +332,19 @@ async function drive(
   return { ok: violations.length === 0, violations, stats, history, finals };
 }
 
+/**
+ * The judged history of every key a violation names (at most `max` keys): its ops, early
+ * answers, every attempt of its writes and its final read, to print when a run fails.
+ */
+export function flaggedKeysDump(r: ChaosResult, max = 10): string {
+  const keys = [
+    ...new Set(
+      r.violations.flatMap((v) => [...v.matchAll(/key "([^"]+)"/g)].map((m) => m[1] ?? '')),
+    ),
+  ].slice(0, max);
+  return keys.map((k) => r.history.dump(k, r.finals)).join('\n');
+}
+
 export function summaryTable(r: ChaosResult): string {
   const rows = Object.entries(r.stats).map(([k, v]) => `| ${k} | ${String(v)} |`);
   return [
