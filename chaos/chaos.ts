@@ -6,7 +6,7 @@ import { type KeyLayout, keyLayout, loadConfig } from '../src/core/index.ts';
 import { type Cluster, startCluster, type Topology } from './cluster.ts';
 import type { History } from './history.ts';
 import type { FinalRead } from './model.ts';
-import { drain, getJson, readFinals } from './settle.ts';
+import { describeStuck, drain, getJson, readFinals } from './settle.ts';
 import { createTraffic, type PendingWrite } from './traffic.ts';
 
 /**
@@ -46,6 +46,8 @@ export interface ChaosResult {
   /** Everything the model judged, to dump a key's ops and answers when it flags one. */
   history: History;
   finals: FinalRead[];
+  /** Where the ops that did not drain in time are stuck (empty when every op drained). */
+  stuck: string[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -261,8 +263,9 @@ async function drive(
   );
 
   const drainStart = Date.now();
-  await drain(cluster, layout, [...history.ops.keys()], opts.drainTimeoutMs);
+  const undrained = await drain(cluster, layout, [...history.ops.keys()], opts.drainTimeoutMs);
   const drainSeconds = (Date.now() - drainStart) / 1000;
+  const stuck = undrained.length > 0 ? await describeStuck(cluster, layout, undrained) : [];
   await history.collectReceipts((id) => getJson(urls, `/v1/ops/${encodeURIComponent(id)}`), {
     concurrency: 16,
   });
@@ -329,7 +332,21 @@ async function drive(
     'drain time (s)': drainSeconds.toFixed(1),
     violations: violations.length,
   };
-  return { ok: violations.length === 0, violations, stats, history, finals };
+  return { ok: violations.length === 0, violations, stats, history, finals, stuck };
+}
+
+/**
+ * Where undrained ops are stuck, then the judged history of every key a violation names (at most
+ * `max` keys): its ops, early answers, every attempt of its writes and its final read, to print
+ * when a run fails.
+ */
+export function flaggedKeysDump(r: ChaosResult, max = 10): string {
+  const keys = [
+    ...new Set(
+      r.violations.flatMap((v) => [...v.matchAll(/key "([^"]+)"/g)].map((m) => m[1] ?? '')),
+    ),
+  ].slice(0, max);
+  return [...r.stuck, ...keys.map((k) => r.history.dump(k, r.finals))].join('\n');
 }
 
 export function summaryTable(r: ChaosResult): string {

@@ -92,6 +92,26 @@ export function requestFor(w: Write): {
   };
 }
 
+function describe(w: {
+  kind: WriteKind;
+  cond?: Cond | undefined;
+  valueJson?: string | undefined;
+  ttlMs?: number | undefined;
+  ttlSeconds?: number | undefined;
+}): string {
+  const c = w.cond;
+  const cond =
+    c === undefined
+      ? ''
+      : c.kind === 'absent'
+        ? ' If-None-Match: *'
+        : c.kind === 'exists'
+          ? ' If-Match: *'
+          : ` If-Match: "${String(c.version)}"`;
+  const ttl = w.ttlMs ?? (w.ttlSeconds === undefined ? undefined : w.ttlSeconds * 1000);
+  return `${w.kind}${cond}${w.valueJson === undefined ? '' : ` ${w.valueJson}`}${ttl === undefined ? '' : ` ttl ${String(ttl)} ms`}`;
+}
+
 const ms = (iso: unknown) => (typeof iso === 'string' ? Date.parse(iso) : undefined);
 
 /** The parts of kvq's answers the history reads (a receipt, or a problem document). */
@@ -111,9 +131,22 @@ interface AnswerBody {
   currentVersion?: number | null;
 }
 
+/** One attempt of a write and what came back, for the dump of a flagged key. */
+export interface Attempt {
+  key: string;
+  /** The client's Idempotency-Key (one per write, the same on every retry). */
+  write: string;
+  what: string;
+  /** Client clock (Date.now()) when the answer, or its loss, was seen. */
+  at: number;
+  answer: string;
+}
+
 export class History {
   readonly ops = new Map<string, AcceptedOp>();
   readonly early: EarlyAnswer[] = [];
+  /** Every attempt of every write, in the order the answers came (see `dump`). */
+  readonly attempts: Attempt[] = [];
   /** Answers that are neither accepted nor an early 4xx (503s and the like), by status. */
   readonly other = new Map<number, number>();
 
@@ -188,6 +221,42 @@ export class History {
     const expires = ms(rec.expiresAt);
     if (expires !== undefined) op.expiresAt = expires;
     else if (rec.status === 'applied' && op.ttlMs === undefined) op.expiresAt = null;
+  }
+
+  /** Notes one attempt's answer (or its loss) for `dump`. */
+  noteAttempt(w: Write, write: string, answer: string): void {
+    this.attempts.push({ key: w.key, write, what: describe(w), at: Date.now(), answer });
+  }
+
+  /**
+   * What the model judged for `key`, to read next to its violations: the accepted ops in version
+   * order with their receipts and answers, the early answers, every attempt of every write of the
+   * key and the final read.
+   */
+  dump(key: string, finals: FinalRead[] = []): string {
+    const lines = [`--- key "${key}"`];
+    const ops = [...this.ops.values()]
+      .filter((o) => o.key === key)
+      .sort((a, b) => a.version - b.version);
+    for (const o of ops) {
+      lines.push(
+        `  v${String(o.version)} ${o.id} ${describe(o)}: HTTP ${String(o.httpStatus ?? '-')}, receipt ${o.status ?? 'none'}${o.errorCode ? ` ${o.errorCode}` : ''}${o.decidedAt === undefined ? '' : ` decidedAt ${String(o.decidedAt)}`}${o.expiresAt ? ` expiresAt ${String(o.expiresAt)}` : ''}`,
+      );
+    }
+    for (const e of this.early.filter((x) => x.key === key)) {
+      lines.push(
+        `  early ${String(e.httpStatus)} ${e.code} ${describe(e)} after v${String(e.decidedAfterVersion)} at ${String(e.decidedAt)}`,
+      );
+    }
+    for (const a of this.attempts.filter((x) => x.key === key)) {
+      lines.push(`  attempt ${a.write} ${a.what} at ${String(a.at)}: ${a.answer}`);
+    }
+    for (const f of finals.filter((x) => x.key === key)) {
+      lines.push(
+        `  final read at ${String(f.at)}: ${String(f.status)}${f.version === undefined ? '' : ` v${String(f.version)} ${f.valueJson ?? ''}`}`,
+      );
+    }
+    return lines.join('\n');
   }
 
   keys(): string[] {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { runChaos, summaryTable } from './chaos.ts';
+import { flaggedKeysDump, runChaos, summaryTable } from './chaos.ts';
 
 const { values } = parseArgs({
   options: {
@@ -52,6 +52,7 @@ const result = await runChaos({
 console.log(`\n${summaryTable(result)}\n`);
 for (const v of result.violations.slice(0, 20)) console.log(`VIOLATION: ${v}`);
 if (!result.ok) {
+  console.log(flaggedKeysDump(result));
   const file = join(tmpdir(), `kvq-chaos-history-${String(Date.now())}.json`);
   const { history, finals, violations } = result;
   writeFileSync(

@@ -1,3 +1,5 @@
+import { Queue } from 'bullmq';
+
 import { type KeyLayout, loadConfig } from '../src/core/index.ts';
 import { closeClient, createRedisClient, type RedisClient } from '../src/redis/index.ts';
 import type { Cluster } from './cluster.ts';
@@ -10,14 +12,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Waits until every op's receipt (read straight from the queue Redis, in the partition its id
- * names) is terminal, or `ms`.
+ * names) is terminal, or `ms`. Returns the ids still not terminal then.
  */
 export async function drain(
   cluster: Cluster,
   layout: KeyLayout,
   ids: string[],
   ms: number,
-): Promise<void> {
+): Promise<string[]> {
   const redis = harnessClient(cluster.queue.url);
   const deadline = Date.now() + ms;
   try {
@@ -38,9 +40,56 @@ export async function drain(
       pending = left;
       if (pending.length > 0) await sleep(500);
     }
+    return pending;
   } finally {
     await closeClient(redis);
   }
+}
+
+/**
+ * Where ops that did not drain are stuck, per partition (at most `max`): the partition's BullMQ
+ * job counts and workers, and the first such op's receipt and job state. For the report of a run
+ * whose drain timed out.
+ */
+export async function describeStuck(
+  cluster: Cluster,
+  layout: KeyLayout,
+  ids: string[],
+  max = 4,
+): Promise<string[]> {
+  const byPartition = new Map<number, string[]>();
+  for (const id of ids) {
+    const p = layout.ofOp(id) ?? 0;
+    byPartition.set(p, [...(byPartition.get(p) ?? []), id]);
+  }
+  const redis = harnessClient(cluster.queue.url);
+  const lines: string[] = [];
+  try {
+    for (const [p, stuck] of [...byPartition].slice(0, max)) {
+      const first = stuck[0] ?? '';
+      const q = new Queue(layout.queueName(p), { connection: redis });
+      try {
+        const [counts, workers, state, receipt] = await Promise.all([
+          q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'failed'),
+          q.getWorkers().then((w) => w.length),
+          q.getJobState(first),
+          redis.hgetall(receiptKey(layout, first)),
+        ]);
+        lines.push(
+          `partition ${String(p)}: ${String(stuck.length)} ops not terminal; jobs ${JSON.stringify(counts)}, ${String(workers)} workers connected; first ${first}: job ${state}, receipt ${receipt.status ?? 'none'} (attempts ${receipt.attempts ?? '-'})`,
+        );
+      } catch (err) {
+        lines.push(
+          `partition ${String(p)}: ${String(stuck.length)} ops not terminal; ${String(err)}`,
+        );
+      } finally {
+        await q.close().catch(() => undefined);
+      }
+    }
+  } finally {
+    await closeClient(redis);
+  }
+  return lines;
 }
 
 /** A client of the harness for any topology: it waits out a failover rather than failing fast. */

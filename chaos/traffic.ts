@@ -57,6 +57,28 @@ export interface Traffic {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The parts of an answer that place it in a key's history: op, version, status, code. */
+function summarise(body: unknown): string {
+  type Field = string | number | null | undefined;
+  const b = body as
+    | {
+        op?: { id?: Field; version?: Field; status?: Field };
+        code?: Field;
+        decidedAfterVersion?: Field;
+        currentVersion?: Field;
+        opId?: Field;
+      }
+    | undefined;
+  const f = (x: Field) => (x === undefined ? '' : String(x));
+  if (!b) return '(no body)';
+  if (b.op) return `op ${f(b.op.id)} v${f(b.op.version)} ${f(b.op.status)}`;
+  const parts = [f(b.code)];
+  if (b.opId !== undefined) parts.push(`op ${f(b.opId)}`);
+  if (b.decidedAfterVersion !== undefined) parts.push(`after v${f(b.decidedAfterVersion)}`);
+  if (b.currentVersion !== undefined) parts.push(`current ${f(b.currentVersion)}`);
+  return parts.join(' ');
+}
+
 export function createTraffic(opts: {
   urls: () => string[];
   keys: number;
@@ -133,12 +155,15 @@ export function createTraffic(opts: {
       body = text ? (JSON.parse(text) as unknown) : undefined;
     } catch (err) {
       // The API died, timed out or cut the answer: the write may or may not have been accepted.
-      tally((err as Error).name === 'TimeoutError' ? 'no answer (timeout)' : 'no answer');
+      const lost = (err as Error).name === 'TimeoutError' ? 'no answer (timeout)' : 'no answer';
+      tally(lost);
+      history.noteAttempt(p.w, p.idempotencyKey, `${lost} from ${url}`);
       p.lost = true;
       return 'retry';
     }
     const code = (body as { code?: unknown } | undefined)?.code;
     tally(typeof code === 'string' ? `${String(status)} ${code}` : String(status));
+    history.noteAttempt(p.w, p.idempotencyKey, `${String(status)} from ${url}: ${summarise(body)}`);
     if (status >= 500) {
       // 503 is kvq saying it did not accept this attempt, except the codes that say the outcome
       // is unknown; any other 5xx leaves it open too.

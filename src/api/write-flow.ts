@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 
-import { AppError, type Condition, type JobPayload, type OpType } from '../core/index.ts';
+import {
+  AppError,
+  type Condition,
+  type ErrorCode,
+  type JobPayload,
+  type OpType,
+} from '../core/index.ts';
 import {
   type AcceptInput,
   type AcceptResult,
@@ -108,16 +114,24 @@ async function acceptConditional(
       const state = await deps.records.peek(input.key);
       const failure = conditionFailure(input, state, seen.lastVersion);
       if (failure) {
-        // A failure creates no op, so acceptance cannot re-check for it: check again that no
-        // write was accepted since the state was inspected (then it was the state after
-        // `lastVersion`), or start over.
-        const again = await deps.ledger.inspect(
-          input.key,
-          accept.idempotencyKey,
-          accept.fingerprint ?? '',
-        );
-        if (again.kind !== 'state') return again;
-        if (again.lastVersion === seen.lastVersion && again.pending === 0) throw failure;
+        // A failure creates no op, so acceptance cannot re-check for it: refusing checks again
+        // that no write was accepted since the state was inspected (then it was the state after
+        // `lastVersion`), or it starts over. With an Idempotency-Key the refusal is kept under
+        // it, so that an earlier attempt of this request still on its way (its client gave up
+        // on it and retried) is refused too instead of being accepted after this answer.
+        const r = await deps.ledger.refuse({
+          key: input.key,
+          idempotencyKey: accept.idempotencyKey,
+          fingerprint: accept.fingerprint ?? '',
+          lastVersion: seen.lastVersion,
+          problem: refusalJson(failure),
+        });
+        if (r.kind === 'refused-now') {
+          if (accept.idempotencyKey)
+            await refusalReplicated(deps, input.key, accept.idempotencyKey);
+          throw failure;
+        }
+        if (r.kind !== 'state') return r;
       } else {
         // A fresh op id per try: a refused try has already sent a job under its id (dropped by
         // a worker for want of a receipt), and a later try must not share that job's id.
@@ -139,6 +153,36 @@ async function acceptConditional(
     }
     await sleep(pause);
     pause = Math.min(pause * 2, 50);
+  }
+}
+
+/** A refusal as kept under its Idempotency-Key (see refuse.lua). */
+function refusalJson(e: AppError): string {
+  return JSON.stringify({ code: e.code, detail: e.detail, extensions: e.extensions });
+}
+
+/** The refusal an earlier attempt of the same request was answered with. */
+function refusalOf(problem: string): AppError {
+  const p = JSON.parse(problem) as {
+    code: ErrorCode;
+    detail: string;
+    extensions: Record<string, unknown>;
+  };
+  return new AppError(p.code, p.detail, { extensions: p.extensions });
+}
+
+/**
+ * With replica acks, a refusal kept under an Idempotency-Key is answered only once replicas have
+ * it: a failover that lost it could let another attempt of the request be accepted after the
+ * refusal was answered. A shortfall leaves the outcome open: 503 WRITE_NOT_REPLICATED.
+ */
+async function refusalReplicated(deps: ApiDeps, key: string, idempotencyKey: string) {
+  if (!(await replicated(deps, key, idempotencyKey))) {
+    throw new AppError(
+      'WRITE_NOT_REPLICATED',
+      'the write was refused (its condition failed), but the queue Redis replicas have not confirmed the refusal, so an earlier attempt of this request could still be accepted: retry with the same Idempotency-Key',
+      { headers: { 'retry-after': '1' } },
+    );
   }
 }
 
@@ -238,6 +282,11 @@ export async function submitWrite(
       'IDEMPOTENCY_KEY_REUSED',
       `Idempotency-Key was first used for op ${accepted.opId} with a different request`,
     );
+  }
+  if (accepted.kind === 'refused') {
+    // An earlier attempt of this request was refused: every attempt gets that answer.
+    await refusalReplicated(deps, input.key, idempotencyKey ?? '');
+    throw refusalOf(accepted.problem);
   }
   if (accepted.kind === 'newer') {
     throw new AppError(

@@ -589,7 +589,7 @@ export interface components {
      */
     IfNoneMatchRead: string;
     /**
-     * @description Makes a retried write safe: the same key with the same request answers the first op again; with a different request, 422 IDEMPOTENCY_KEY_REUSED. 1-255 visible ASCII.
+     * @description Makes a retried write safe: the same key with the same request answers the first op again (or, for a conditional write refused without an op, the same 412/409/404); with a different request, 422 IDEMPOTENCY_KEY_REUSED. 1-255 visible ASCII.
      * @example order-1001-set-address
      */
     IdempotencyKey: string;
@@ -1108,7 +1108,7 @@ export interface operations {
       query?: never;
       header?: {
         /**
-         * @description Makes a retried write safe: the same key with the same request answers the first op again; with a different request, 422 IDEMPOTENCY_KEY_REUSED. 1-255 visible ASCII.
+         * @description Makes a retried write safe: the same key with the same request answers the first op again (or, for a conditional write refused without an op, the same 412/409/404); with a different request, 422 IDEMPOTENCY_KEY_REUSED. 1-255 visible ASCII.
          * @example order-1001-set-address
          */
         'idempotency-key'?: components['parameters']['IdempotencyKey'];
@@ -1827,7 +1827,7 @@ export interface operations {
          */
         'if-none-match'?: components['parameters']['IfNoneMatchWrite'];
         /**
-         * @description Makes a retried write safe: the same key with the same request answers the first op again; with a different request, 422 IDEMPOTENCY_KEY_REUSED. 1-255 visible ASCII.
+         * @description Makes a retried write safe: the same key with the same request answers the first op again (or, for a conditional write refused without an op, the same 412/409/404); with a different request, 422 IDEMPOTENCY_KEY_REUSED. 1-255 visible ASCII.
          * @example order-1001-set-address
          */
         'idempotency-key'?: components['parameters']['IdempotencyKey'];
@@ -2234,7 +2234,7 @@ export interface operations {
          */
         'if-match'?: components['parameters']['IfMatch'];
         /**
-         * @description Makes a retried write safe: the same key with the same request answers the first op again; with a different request, 422 IDEMPOTENCY_KEY_REUSED. 1-255 visible ASCII.
+         * @description Makes a retried write safe: the same key with the same request answers the first op again (or, for a conditional write refused without an op, the same 412/409/404); with a different request, 422 IDEMPOTENCY_KEY_REUSED. 1-255 visible ASCII.
          * @example order-1001-set-address
          */
         'idempotency-key'?: components['parameters']['IdempotencyKey'];

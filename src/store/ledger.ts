@@ -12,10 +12,17 @@ import { createReplicaAcks } from './replica-acks.ts';
  * data Redis is down.
  */
 
+/**
+ * An earlier attempt of the same request (same Idempotency-Key and fingerprint) was a conditional
+ * write refused without an op: `problem` is the refusal as it was answered (see refuse.lua).
+ */
+export type Refused = { kind: 'refused'; problem: string };
+
 export type AcceptResult =
   | { kind: 'new'; version: number; acceptedAt: number }
   | { kind: 'dup'; opId: string }
   | { kind: 'reused'; opId: string }
+  | Refused
   /** A conditional write's decision is stale: a write was accepted or is pending since. */
   | { kind: 'moved'; lastVersion: number; pending: number }
   /** A replay of an op whose key has accepted a later write. */
@@ -25,7 +32,11 @@ export type AcceptResult =
 export type Inspection =
   | { kind: 'dup'; opId: string }
   | { kind: 'reused'; opId: string }
+  | Refused
   | { kind: 'state'; lastVersion: number; pending: number };
+
+/** What refusing a conditional write came to (see Ledger.refuse). */
+export type Refusal = Inspection | { kind: 'refused-now' };
 
 export interface FinishInput {
   opId: string;
@@ -101,6 +112,21 @@ export interface Ledger {
     idempotencyKey: string | undefined,
     fingerprint: string,
   ): Promise<Inspection>;
+  /**
+   * Refuses a conditional write whose condition failed against the state after `lastVersion`:
+   * `refused-now` when that decision still stands (the key's last version is unchanged and
+   * nothing is pending), `state` when it does not (decide again), or an earlier answer under the
+   * Idempotency-Key. With an Idempotency-Key the refusal (`problem`, a problem document's JSON) is
+   * kept under it for the receipt retention, so that no other attempt of the same request can be
+   * accepted after this one was refused.
+   */
+  refuse(input: {
+    key: string;
+    idempotencyKey: string | undefined;
+    fingerprint: string;
+    lastVersion: number;
+    problem: string;
+  }): Promise<Refusal>;
   receipt(opId: string): Promise<StoredReceipt | null>;
   /**
    * The receipt an Idempotency-Key answers with: the op's receipt, or the copy kept with the key
@@ -165,6 +191,7 @@ export function createLedger(deps: {
   const byOp = (opId: string) => layout.queue(layout.ofOp(opId) ?? 0);
   const acceptScript = defineScript<(string | number)[]>(redis, 'accept', 4);
   const inspectScript = defineScript<(string | number)[]>(redis, 'inspect', 2);
+  const refuseScript = defineScript<(string | number)[]>(redis, 'refuse', 2);
   const unacceptScript = defineScript<number>(redis, 'unaccept', 4);
   const startScript = defineScript<string[]>(redis, 'start', 1);
   const sealScript = defineScript<(string | number)[]>(redis, 'seal', 1);
@@ -243,6 +270,8 @@ export function createLedger(deps: {
             return { kind, lastVersion: Number(r[1]), pending: Number(r[2]) };
           case 'newer':
             return { kind, lastVersion: Number(r[1]) };
+          case 'refused':
+            return { kind, problem: String(r[1]) };
           default:
             return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
         }
@@ -261,9 +290,20 @@ export function createLedger(deps: {
         ),
         'QUEUE_UNAVAILABLE',
       );
-      const kind = String(r[0]);
-      if (kind === 'state') return { kind, lastVersion: Number(r[1]), pending: Number(r[2]) };
-      return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
+      return inspection(r);
+    },
+
+    async refuse({ key, idempotencyKey, fingerprint, lastVersion, problem }) {
+      const k = byKey(key);
+      const r = await guard(
+        refuseScript(
+          [k.version(key), k.idempotency(idempotencyKey ?? '')],
+          [idempotencyKey ? fingerprint : '', lastVersion, problem, deps.retentionMs],
+        ),
+        'QUEUE_UNAVAILABLE',
+      );
+      if (r.length === 1 && String(r[0]) === 'refused') return { kind: 'refused-now' };
+      return inspection(r);
     },
 
     async unaccept({ opId, key, idempotencyKey }) {
@@ -409,6 +449,14 @@ export function createLedger(deps: {
       await guard(redis.ping(), 'QUEUE_UNAVAILABLE');
     },
   };
+}
+
+/** A reply of inspect.lua or refuse.lua: an earlier answer, or the key's queue side. */
+function inspection(r: (string | number)[]): Inspection {
+  const kind = String(r[0]);
+  if (kind === 'state') return { kind, lastVersion: Number(r[1]), pending: Number(r[2]) };
+  if (kind === 'refused') return { kind, problem: String(r[1]) };
+  return { kind: kind === 'dup' ? 'dup' : 'reused', opId: String(r[1]) };
 }
 
 /** Open op ids accepted more than ARGV[1] ms ago by this node's clock, at most ARGV[2]. */

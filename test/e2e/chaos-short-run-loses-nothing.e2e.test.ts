@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 
-import { runChaos, summaryTable } from '../../chaos/chaos.ts';
+import { flaggedKeysDump, runChaos, summaryTable } from '../../chaos/chaos.ts';
 
 /**
  * The short variant of `npm run chaos` (same harness, ~15 s of faults): the sequential model
@@ -19,6 +19,8 @@ it('15 s of SIGKILLs and Redis restarts with conditional writes: every outcome m
     log: () => undefined,
   });
   console.log(summaryTable(result));
+  // What the model judged for each flagged key: its ops, answers and final read.
+  if (!result.ok) console.log(flaggedKeysDump(result));
   expect(result.violations.slice(0, 20)).toEqual([]);
   expect(result.ok).toBe(true);
   // Proof that the faults met real traffic, not a speed check (the figures are printed above;

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 
-import { runChaos, summaryTable } from '../../chaos/chaos.ts';
+import { flaggedKeysDump, runChaos, summaryTable } from '../../chaos/chaos.ts';
 
 /**
  * The short variant of `npm run chaos -- --topology sentinel|cluster`: the primaries of the queue
@@ -43,6 +43,8 @@ it.each(cases)(
       log: () => undefined,
     });
     console.log(summaryTable(result));
+    // What the model judged for each flagged key: its ops, answers and final read.
+    if (!result.ok) console.log(flaggedKeysDump(result));
     expect(result.violations.slice(0, 20)).toEqual([]);
     expect(result.ok).toBe(true);
     expect(result.stats['stale reads (below a version reported applied before the read)']).toBe(0);

@@ -76,7 +76,8 @@ describe('conditional writes decided at acceptance (nothing pending)', () => {
     const d = await call(s.url, 'DELETE', '/v1/keys/never-there');
     expect(d.status).toBe(404);
     expect(d.body.code).toBe('KEY_NOT_FOUND');
-    // The same answer with an Idempotency-Key, and it is not remembered: no op, no tombstone.
+    // The same answer with an Idempotency-Key: no op, no tombstone (only the refusal is kept, for
+    // repeats of this request).
     const i = await call(s.url, 'DELETE', '/v1/keys/never-there', {
       headers: { 'Idempotency-Key': 'del-never-there' },
     });

@@ -176,6 +176,30 @@ describe('the store: every script on every primary', () => {
     expect(await ledger.inspect(k, ik, 'f1')).toEqual({ kind: 'dup', opId: id1 });
     expect(await ledger.inspect(k, ik, 'f2')).toEqual({ kind: 'reused', opId: id1 });
 
+    // refuse: a stale decision (a write pending), a repeat; on a key with nothing pending, a
+    // refusal kept for its own request (fingerprint) only.
+    const refusal = { key: k, fingerprint: '', lastVersion: 1, problem: '{"code":"KEY_EXISTS"}' };
+    expect(await ledger.refuse({ ...refusal, idempotencyKey: undefined })).toEqual({
+      kind: 'state',
+      lastVersion: 1,
+      pending: 1,
+    });
+    expect(await ledger.refuse({ ...refusal, idempotencyKey: ik, fingerprint: 'f1' })).toEqual({
+      kind: 'dup',
+      opId: id1,
+    });
+    const quiet = { ...refusal, key: `${k}/quiet`, lastVersion: 0, idempotencyKey: `${ik}/r` };
+    expect(await ledger.refuse({ ...quiet, fingerprint: 'r1' })).toEqual({ kind: 'refused-now' });
+    expect(await ledger.inspect(quiet.key, quiet.idempotencyKey, 'r1')).toEqual({
+      kind: 'refused',
+      problem: quiet.problem,
+    });
+    expect(await ledger.inspect(quiet.key, quiet.idempotencyKey, 'r2')).toEqual({
+      kind: 'state',
+      lastVersion: 0,
+      pending: 0,
+    });
+
     // accept: moved (a stale conditional decision), newer (a replay the key has moved past).
     const decidedAfter = { lastVersion: 0, at: a1.acceptedAt };
     expect(
@@ -422,7 +446,7 @@ describe('the store: every script on every primary', () => {
     const dir = new URL('../../src/store/lua/', import.meta.url);
     const preamble = readFileSync(new URL('_preamble.lua', dir), 'utf8');
     const names = readdirSync(dir).filter((f) => f.endsWith('.lua') && f !== '_preamble.lua');
-    expect(names).toHaveLength(13);
+    expect(names).toHaveLength(14);
     const shas = names.map((f) =>
       createHash('sha1')
         .update(preamble + readFileSync(new URL(f, dir), 'utf8'))

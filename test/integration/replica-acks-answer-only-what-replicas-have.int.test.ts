@@ -127,6 +127,32 @@ it('a stalled queue replica: 503 WRITE_NOT_REPLICATED with the op id, and a retr
   expect(retry.body.op).toMatchObject({ id: opId, status: 'applied', version: 1 });
 });
 
+it('a stalled queue replica: a refusal under an Idempotency-Key is answered once the replica has it, and stands', async () => {
+  const key = 'acked-refusal';
+  const put = await call(s.url, 'PUT', `/v1/keys/${key}`, {
+    body: { value: 1 },
+    headers: { Prefer: 'wait=10' },
+  });
+  expect(put.status).toBe(201);
+  const create = { body: { key, value: 2 }, headers: { 'Idempotency-Key': 'acks-refusal' } };
+  queue.replica.child.kill('SIGSTOP');
+  try {
+    // Without the ack the refusal could be lost in a failover, and a late attempt of the request
+    // accepted after it: the outcome is open.
+    const post = await call(s.url, 'POST', '/v1/keys', create);
+    expect(post.status).toBe(503);
+    expect(post.body.code).toBe('WRITE_NOT_REPLICATED');
+    // Without an Idempotency-Key nothing is kept, so nothing is waited for.
+    const plain = await call(s.url, 'POST', '/v1/keys', { body: create.body });
+    expect(plain.status).toBe(409);
+  } finally {
+    queue.replica.child.kill('SIGCONT');
+  }
+  const retry = await call(s.url, 'POST', '/v1/keys', create);
+  expect(retry.status).toBe(409);
+  expect(retry.body).toMatchObject({ code: 'KEY_EXISTS', decidedAfterVersion: 1 });
+});
+
 it('a stalled data replica holds the op short of applied, then it is applied once the replica has it', async () => {
   data.replica.child.kill('SIGSTOP');
   let opId: string;

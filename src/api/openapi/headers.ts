@@ -48,7 +48,8 @@ export const REQUEST_HEADERS = {
     required: false,
     description:
       'Makes a retried write safe: the same key with the same request answers the first op ' +
-      'again; with a different request, 422 IDEMPOTENCY_KEY_REUSED. 1-255 visible ASCII.',
+      'again (or, for a conditional write refused without an op, the same 412/409/404); with ' +
+      'a different request, 422 IDEMPOTENCY_KEY_REUSED. 1-255 visible ASCII.',
     schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
     example: 'order-1001-set-address',
   },

@@ -18,11 +18,17 @@ local function nonneg(s, what)
   end
   return tonumber(s)
 end
--- An earlier acceptance under the same Idempotency-Key (hash `ik`): {'dup', opId} when the request
--- fingerprint `fp` matches, {'reused', opId} when it does not, nil when the key is unused.
+-- An earlier answer under the same Idempotency-Key (hash `ik`): {'dup', opId} when an acceptance
+-- is recorded there with the request fingerprint `fp`, {'reused', opId} when with another one;
+-- else {'refused', problem JSON} when this very request (`fp`) was refused without an op
+-- (refuse.lua); nil when neither. A refusal binds only its own request: the key stays free for
+-- another one, whose acceptance then turns every attempt of the refused request away as a reuse.
 local function idempotent_repeat(ik, fp)
-  local prev = redis.call('HMGET', ik, 'fp', 'id')
-  if not prev[2] then return nil end
-  if prev[1] == fp then return {'dup', prev[2]} end
-  return {'reused', prev[2]}
+  local prev = redis.call('HMGET', ik, 'fp', 'id', 'refusal:' .. fp)
+  if prev[2] then
+    if prev[1] == fp then return {'dup', prev[2]} end
+    return {'reused', prev[2]}
+  end
+  if prev[3] then return {'refused', prev[3]} end
+  return nil
 end

@@ -32,8 +32,10 @@ if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], 'decidedAt', nonneg(ARGV[6], '
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'replayOf', ARGV[7]) end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 if ARGV[4] ~= '' then
-  -- Kept until the op is terminal; finish.lua then copies the receipt here and sets the expiry.
+  -- Kept until the op is terminal; finish.lua then copies the receipt here and sets the expiry
+  -- (a refusal of another request kept here set one: refuse.lua).
   redis.call('HSET', KEYS[3], 'fp', ARGV[4], 'id', ARGV[1])
+  redis.call('PERSIST', KEYS[3])
   redis.call('HSET', KEYS[2], 'ik', KEYS[3])
 end
 return {'new', version, now}
