@@ -27,6 +27,8 @@ const HEADER = `/**
  */
 `;
 
+const OPTIONAL_DEPS = new Set(['metrics', 'accessLog']);
+
 /** The app's OpenAPI document, as GET /openapi.json serves it. */
 export async function openApiDocument(): Promise<Record<string, unknown>> {
   const config = loadConfig({});
@@ -42,6 +44,8 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
   const deps = new Proxy(given, {
     get(target, prop: string) {
       if (prop in target) return target[prop as keyof ApiDeps];
+      // Optional deps are absent, as in an app without them (no metrics, no access log).
+      if (OPTIONAL_DEPS.has(prop)) return undefined;
       return () => {
         throw new Error(`${prop} is not available while the document is built`);
       };
