@@ -10,7 +10,9 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
+# The type declarations are for the published package's `kvq/client`; the image only runs.
 RUN npm run build \
+  && find dist -name '*.d.ts' -delete -o -name '*.d.ts.map' -delete \
   && npm prune --omit=dev --no-audit --no-fund \
   && rm -rf node_modules/.cache
 
