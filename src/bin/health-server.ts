@@ -1,6 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http';
 
-import { ERRORS } from '../core/index.ts';
+import { ERRORS, listen, type Listening } from '../core/index.ts';
 
 /** A backlog read slower than this answers 503: KEDA polls again, a stalled Redis holds nothing. */
 const BACKLOG_TIMEOUT_MS = 3000;
@@ -16,7 +16,7 @@ export async function startHealthServer(opts: {
   port: number;
   ready: () => boolean;
   backlog?: () => Promise<number>;
-}): Promise<{ port: number; close: () => Promise<void> }> {
+}): Promise<Listening> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/backlog' && opts.backlog) {
@@ -28,23 +28,7 @@ export async function startHealthServer(opts: {
     res.writeHead(known ? (ok ? 200 : 503) : 404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ status: known ? (ok ? 'ok' : 'not ready') : 'not found' }));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      resolve();
-    });
-  });
-  const a = server.address();
-  return {
-    port: typeof a === 'object' && a ? a.port : opts.port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
-  };
+  return listen(server, opts.port, opts.host);
 }
 
 async function serveBacklog(res: ServerResponse, read: () => Promise<number>): Promise<void> {

@@ -6,6 +6,8 @@ export type { DataKeys, KeyLayout, QueueKeys } from './keys.ts';
 export { dataKeys, keyLayout, queueKeys } from './keys.ts';
 export type { Lifecycle, ShutdownResult } from './lifecycle.ts';
 export { createLifecycle } from './lifecycle.ts';
+export type { Listening } from './listen.ts';
+export { listen } from './listen.ts';
 export { formatLogLine } from './log-format.ts';
 export type { LogFormat, Logger, LoggerOptions } from './logger.ts';
 export { createLogger, logFormatFor } from './logger.ts';

@@ -2,6 +2,8 @@ import { createServer } from 'node:http';
 
 import type { Registry } from 'prom-client';
 
+import { listen, type Listening } from '../core/index.ts';
+
 /**
  * The metrics listener: `GET /metrics` in the Prometheus text format, on its own port so that
  * scraping never shares the API's port, auth or limits. Anything else is 404.
@@ -10,7 +12,7 @@ export async function startMetricsServer(opts: {
   host: string;
   port: number;
   registry: Registry;
-}): Promise<{ port: number; close: () => Promise<void> }> {
+}): Promise<Listening> {
   const { registry } = opts;
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
@@ -30,22 +32,5 @@ export async function startMetricsServer(opts: {
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address();
-  return {
-    port: typeof a === 'object' && a ? a.port : opts.port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
-  };
+  return listen(server, opts.port, opts.host);
 }
