@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { isCliInvocation, runCli } from '../cli/index.ts';
+import { isCliInvocation, runCli, SERVER_ROLES } from '../cli/index.ts';
 import {
   type Config,
   ConfigError,
@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (!['api', 'worker', 'dev', 'autoscaler'].includes(role)) {
+  if (!SERVER_ROLES.includes(role)) {
     process.stderr.write(
       `kvq: unknown command "${role}" (neither a command nor a role)\n\n${USAGE}\n`,
     );

@@ -44,8 +44,9 @@ export const CLI_COMMANDS: readonly string[] = [
   ...Object.keys(ALIASES),
 ];
 
-/** The server roles (src/bin/kvq.ts): `kvq help <role>` prints their usage there. */
-const ROLE_NAMES: readonly string[] = ['api', 'worker', 'dev', 'autoscaler', 'help'];
+/** The server roles, which src/bin/kvq.ts runs: `kvq help <role>` prints their usage there. */
+export const SERVER_ROLES: readonly string[] = ['api', 'worker', 'dev', 'autoscaler'];
+const ROLE_NAMES: readonly string[] = [...SERVER_ROLES, 'help'];
 
 /**
  * Whether `kvq <argv>` is a client command rather than a server role: `kvq get k`,
