@@ -25,5 +25,7 @@ export type { Partitioning } from './partitions.ts';
 export { crc16, createPartitioning, fnv1a32, slotOf } from './partitions.ts';
 export type { Periodic } from './periodic.ts';
 export { createPeriodic } from './periodic.ts';
+export type { Principal, Scope } from './principal.ts';
+export { scopeAllows, SCOPES } from './principal.ts';
 export type { HostPort, RedisTarget, RedisTopology } from './redis-url.ts';
 export { parseRedisUrl, REDIS_URL_FORMS, RedisUrlError } from './redis-url.ts';

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 
 import type { Context, MiddlewareHandler } from 'hono';
 
-import { AppError } from '../../core/index.ts';
+import { AppError, type Principal } from '../../core/index.ts';
 
 /**
  * The request context every request gets, whichever transport serves it: a request id, a request
@@ -15,6 +15,8 @@ import { AppError } from '../../core/index.ts';
 declare module 'hono' {
   interface ContextVariableMap {
     requestId: string;
+    /** Set by authentication on the routes that require it; unset when authentication is off. */
+    principal: Principal;
   }
 }
 
