@@ -217,7 +217,8 @@ export async function redisCpuSeconds(redis: Redis): Promise<number> {
 export function partitionQueues(layout: KeyLayout, url: string) {
   const queues = Array.from(
     { length: layout.count },
-    (_, i) => new Queue(layout.queueName(i), { connection: { url } }),
+    // skipMetasUpdate: an observer must not reset the queue's settings (EVENT_STREAM_MAX_LEN).
+    (_, i) => new Queue(layout.queueName(i), { connection: { url }, skipMetasUpdate: true }),
   );
   return {
     async backlog(): Promise<number> {

@@ -67,7 +67,7 @@ export async function describeStuck(
   try {
     for (const [p, stuck] of [...byPartition].slice(0, max)) {
       const first = stuck[0] ?? '';
-      const q = new Queue(layout.queueName(p), { connection: redis });
+      const q = new Queue(layout.queueName(p), { connection: redis, skipMetasUpdate: true });
       try {
         const [counts, workers, state, receipt] = await Promise.all([
           q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'failed'),

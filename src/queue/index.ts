@@ -5,6 +5,7 @@ export { createPartitionWorkers, type PartitionWorkers } from './partition-worke
 export {
   createQueueHandle,
   createQueueHandles,
+  EVENT_STREAM_MAX_LEN,
   type QueueHandle,
   type QueueHandles,
   QueueUnavailableError,

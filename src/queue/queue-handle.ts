@@ -23,6 +23,15 @@ export class QueueUnavailableError extends Error {
   }
 }
 
+/**
+ * How many entries BullMQ keeps in each queue's event stream (its default is 10,000). kvq reads
+ * none of them (receipts and its own done channel are its events), and with one queue per
+ * partition a long stream per queue multiplies the queue Redis's working set by the partition
+ * count, which costs CPU on every job (BENCHMARKS.md, "Where P = 12's extra apply cost goes").
+ * BullMQ keeps the value in the queue's meta hash, where its scripts read it.
+ */
+export const EVENT_STREAM_MAX_LEN = 100;
+
 export function createQueueHandle(name: string, connection: Redis | Cluster): QueueHandle {
   let queue: Queue | undefined;
   let broken = false;
@@ -33,7 +42,11 @@ export function createQueueHandle(name: string, connection: Redis | Cluster): Qu
       const old = queue;
       void old?.close().catch(() => undefined);
       broken = false;
-      const q = new Queue(name, { connection, skipWaitingForReady: true });
+      const q = new Queue(name, {
+        connection,
+        skipWaitingForReady: true,
+        streams: { events: { maxLen: EVENT_STREAM_MAX_LEN } },
+      });
       q.on('error', () => undefined);
       q.waitUntilReady().catch(() => {
         if (queue === q) broken = true;

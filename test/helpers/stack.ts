@@ -158,7 +158,12 @@ export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 export function partitionQueues(layout: KeyLayout, queueUrl: string) {
   const queues = Array.from(
     { length: layout.count },
-    (_, i) => new Queue<JobPayload>(layout.queueName(i), { connection: { url: queueUrl } }),
+    (_, i) =>
+      new Queue<JobPayload>(layout.queueName(i), {
+        connection: { url: queueUrl },
+        // An observer must not reset the queue's settings (EVENT_STREAM_MAX_LEN).
+        skipMetasUpdate: true,
+      }),
   );
   const sum = async (...states: JobType[]) => {
     const counts = await Promise.all(queues.map((q) => q.getJobCounts(...states)));

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../../src/bin/api.ts';
 import { startWorker } from '../../src/bin/worker.ts';
 import { createLifecycle, createLogger, loadConfig } from '../../src/core/index.ts';
+import { EVENT_STREAM_MAX_LEN } from '../../src/queue/index.ts';
 import { PartitionCountMismatch } from '../../src/store/index.ts';
 import { call, type Stack, startStack } from '../helpers/stack.ts';
 
@@ -53,6 +54,32 @@ describe('listing', () => {
       const sorted = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
       expect(seen).toEqual(sorted);
     }
+  });
+});
+
+describe("each partition's BullMQ event stream", () => {
+  it('stays short: kvq reads none of it, and P long streams would fill the queue Redis', async () => {
+    const keys: string[] = [];
+    for (let n = 0; keys.length < 300; n++) {
+      if (s.layout.of(`ev/${String(n)}`) === 0) keys.push(`ev/${String(n)}`);
+    }
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(
+        keys.slice(i, i + 50).map((k) =>
+          call(s.url, 'PUT', `/v1/keys/${k}`, {
+            body: { value: 1 },
+            headers: { Prefer: 'wait=10' },
+          }),
+        ),
+      );
+    }
+    const events = `bull:${s.layout.queueName(0)}:events`;
+    const meta = `bull:${s.layout.queueName(0)}:meta`;
+    expect(await s.queueRedis.hget(meta, 'opts.maxLenEvents')).toBe(String(EVENT_STREAM_MAX_LEN));
+    // 300 jobs add several events each; trimming is approximate (whole stream nodes).
+    const length = await s.queueRedis.xlen(events);
+    expect(length).toBeGreaterThan(0);
+    expect(length).toBeLessThanOrEqual(3 * EVENT_STREAM_MAX_LEN);
   });
 });
 
