@@ -23,10 +23,18 @@ export type { Tracer };
 export const TRACER_NAME = 'kvq';
 
 /**
- * Span attributes. HTTP and error attributes use the stable semantic conventions; the messaging
- * ones are copied from the (still incubating) messaging conventions, as they advise.
+ * Span attributes: names from OpenTelemetry's semantic conventions (HTTP, error and database ones
+ * stable; the messaging ones still incubating, which advise copying them), written out here so
+ * that the request paths load no conventions module; then kvq's own.
  */
 export const ATTR = {
+  HTTP_REQUEST_METHOD: 'http.request.method',
+  HTTP_RESPONSE_STATUS_CODE: 'http.response.status_code',
+  HTTP_ROUTE: 'http.route',
+  URL_PATH: 'url.path',
+  URL_SCHEME: 'url.scheme',
+  ERROR_TYPE: 'error.type',
+  DB_SYSTEM_NAME: 'db.system.name',
   REQUEST_ID: 'kvq.request_id',
   OP_ID: 'kvq.op.id',
   OP_TYPE: 'kvq.op.type',
@@ -67,7 +75,10 @@ export function contextOfCarrier(carrier: Partial<TraceCarrier> | undefined): Co
 export function recordFailure(span: Span, err: unknown): void {
   if (err instanceof Error) span.recordException(err);
   const code = (err as { code?: unknown } | null)?.code;
-  span.setAttribute('error.type', typeof code === 'string' ? code : (err as Error).name || 'Error');
+  span.setAttribute(
+    ATTR.ERROR_TYPE,
+    typeof code === 'string' ? code : (err as Error).name || 'Error',
+  );
   span.setStatus({
     code: SpanStatusCode.ERROR,
     message: err instanceof Error ? err.message : String(err),

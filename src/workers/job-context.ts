@@ -92,7 +92,7 @@ export function traceApply(records: RecordStore, tracer: Tracer | undefined): Re
         {
           kind: SpanKind.CLIENT,
           attributes: {
-            'db.system.name': 'redis',
+            [ATTR.DB_SYSTEM_NAME]: 'redis',
             [ATTR.OP_ID]: op.opId,
             [ATTR.OP_TYPE]: op.type,
             [ATTR.OP_VERSION]: op.version,

@@ -1,13 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import {
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
-  ATTR_URL_PATH,
-  ATTR_URL_SCHEME,
-} from '@opentelemetry/semantic-conventions';
 import type { MiddlewareHandler } from 'hono';
 
 import { ATTR, contextOfCarrier, type Tracer } from '../../core/index.ts';
@@ -51,9 +44,9 @@ export function createRequestTracer(tracer: Tracer | undefined): RequestTracer |
       {
         kind: SpanKind.SERVER,
         attributes: {
-          [ATTR_HTTP_REQUEST_METHOD]: method,
-          [ATTR_URL_PATH]: path,
-          [ATTR_URL_SCHEME]: 'http',
+          [ATTR.HTTP_REQUEST_METHOD]: method,
+          [ATTR.URL_PATH]: path,
+          [ATTR.URL_SCHEME]: 'http',
         },
       },
       parent,
@@ -70,8 +63,8 @@ export function createRequestTracer(tracer: Tracer | undefined): RequestTracer |
       },
       end(status, route, requestId) {
         span.updateName(`${method} ${route}`);
-        span.setAttribute(ATTR_HTTP_ROUTE, route);
-        span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+        span.setAttribute(ATTR.HTTP_ROUTE, route);
+        span.setAttribute(ATTR.HTTP_RESPONSE_STATUS_CODE, status);
         if (requestId !== undefined) span.setAttribute(ATTR.REQUEST_ID, requestId);
         // Server spans fail on 5xx only: a 4xx is the client's mistake, answered as designed.
         if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
