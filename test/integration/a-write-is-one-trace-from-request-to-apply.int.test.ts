@@ -167,6 +167,48 @@ describe('tracing on', () => {
   });
 });
 
+describe('a repeated Idempotency-Key', () => {
+  it('traces its acceptance (a dup) and the re-sent job of the original op', async () => {
+    // No worker yet: the first op stays queued, so the repeat re-sends its job.
+    const stack = await startStack({ worker: false, tracing: { api: tracer, worker: tracer } });
+    try {
+      const headers = { 'Idempotency-Key': `idem-${hex(4)}` };
+      const first = await call(stack.url, 'PUT', '/v1/keys/repeated', {
+        body: { value: 1 },
+        headers,
+      });
+      expect(first.status).toBe(202);
+      const traceId = hex(16);
+      const again = await call(stack.url, 'PUT', '/v1/keys/repeated', {
+        body: { value: 1 },
+        headers: { ...headers, traceparent: `00-${traceId}-${hex(8)}-01` },
+      });
+      expect(again.body.op.id).toBe(first.body.op.id);
+      const spans = await eventually(() =>
+        spansOf(traceId).some((s) => s.kind === SpanKind.SERVER) ? spansOf(traceId) : undefined,
+      );
+      const http = spans?.find((s) => s.kind === SpanKind.SERVER) as ReadableSpan;
+      const accept = named(spans ?? [], 'kvq.accept');
+      const enqueue = named(spans ?? [], 'kvq.enqueue');
+      expect(accept.attributes['kvq.accept.result']).toBe('dup');
+      expect(parentOf(accept)).toBe(http.spanContext().spanId);
+      expect(parentOf(enqueue)).toBe(http.spanContext().spanId);
+      expect(enqueue.attributes['kvq.op.id']).toBe(first.body.op.id);
+      // The original op's job still carries the first request's trace: it applies there.
+      await stack.startWorker();
+      const process = await eventually(() =>
+        exporter
+          .getFinishedSpans()
+          .find((s) => s.name === 'kvq.process' && s.attributes['kvq.op.id'] === first.body.op.id),
+      );
+      expect(process?.spanContext().traceId).not.toBe(traceId);
+      expect(process?.attributes['kvq.op.status']).toBe('applied');
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
 describe('tracing off', () => {
   it('creates no spans; the worker still logs the request id with the job', async () => {
     const lines: Record<string, unknown>[] = [];
