@@ -4,6 +4,7 @@ import type { ApiDeps } from './deps.ts';
 import { createRequestRecorder, routeLabel } from './middleware/access-log.ts';
 import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
 import { bearerTokens, requestContext } from './middleware/request-context.ts';
+import { traceRequests } from './middleware/trace-request.ts';
 import { registerDocumentComponents } from './openapi/document.ts';
 import { registerDeadLetterRoutes } from './routes/dead-letters.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
@@ -14,6 +15,9 @@ import { registerOpRoutes } from './routes/ops.ts';
 /** Builds the HTTP app. Pure wiring: every client it talks to arrives in `deps`. */
 export function createApp(deps: ApiDeps): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
+  // The request's span (tracing on), outermost so that every line logged for it carries it.
+  const traced = traceRequests(deps.tracer);
+  if (traced) app.use(traced);
   // The access log and the HTTP metrics: the same function the raw fast lane calls, first so
   // that it sees every answer (a refused request target included); when both are off it is not
   // installed.

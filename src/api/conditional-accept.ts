@@ -80,9 +80,14 @@ function conditionFailure(
 }
 
 /** What acceptance answered; a new op with the id it was accepted under (and its decision time). */
-/** The job's data; version and acceptance time are added when known (see acceptAndEnqueue). */
-export function payloadOf(input: WriteInput, opId: string): JobPayload {
+/**
+ * The job's data; version and acceptance time are added when known (see acceptAndEnqueue), the
+ * trace context by the traced producer (queue/trace-producer.ts). `requestId`: the request that
+ * submits it, for the worker's log lines.
+ */
+export function payloadOf(input: WriteInput, opId: string, requestId?: string): JobPayload {
   const payload: JobPayload = { opId, key: input.key, type: input.type };
+  if (requestId !== undefined) payload.requestId = requestId;
   if (input.valueJson !== undefined) payload.value = input.valueJson;
   if (input.ttlMs !== undefined) payload.ttlMs = input.ttlMs;
   if (input.condition) payload.condition = input.condition;
@@ -108,6 +113,7 @@ export async function acceptConditional(
   deps: ApiDeps,
   accept: AcceptInput,
   input: WriteInput,
+  requestId?: string,
 ): Promise<Accepted> {
   const giveUpAt = Date.now() + deps.keyBusyWaitMs;
   let pause = 2;
@@ -146,7 +152,7 @@ export async function acceptConditional(
         const opId = deps.ledger.newOpId(input.key);
         const r = await deps.acceptAndEnqueue(
           { ...accept, opId, decidedAfter: { lastVersion: seen.lastVersion, at: state.now } },
-          payloadOf(input, opId),
+          payloadOf(input, opId, requestId),
         );
         if (r.kind === 'new') return { ...r, opId, decidedAt: state.now };
         if (r.kind !== 'moved') return r;

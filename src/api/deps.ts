@@ -1,4 +1,4 @@
-import type { JobPayload, Logger } from '../core/index.ts';
+import type { JobPayload, Logger, Tracer } from '../core/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type {
   AcceptInput,
@@ -39,6 +39,11 @@ export interface ApiDeps {
    * (see middleware/access-log.ts).
    */
   accessLog?: boolean | undefined;
+  /**
+   * Spans for requests (and, through acceptAndEnqueue, for acceptance); unset = tracing off, and
+   * no span is started anywhere.
+   */
+  tracer?: Tracer | undefined;
   /** HTTP request metrics (and ops accepted); unset = none. */
   metrics?: Pick<Metrics, 'observeRequest'> | undefined;
   limits: { maxKeyBytes: number; maxValueBytes: number };

@@ -14,6 +14,7 @@ import {
   headerLines,
   requestIdFrom,
 } from './middleware/request-context.ts';
+import { createRequestTracer } from './middleware/trace-request.ts';
 import { problemParts } from './problem.ts';
 import { readResponse, type ResponseParts } from './render.ts';
 import { putBody } from './schemas.ts';
@@ -65,6 +66,7 @@ export function createRawPaths(
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const authorize = createAuthorizer(deps.apiTokens);
   const record = createRequestRecorder(deps);
+  const traceRequest = createRequestTracer(deps.tracer);
 
   const send = (res: ServerResponse, p: ResponseParts) => {
     const headers = p.headers;
@@ -182,14 +184,22 @@ export function createRawPaths(
     const put = method === 'PUT' ? plainPut(req) : undefined;
     if (put === false) return false;
     const requestId = requestIdFrom(header(req, 'x-request-id'));
+    // Tracing on: the request's span, ended when the answer is sent; the listeners below and the
+    // body's run in its context.
+    const span = traceRequest?.(method, url, header(req, 'traceparent'), header(req, 'tracestate'));
+    span?.follow(req, res, KEY_ROUTE, requestId);
     if (record) {
       const started = performance.now();
       res.once('close', () => {
         record(method, KEY_ROUTE, url, res.statusCode, started, requestId);
       });
     }
-    if (put) write(req, res, key, requestId, put.condition);
-    else read(req, res, key, requestId);
+    const serve = () => {
+      if (put) write(req, res, key, requestId, put.condition);
+      else read(req, res, key, requestId);
+    };
+    if (span) span.run(serve);
+    else serve();
     return true;
   };
 }

@@ -78,8 +78,8 @@ export async function submitWrite(
   // Acceptance and the job leave in one socket write (the job carries no version: the worker
   // takes it from the receipt), answered from what acceptance returned.
   const accepted: Accepted = isConditional(input)
-    ? await acceptConditional(deps, accept, input)
-    : await deps.acceptAndEnqueue(accept, payloadOf(input, opId));
+    ? await acceptConditional(deps, accept, input, req.requestId)
+    : await deps.acceptAndEnqueue(accept, payloadOf(input, opId, req.requestId));
   if (accepted.kind === 'reused') {
     throw new AppError(
       'IDEMPOTENCY_KEY_REUSED',
@@ -115,7 +115,7 @@ export async function submitWrite(
     }
     if (r.status === 'queued') {
       await deps.enqueue(
-        { ...payloadOf(input, id), version: r.version, acceptedAt: r.acceptedAtMs },
+        { ...payloadOf(input, id, req.requestId), version: r.version, acceptedAt: r.acceptedAtMs },
         r.jobId,
       );
     }

@@ -21,9 +21,16 @@ import {
   JOB_NAME,
   type Lifecycle,
   type Logger,
+  type Tracer,
 } from '../core/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import { createAcceptAndEnqueue, createQueueHandles, jobOptions } from '../queue/index.ts';
+import {
+  createAcceptAndEnqueue,
+  createQueueHandles,
+  jobOptions,
+  traceAcceptAndEnqueue,
+  traceEnqueue,
+} from '../queue/index.ts';
 import { closeClient, createRedisClient, memoryProbe, type RedisClient } from '../redis/index.ts';
 import { guard, type Ledger } from '../store/index.ts';
 import { watchRedis } from './metrics.ts';
@@ -49,6 +56,7 @@ export async function startApi(
   logger: Logger,
   lifecycle: Lifecycle,
   metrics?: Metrics,
+  tracer?: Tracer,
 ): Promise<ApiHandle> {
   const queueRedis = createRedisClient(urls.queueUrl, 'command', config, 'api-queue');
   const kvRedis = createRedisClient(urls.kvUrl, 'command', config, 'api-data');
@@ -90,25 +98,28 @@ export async function startApi(
     onMessage: (h) => handlers.push(h),
   };
   const opts = jobOptions(config);
+  const enqueue: ApiDeps['enqueue'] = async (payload, jobId) => {
+    // A full queue Redis is a 503 QUEUE_FULL, not a 500 (see store/guard.ts).
+    await guard(
+      Promise.resolve().then(() =>
+        queues
+          .of(layout.of(payload.key))
+          .get()
+          .add(JOB_NAME, payload, { ...opts, jobId }),
+      ),
+      'QUEUE_UNAVAILABLE',
+    );
+  };
+  const acceptAndEnqueue = createAcceptAndEnqueue(queueRedis, queues, layout, ledger, opts);
   const deps: ApiDeps = {
     ledger,
     records,
     deadLetters,
-    enqueue: async (payload, jobId) => {
-      // A full queue Redis is a 503 QUEUE_FULL, not a 500 (see store/guard.ts).
-      await guard(
-        Promise.resolve().then(() =>
-          queues
-            .of(layout.of(payload.key))
-            .get()
-            .add(JOB_NAME, payload, { ...opts, jobId }),
-        ),
-        'QUEUE_UNAVAILABLE',
-      );
-    },
+    // With tracing on, each has a producer span whose trace context the job carries.
+    enqueue: tracer ? traceEnqueue(enqueue, tracer, layout) : enqueue,
     acceptAndEnqueue: countAccepted(
       layoutVerified(
-        createAcceptAndEnqueue(queueRedis, queues, layout, ledger, opts),
+        tracer ? traceAcceptAndEnqueue(acceptAndEnqueue, tracer, layout) : acceptAndEnqueue,
         () => queueLayout.verified() && dataLayout.verified(),
       ),
       metrics,
@@ -118,6 +129,7 @@ export async function startApi(
     waiter: createOpWaiter({ ledger, subscriber }),
     logger,
     accessLog: config.ACCESS_LOG,
+    tracer,
     metrics,
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
     readAfterWaitMs: config.READ_AFTER_WAIT_MS,

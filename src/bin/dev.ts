@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import type { Config, Lifecycle, Logger } from '../core/index.ts';
+import type { Config, Lifecycle, Logger, Tracer } from '../core/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import {
   type ChildWatchdog,
@@ -156,7 +156,12 @@ export async function startDev(
   config: Config,
   logger: Logger,
   lifecycle: Lifecycle,
-  opts: { topology?: DevTopology; source?: DevRedisSource; metrics?: Metrics } = {},
+  opts: {
+    topology?: DevTopology;
+    source?: DevRedisSource;
+    metrics?: Metrics;
+    tracer?: Tracer | undefined;
+  } = {},
 ) {
   const topology = opts.topology ?? 'standalone';
   const source = opts.source ?? (await preflightDev(config, opts));
@@ -211,8 +216,8 @@ export async function startDev(
   // In-process workers share the API's port space: no separate health port.
   const workerConfig = { ...config, WORKER_HEALTH_PORT: 0 };
   for (let i = 0; i < config.DEV_WORKERS; i++) {
-    await startWorker(workerConfig, urls, logger, lifecycle, opts.metrics);
+    await startWorker(workerConfig, urls, logger, lifecycle, opts.metrics, opts.tracer);
   }
-  const api = await startApi(config, urls, logger, lifecycle, opts.metrics);
+  const api = await startApi(config, urls, logger, lifecycle, opts.metrics, opts.tracer);
   return { ...api, ...urls };
 }

@@ -113,14 +113,18 @@ async function main(argv: string[]): Promise<number> {
   try {
     // Each role loads only its own modules: the Kubernetes client alone costs ~80 MB of RSS,
     // which the API and workers must not carry.
+    // Tracing first, so that it is shut down (its last spans flushed) after everything else.
+    const { startTracing } = await import('./tracing.ts');
+    const tracer =
+      role === 'autoscaler' ? undefined : await startTracing(config, role, logger, lifecycle);
     const { startMetrics } = await import('./metrics.ts');
     const { metrics } = await startMetrics(config, role, logger, lifecycle);
     if (role === 'api') {
       const { startApi } = await import('./api.ts');
-      await startApi(config, requireRedisUrls(config), logger, lifecycle, metrics);
+      await startApi(config, requireRedisUrls(config), logger, lifecycle, metrics, tracer);
     } else if (role === 'worker') {
       const { startWorker } = await import('./worker.ts');
-      await startWorker(config, requireRedisUrls(config), logger, lifecycle, metrics);
+      await startWorker(config, requireRedisUrls(config), logger, lifecycle, metrics, tracer);
     } else if (role === 'autoscaler') {
       const { startAutoscaler } = await import('./autoscaler.ts');
       await startAutoscaler(config, config.QUEUE_REDIS_URL ?? '', logger, lifecycle);
@@ -128,7 +132,12 @@ async function main(argv: string[]): Promise<number> {
       const { startDev } = await import('./dev.ts');
       // On a terminal the dev loop logs a line per request unless ACCESS_LOG says otherwise.
       const devConfig = { ...config, ACCESS_LOG: config.ACCESS_LOG ?? format === 'pretty' };
-      const dev = await startDev(devConfig, logger, lifecycle, { ...options, source, metrics });
+      const dev = await startDev(devConfig, logger, lifecycle, {
+        ...options,
+        source,
+        metrics,
+        tracer,
+      });
       const bound = dev.url.endsWith(`//${dev.listening}`)
         ? ''
         : `  listening on ${dev.listening}: reachable from the network` +

@@ -1,6 +1,6 @@
 import type { Job, Worker } from 'bullmq';
 
-import type { Config, JobPayload, Lifecycle, Logger } from '../core/index.ts';
+import type { Config, JobPayload, Lifecycle, Logger, Tracer } from '../core/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { createJobSource, createPartitionWorkers } from '../queue/index.ts';
 import { closeClient, createRedisClient } from '../redis/index.ts';
@@ -12,6 +12,8 @@ import {
   DEFAULT_IN_JOB_RETRY,
   instrumentProcessor,
   type ProcessResult,
+  traceApply,
+  withJobContext,
 } from '../workers/index.ts';
 import { startHealthServer } from './health-server.ts';
 import { watchRedis } from './metrics.ts';
@@ -30,6 +32,7 @@ export async function startWorker(
   logger: Logger,
   lifecycle: Lifecycle,
   metrics?: Metrics,
+  tracer?: Tracer,
 ): Promise<WorkerHandle> {
   const blocking = createRedisClient(urls.queueUrl, 'blocking', config, 'worker-bullmq');
   const queueRedis = createRedisClient(urls.queueUrl, 'command', config, 'worker-queue');
@@ -47,19 +50,23 @@ export async function startWorker(
   await enforcePartitionCount(kvRedis, layout, 'data', logger, lifecycle);
   const retry = DEFAULT_IN_JOB_RETRY;
   const settler = createSettler({ ledger, records, logger, retry, metrics });
-  const processor = instrumentProcessor(
-    createProcessor({
+  // Each job runs with its request id on every log line and, traced, in its own span.
+  const processor = withJobContext(
+    instrumentProcessor(
+      createProcessor({
+        metrics,
+        records: traceApply(records, tracer),
+        ledger,
+        logger,
+        retry,
+        settler,
+        // An apply may still run this long after it is sent (apply.lua refuses later); twice the
+        // command timeout, so that a slow but healthy Redis is not mistaken for a stalled one.
+        applyBudgetMs: Math.max(3000, 2 * config.REDIS_COMMAND_TIMEOUT_MS),
+      }),
       metrics,
-      records,
-      ledger,
-      logger,
-      retry,
-      settler,
-      // An apply may still run this long after it is sent (apply.lua refuses later); twice the
-      // command timeout, so that a slow but healthy Redis is not mistaken for a stalled one.
-      applyBudgetMs: Math.max(3000, 2 * config.REDIS_COMMAND_TIMEOUT_MS),
-    }),
-    metrics,
+    ),
+    { logger, tracer },
   );
 
   const consumers = createPartitionWorkers<JobPayload, ProcessResult>({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { ConfigError, loadConfig, requireRedisUrls } from './config.ts';
+import { ConfigError, loadConfig, requireRedisUrls, tracingSettings } from './config.ts';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -206,5 +206,80 @@ describe('write admission settings', () => {
     expect(
       loadConfig({ MIN_REPLICA_ACKS: '1', REPLICA_ACK_TIMEOUT_MS: '1000' }).REPLICA_ACK_TIMEOUT_MS,
     ).toBe(1000);
+  });
+});
+
+describe('tracingSettings', () => {
+  const settings = (env: Record<string, string>) => tracingSettings(loadConfig(env));
+
+  it('is off unless an exporter or an OTLP endpoint is configured', () => {
+    expect(settings({})).toBeUndefined();
+    expect(settings({ OTEL_SERVICE_NAME: 'kvq-eu' })).toBeUndefined();
+  });
+
+  it('sends OTLP to <endpoint>/v1/traces, or to the traces endpoint as given', () => {
+    expect(settings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318/' })).toMatchObject({
+      exporter: 'otlp',
+      url: 'http://otel:4318/v1/traces',
+      serviceName: 'kvq',
+      sampler: 'parentbased_always_on',
+      samplerRatio: 1,
+    });
+    expect(
+      settings({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector.example/custom',
+      })?.url,
+    ).toBe('https://collector.example/custom');
+    expect(settings({ OTEL_TRACES_EXPORTER: 'otlp' })?.url).toBe('http://localhost:4318/v1/traces');
+  });
+
+  it('is off with OTEL_TRACES_EXPORTER=none or OTEL_SDK_DISABLED=true, whatever else is set', () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318' };
+    expect(settings({ ...endpoint, OTEL_TRACES_EXPORTER: 'none' })).toBeUndefined();
+    expect(settings({ ...endpoint, OTEL_SDK_DISABLED: 'true' })).toBeUndefined();
+    expect(settings({ OTEL_TRACES_EXPORTER: 'console' })?.exporter).toBe('console');
+  });
+
+  it('parses headers and resource attributes (percent-decoded), sampler and ratio', () => {
+    expect(
+      settings({
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s%3Dcret, x-team=kv',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+      }),
+    ).toMatchObject({
+      headers: { 'api-key': 's=cret', 'x-team': 'kv' },
+      resourceAttributes: { 'deployment.environment.name': 'prod' },
+      sampler: 'parentbased_traceidratio',
+      samplerRatio: 0.25,
+    });
+  });
+
+  it('lists every bad tracing variable at once, never echoing the headers', () => {
+    let err: unknown;
+    try {
+      loadConfig({
+        OTEL_TRACES_EXPORTER: 'jaeger',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'otel:4317',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_HEADERS: 'secret-without-equals',
+        OTEL_TRACES_SAMPLER_ARG: '2',
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'OTEL_EXPORTER_OTLP_HEADERS',
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+      'OTEL_TRACES_EXPORTER',
+      'OTEL_TRACES_SAMPLER_ARG',
+    ]);
+    expect(problems.join('\n')).not.toContain('secret-without-equals');
   });
 });

@@ -41,7 +41,53 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** Values never echoed in a problem (secrets); a Redis URL is echoed with its password masked. */
-const SECRET = new Set(['API_TOKENS', 'SENTINEL_PASSWORD']);
+const SECRET = new Set(['API_TOKENS', 'SENTINEL_PASSWORD', 'OTEL_EXPORTER_OTLP_HEADERS']);
+
+/** An http(s) URL (an OTLP endpoint). */
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
+    error: 'expected an http:// or https:// URL',
+  });
+
+const otlpProtocol = z.enum(['http/json'], {
+  error: 'kvq exports OTLP as http/json (the collector takes it on the same port as http/protobuf)',
+});
+
+/**
+ * The OTel environment's `key=value,key2=value2` lists, values percent-decoded; undefined when
+ * an entry is not of that form.
+ */
+function parseKeyValues(s: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const raw of s.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const eq = entry.indexOf('=');
+    const key = eq > 0 ? entry.slice(0, eq).trim() : '';
+    if (key === '') return undefined;
+    try {
+      out[key] = decodeURIComponent(entry.slice(eq + 1).trim());
+    } catch {
+      return undefined;
+    }
+  }
+  return out;
+}
+
+const keyValueList = z.string().refine((s) => parseKeyValues(s) !== undefined, {
+  error: 'expected key=value pairs separated by commas (values percent-encoded)',
+});
+
+const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
 
 const schema = z.object({
   QUEUE_REDIS_URL: redisUrl.optional(),
@@ -192,6 +238,37 @@ const schema = z.object({
    * maxmemory (0 = only WRITE_MEMORY_LIMIT_PERCENT of maxmemory).
    */
   QUEUE_MEMORY_MAX_BYTES: int(0, 2 ** 50).default(0),
+  /*
+   * Tracing (OpenTelemetry, names from its environment-variable specification). Off unless
+   * OTEL_TRACES_EXPORTER or an OTLP endpoint is set; see tracingSettings below.
+   */
+  /** `true`: no tracing whatever else is set. */
+  OTEL_SDK_DISABLED: bool.default(false),
+  /** `otlp` (OTLP over HTTP), `console` (spans printed to stdout) or `none`. */
+  OTEL_TRACES_EXPORTER: z
+    .enum(['otlp', 'console', 'none'], { error: 'expected otlp, console or none' })
+    .optional(),
+  /** The collector's base URL; traces go to `<it>/v1/traces`. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  /** The full URL traces go to (wins over OTEL_EXPORTER_OTLP_ENDPOINT). */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional(),
+  /** kvq's exporter speaks OTLP over HTTP with JSON bodies, which the collector's 4318 takes. */
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
+  /** Headers on every export request (`key=value,...`, values percent-encoded), e.g. an API key. */
+  OTEL_EXPORTER_OTLP_HEADERS: keyValueList.optional(),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).default('kvq'),
+  /** Extra resource attributes (`key=value,...`), e.g. `deployment.environment.name=prod`. */
+  OTEL_RESOURCE_ATTRIBUTES: keyValueList.optional(),
+  OTEL_TRACES_SAMPLER: z
+    .enum(SAMPLERS, { error: `expected one of ${SAMPLERS.join(', ')}` })
+    .default('parentbased_always_on'),
+  /** The ratio for the `traceidratio` samplers, 0 to 1 (unset: 1). */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce
+    .number({ error: 'expected a number from 0 to 1' })
+    .min(0, { error: 'expected a number from 0 to 1' })
+    .max(1, { error: 'expected a number from 0 to 1' })
+    .optional(),
 });
 
 export type Config = Readonly<z.output<typeof schema>>;
@@ -250,6 +327,46 @@ export function requireRedisUrls(config: Config): { queueUrl: string; kvUrl: str
     throw new ConfigError(problems);
   }
   return { queueUrl: config.QUEUE_REDIS_URL, kvUrl: config.KV_REDIS_URL };
+}
+
+/** What tracing was configured with; see tracingSettings. */
+export interface TracingSettings {
+  exporter: 'otlp' | 'console';
+  /** Where OTLP spans are sent (`otlp` only). */
+  url: string;
+  headers: Readonly<Record<string, string>>;
+  serviceName: string;
+  resourceAttributes: Readonly<Record<string, string>>;
+  sampler: (typeof SAMPLERS)[number];
+  samplerRatio: number;
+}
+
+/** The collector's OTLP/HTTP port on this host, the OTel specification's default endpoint. */
+const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318';
+
+/**
+ * Tracing's settings, or undefined when tracing is off: it is on when OTEL_TRACES_EXPORTER is
+ * `otlp` or `console`, or (exporter unset) an OTLP endpoint is set; OTEL_SDK_DISABLED=true and
+ * OTEL_TRACES_EXPORTER=none turn it off whatever else is set.
+ */
+export function tracingSettings(config: Config): TracingSettings | undefined {
+  if (config.OTEL_SDK_DISABLED || config.OTEL_TRACES_EXPORTER === 'none') return undefined;
+  const endpoint = config.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const tracesEndpoint = config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  const exporter =
+    config.OTEL_TRACES_EXPORTER ??
+    (endpoint !== undefined || tracesEndpoint !== undefined ? 'otlp' : undefined);
+  if (exporter === undefined) return undefined;
+  const base = (endpoint ?? DEFAULT_OTLP_ENDPOINT).replace(/\/*$/, '');
+  return {
+    exporter,
+    url: tracesEndpoint ?? `${base}/v1/traces`,
+    headers: parseKeyValues(config.OTEL_EXPORTER_OTLP_HEADERS ?? '') ?? {},
+    serviceName: config.OTEL_SERVICE_NAME,
+    resourceAttributes: parseKeyValues(config.OTEL_RESOURCE_ATTRIBUTES ?? '') ?? {},
+    sampler: config.OTEL_TRACES_SAMPLER,
+    samplerRatio: config.OTEL_TRACES_SAMPLER_ARG ?? 1,
+  };
 }
 
 /** Every variable's name, for the documentation check and tests. */

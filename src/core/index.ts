@@ -1,5 +1,11 @@
-export type { Config, ConfigInput } from './config.ts';
-export { CONFIG_KEYS, ConfigError, loadConfig, requireRedisUrls } from './config.ts';
+export type { Config, ConfigInput, TracingSettings } from './config.ts';
+export {
+  CONFIG_KEYS,
+  ConfigError,
+  loadConfig,
+  requireRedisUrls,
+  tracingSettings,
+} from './config.ts';
 export type { ErrorCode, FieldError } from './errors.ts';
 export { AppError, ERRORS, isAppError, isOutOfMemory, isTransient } from './errors.ts';
 export type { DataKeys, KeyLayout, QueueKeys } from './keys.ts';
@@ -8,10 +14,20 @@ export type { Lifecycle, ShutdownResult } from './lifecycle.ts';
 export { createLifecycle } from './lifecycle.ts';
 export type { Listening } from './listen.ts';
 export { listen } from './listen.ts';
+export type { LogFields } from './log-context.ts';
+export { logContextFields, withLogFields } from './log-context.ts';
 export { formatLogLine } from './log-format.ts';
 export type { LogFormat, Logger, LoggerOptions } from './logger.ts';
 export { createLogger, logFormatFor } from './logger.ts';
-export type { Condition, JobPayload, OpError, OpReceipt, OpStatus, OpType } from './ops.ts';
+export type {
+  Condition,
+  JobPayload,
+  OpError,
+  OpReceipt,
+  OpStatus,
+  OpType,
+  TraceCarrier,
+} from './ops.ts';
 export {
   conditionSchema,
   FAILURE_CODES,
@@ -20,6 +36,7 @@ export {
   OP_STATUSES,
   OP_TYPES,
   TERMINAL_STATUSES,
+  traceCarrierSchema,
 } from './ops.ts';
 export type { Partitioning } from './partitions.ts';
 export { crc16, createPartitioning, fnv1a32, slotOf } from './partitions.ts';
@@ -29,3 +46,5 @@ export type { Principal, Scope } from './principal.ts';
 export { scopeAllows, SCOPES } from './principal.ts';
 export type { HostPort, RedisTarget, RedisTopology } from './redis-url.ts';
 export { parseRedisUrl, REDIS_URL_FORMS, RedisUrlError } from './redis-url.ts';
+export type { Tracer } from './tracing.ts';
+export { ATTR, contextOfCarrier, recordFailure, traceCarrierOf, TRACER_NAME } from './tracing.ts';

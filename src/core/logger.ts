@@ -1,6 +1,7 @@
 import { type DestinationStream, type Logger, type LoggerOptions as PinoOptions, pino } from 'pino';
 
 import { isTransient } from './errors.ts';
+import { logContextFields, NO_LOG_FIELDS } from './log-context.ts';
 import { formatLogLine } from './log-format.ts';
 
 export type { Logger };
@@ -64,7 +65,9 @@ export function logFormatFor(configured: LogFormat | undefined, isTTY: boolean):
 
 /**
  * One JSON object per line (ISO times; `role` and `pid` on every line, so mixed process output
- * stays readable), or on a terminal the same entries as readable lines (log-format.ts).
+ * stays readable), or on a terminal the same entries as readable lines (log-format.ts). A line
+ * written inside a job or a traced request also carries its `requestId`, `traceId` and `spanId`
+ * (log-context.ts); fields the call passes win.
  */
 export function createLogger(level: string, role: string, opts: LoggerOptions = {}): Logger {
   const format = opts.format ?? logFormatFor(undefined, process.stdout.isTTY);
@@ -73,6 +76,9 @@ export function createLogger(level: string, role: string, opts: LoggerOptions = 
     level,
     base: { role, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
+    mixin: logContextFields,
+    mixinMergeStrategy: (fields: object, context: object) =>
+      context === NO_LOG_FIELDS ? fields : Object.assign(context, fields),
     hooks: {
       logMethod(args, method) {
         const [first, second, ...more] = args as unknown[];

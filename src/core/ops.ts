@@ -33,6 +33,13 @@ export type Condition = z.infer<typeof conditionSchema>;
 /** What a precondition failure is called: POST create-only reports KEY_EXISTS. */
 export const FAILURE_CODES = ['PRECONDITION_FAILED', 'KEY_EXISTS'] as const;
 
+/** A W3C Trace Context carrier: the two headers' values, as the propagator reads and writes them. */
+export const traceCarrierSchema = z.object({
+  traceparent: z.string().max(128),
+  tracestate: z.string().max(512).optional(),
+});
+export type TraceCarrier = z.infer<typeof traceCarrierSchema>;
+
 export const jobPayloadSchema = z.object({
   opId: z.string().min(1),
   key: z.string().min(1),
@@ -50,6 +57,17 @@ export const jobPayloadSchema = z.object({
   conditionCode: z.enum(FAILURE_CODES).optional(),
   /** Absent together with `version`; taken from the receipt too. */
   acceptedAt: z.number().int().min(0).optional(),
+  /**
+   * The request that submitted the op, for the worker's log lines. Optional (older jobs have
+   * none); one that is not a string is ignored rather than failing the op.
+   */
+  requestId: z.string().min(1).max(255).optional().catch(undefined),
+  /**
+   * The W3C trace context of the op's acceptance (`traceparent`, `tracestate`), so that the
+   * worker's span joins the request's trace. Optional (tracing off, older jobs); a malformed one
+   * is ignored rather than failing the op.
+   */
+  trace: traceCarrierSchema.optional().catch(undefined),
 });
 export type JobPayload = z.infer<typeof jobPayloadSchema>;
 

@@ -10,3 +10,4 @@ export {
   type QueueHandles,
   QueueUnavailableError,
 } from './queue-handle.ts';
+export { traceAcceptAndEnqueue, traceEnqueue } from './trace-producer.ts';

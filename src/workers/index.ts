@@ -1,4 +1,5 @@
 export { instrumentProcessor } from './instrument.ts';
+export { traceApply, withJobContext } from './job-context.ts';
 export type { ApplyJob, ProcessResult } from './processor.ts';
 export { createProcessor } from './processor.ts';
 export { createReaper } from './reaper.ts';

@@ -17,6 +17,7 @@ import {
   loadConfig,
   parseRedisUrl,
   type QueueKeys,
+  type Tracer,
 } from '../../src/core/index.ts';
 
 export interface Stack {
@@ -50,7 +51,16 @@ export interface Stack {
  * queue name so test files never see each other's data.
  */
 export async function startStack(
-  opts: { worker?: boolean; env?: Record<string, string>; queueUrl?: string; kvUrl?: string } = {},
+  opts: {
+    worker?: boolean;
+    env?: Record<string, string>;
+    queueUrl?: string;
+    kvUrl?: string;
+    /** Tracers for the API and the worker (unset: tracing off there). */
+    tracing?: { api?: Tracer; worker?: Tracer };
+    /** Where log lines go (default: stdout at TEST_LOG_LEVEL, silent unless set). */
+    logDestination?: { write(line: string): unknown };
+  } = {},
 ): Promise<Stack> {
   const id = randomBytes(4).toString('hex');
   const queueUrl = opts.queueUrl ?? inject('queueRedisUrl');
@@ -68,10 +78,12 @@ export async function startStack(
     WORKER_HEALTH_PORT: '0',
     ...opts.env,
   });
-  const logger = createLogger(config.LOG_LEVEL, 'test');
+  const logger = opts.logDestination
+    ? createLogger(config.LOG_LEVEL, 'test', { format: 'json', destination: opts.logDestination })
+    : createLogger(config.LOG_LEVEL, 'test');
   const lifecycle = createLifecycle({ deadlineMs: 10_000, logger });
   const urls = { queueUrl, kvUrl };
-  const api = await startApi(config, urls, logger, lifecycle);
+  const api = await startApi(config, urls, logger, lifecycle, undefined, opts.tracing?.api);
   // ioredis would read a cluster or Sentinel URL's scheme as a host name and retry it forever.
   const plain = (url: string) =>
     new Redis(url, { lazyConnect: parseRedisUrl(url).kind !== 'standalone' });
@@ -99,7 +111,8 @@ export async function startStack(
     config,
     queueUrl,
     kvUrl,
-    startWorker: () => startWorker(config, urls, logger, lifecycle),
+    startWorker: () =>
+      startWorker(config, urls, logger, lifecycle, undefined, opts.tracing?.worker),
     queueRedis,
     kvRedis,
     async stop() {
