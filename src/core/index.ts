@@ -1,3 +1,5 @@
+export type { Cidr } from './cidr.ts';
+export { parseCidr } from './cidr.ts';
 export type { Config, ConfigInput } from './config.ts';
 export { CONFIG_KEYS, ConfigError, loadConfig, requireRedisUrls } from './config.ts';
 export type { ErrorCode, FieldError } from './errors.ts';
