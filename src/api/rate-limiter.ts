@@ -134,12 +134,18 @@ export function createRateLimiter(deps: RateLimiterDeps): RateLimiter {
     return pair;
   };
 
-  let redisDownUntil = 0;
+  /** Redis failed or stalled last time it was asked; it is asked again from `retryAt` on. */
+  let down = false;
+  let retryAt = 0;
   const redisFailed = (err: unknown) => {
-    if (redisDownUntil === 0) {
-      logger.warn({ err }, 'rate limits: Redis unavailable, counting in this process');
-    }
-    redisDownUntil = Date.now() + REDIS_RETRY_MS;
+    if (!down) logger.warn({ err }, 'rate limits: Redis unavailable, counting in this process');
+    down = true;
+    retryAt = Date.now() + REDIS_RETRY_MS;
+  };
+  const redisAnswered = () => {
+    if (!down) return;
+    down = false;
+    logger.info('rate limits: Redis answers again, counting there');
   };
 
   /** `promise`, or a RedisTimeout after RATE_LIMIT_REDIS_TIMEOUT_MS (a later answer is dropped). */
@@ -158,18 +164,20 @@ export function createRateLimiter(deps: RateLimiterDeps): RateLimiter {
   /** Consumes one point: in Redis, else in memory. Rejects with a RateLimiterRes when over. */
   const consume = async (p: Policy, key: string): Promise<RateLimiterRes> => {
     const pair = limitersOf(p);
-    if (redisDownUntil !== 0) {
-      if (Date.now() < redisDownUntil) return pair.memory.consume(key);
-      redisDownUntil = 0;
-    }
+    if (down && Date.now() < retryAt) return pair.memory.consume(key);
+    let res: RateLimiterRes;
     try {
-      const res = await withTimeout(pair.redis.consume(key));
-      return res;
+      res = await withTimeout(pair.redis.consume(key));
     } catch (err) {
-      if (err instanceof RateLimiterRes) throw err;
-      redisFailed(err);
-      return pair.memory.consume(key);
+      if (!(err instanceof RateLimiterRes)) {
+        redisFailed(err);
+        return pair.memory.consume(key);
+      }
+      redisAnswered();
+      throw err;
     }
+    redisAnswered();
+    return res;
   };
 
   const blocked = new Map<string, number>();

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { buildRequest, rawRequest, type RawResponse } from '../helpers/raw-http.ts';
@@ -114,6 +115,28 @@ it('both lanes share one counter per client', async () => {
   expect(over.status).toBe(429);
   // A refused write is not accepted: the one accepted write is still the only one pending.
   expect(await s.openCount()).toBe(1);
+});
+
+it('any forwarding header gets a 4xx, never a 5xx', async () => {
+  const printable = fc.string({
+    unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  });
+  const entry = fc.oneof(
+    printable,
+    fc.ipV4(),
+    fc.ipV6(),
+    fc.ipV6().map((a) => `[${a}]:8080`),
+    fc.constant('unknown'),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(entry, { maxLength: 5 }), fc.boolean(), async (entries, raw) => {
+      const header = entries.join(', ').trim();
+      const r = await send(port, header, 'GET', raw ? '/v1/keys/rl/f' : '/v1/keys?prefix=rl/');
+      expect(r.status).toBeGreaterThanOrEqual(200);
+      expect(r.status).toBeLessThan(500);
+    }),
+    { numRuns: 60 },
+  );
 });
 
 it('probes are not limited', async () => {
