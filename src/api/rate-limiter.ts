@@ -36,8 +36,11 @@ export interface RateLimiter {
   /**
    * The 429 for an address this process knows to be over its quota (from its last check, without
    * asking Redis), else undefined: lets a request be refused before its credential is tried.
+   * `address` is only called when some address is refused.
    */
-  refusal(address: string): AppError | undefined;
+  refusal(address: () => string): AppError | undefined;
+  /** Whether client addresses are limited at all (RATE_LIMIT_ANON_PER_SECOND > 0). */
+  readonly limitsAddresses: boolean;
 }
 
 export type RateLimitConfig = Pick<
@@ -214,9 +217,10 @@ export function createRateLimiter(deps: RateLimiterDeps): RateLimiter {
         throw rateLimited(identity.kind, policy, err.msBeforeNext);
       }
     },
+    limitsAddresses: addressPolicy !== undefined,
     refusal(address) {
       if (blocked.size === 0 || !addressPolicy) return undefined;
-      const bucket = addressBucket(address);
+      const bucket = addressBucket(address());
       const until = blocked.get(bucket);
       if (until === undefined) return undefined;
       const left = until - Date.now();

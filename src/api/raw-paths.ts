@@ -214,11 +214,12 @@ export function createRawPaths(
       if (put) write(req, res, key, requestId, put.condition, fields);
       else read(req, res, key, requestId, fields);
     };
+    // Bearer tokens name no principal: the request counts against its client address.
+    const counted = limits && !refused ? limitNodeRequest(limits, req, undefined) : undefined;
     if (refused) fail(res, refused, requestId, url);
-    else if (!limits) serve(undefined);
+    else if (!counted) serve(undefined);
     else {
-      // Bearer tokens name no principal: the request counts against its client address.
-      limitNodeRequest(limits, req, undefined).then(
+      counted.then(
         (d) => {
           serve(d.headers);
         },

@@ -139,8 +139,8 @@ describe('per client address', () => {
     expect(await outcome(limiter, { kind: 'key', id: '2001:db8:1:2::/64' })).toBe('4');
     expect(limited).toEqual(['address']);
     // Over its quota, the address is refused without asking Redis.
-    expect(limiter.refusal('2001:db8:1:2::9')?.code).toBe('RATE_LIMITED');
-    expect(limiter.refusal('2001:db8:1:3::1')).toBeUndefined();
+    expect(limiter.refusal(() => '2001:db8:1:2::9')?.code).toBe('RATE_LIMITED');
+    expect(limiter.refusal(() => '2001:db8:1:3::1')).toBeUndefined();
   });
 
   it('0 = no limit per address', async () => {

@@ -24,14 +24,18 @@ export interface RateLimits {
   trustedProxies: TrustedProxies | undefined;
 }
 
-/** What a request is limited as: its principal's key when it has one, else its client address. */
+/**
+ * What a request is limited as: its principal's key when it has one, else its client address;
+ * undefined when addresses are not limited (the address is then never worked out).
+ */
 export function identityOf(
+  limiter: RateLimiter,
   principal: Principal | undefined,
   address: () => string,
-): RateLimitIdentity {
-  return principal
-    ? { kind: 'key', id: principal.keyId, perSecond: principal.rateLimitPerSecond }
-    : { kind: 'address', address: address() };
+): RateLimitIdentity | undefined {
+  if (principal)
+    return { kind: 'key', id: principal.keyId, perSecond: principal.rateLimitPerSecond };
+  return limiter.limitsAddresses ? { kind: 'address', address: address() } : undefined;
 }
 
 /** The client address of a node:http request (see client-address.ts). */
@@ -53,18 +57,22 @@ function honoClientAddress(c: Context, limits: RateLimits): string {
   return clientAddress(undefined, trusted && c.req.header(trusted.header), trusted);
 }
 
-/** The raw lane's check: the request's principal, else its client address. */
+/**
+ * The raw lane's check: the request's principal, else its client address. Undefined when
+ * nothing is to be counted (so that the lane goes on without waiting).
+ */
 export function limitNodeRequest(
   limits: RateLimits,
   req: IncomingMessage,
   principal: Principal | undefined,
-): Promise<RateLimitDecision> {
-  return limits.limiter.check(identityOf(principal, () => nodeClientAddress(req, limits)));
+): Promise<RateLimitDecision> | undefined {
+  const identity = identityOf(limits.limiter, principal, () => nodeClientAddress(req, limits));
+  return identity && limits.limiter.check(identity);
 }
 
 /** The 429 for a request whose address is known to be over its quota, before authentication. */
 export function refusedBeforeAuth(limits: RateLimits, req: IncomingMessage): AppError | undefined {
-  return limits.limiter.refusal(nodeClientAddress(req, limits));
+  return limits.limiter.refusal(() => nodeClientAddress(req, limits));
 }
 
 const setAll = (headers: Headers, fields: Readonly<Record<string, string>>) => {
@@ -77,13 +85,19 @@ const setAll = (headers: Headers, fields: Readonly<Record<string, string>>) => {
  */
 export function limitFailedAuth(limits: RateLimits): MiddlewareHandler {
   return async (c, next) => {
-    const address = honoClientAddress(c, limits);
-    const refused = limits.limiter.refusal(address);
+    if (!limits.limiter.limitsAddresses) {
+      await next();
+      return;
+    }
+    let address: string | undefined;
+    const addressOf = () => (address ??= honoClientAddress(c, limits));
+    const refused = limits.limiter.refusal(addressOf);
     if (refused) throw refused;
     await next();
     if (c.res.status !== 401) return;
     try {
-      setAll(c.res.headers, (await limits.limiter.check({ kind: 'address', address })).headers);
+      const { headers } = await limits.limiter.check({ kind: 'address', address: addressOf() });
+      setAll(c.res.headers, headers);
     } catch (err) {
       // The 429 replaces the 401 whole (no WWW-Authenticate challenge carried over).
       if (err instanceof AppError) c.res = undefined;
@@ -98,10 +112,15 @@ export function limitFailedAuth(limits: RateLimits): MiddlewareHandler {
  */
 export function rateLimit(
   limiter: RateLimiter,
-  identity: (c: Context) => RateLimitIdentity,
+  identity: (c: Context) => RateLimitIdentity | undefined,
 ): MiddlewareHandler {
   return async (c, next) => {
-    const { headers } = await limiter.check(identity(c));
+    const who = identity(c);
+    if (!who) {
+      await next();
+      return;
+    }
+    const { headers } = await limiter.check(who);
     for (const name in headers) c.header(name, headers[name]);
     await next();
     // An error answer is built by the error handler, without the fields set above.
@@ -112,6 +131,6 @@ export function rateLimit(
 }
 
 /** `rateLimit`'s identity for kvq's routes: the principal, else the client address. */
-export function requestIdentity(limits: RateLimits): (c: Context) => RateLimitIdentity {
-  return (c) => identityOf(c.get('principal'), () => honoClientAddress(c, limits));
+export function requestIdentity(limits: RateLimits): (c: Context) => RateLimitIdentity | undefined {
+  return (c) => identityOf(limits.limiter, c.get('principal'), () => honoClientAddress(c, limits));
 }
