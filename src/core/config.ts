@@ -182,7 +182,7 @@ const schema = z.object({
   /**
    * Requests per second per API key, for keys without a limit of their own (0 = none). Off by
    * default, like authentication on loopback: `npm start`, the tests and the bench must never
-   * meet a 429 they did not ask for; the Kubernetes overlays set it.
+   * meet a 429 they did not ask for; production deployments set it.
    */
   RATE_LIMIT_PER_SECOND: perSecond().default(0),
   /**
