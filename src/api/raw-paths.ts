@@ -194,10 +194,10 @@ export function createRawPaths(
     let refused: AppError | undefined;
     try {
       checkRequestTarget(url);
+      key = keyFromUrl(url, KEY_PREFIX, deps.limits.maxKeyBytes);
       // An address known to be over its quota is refused before its credential is tried.
       refused = limits && refusedBeforeAuth(limits, req);
       if (!refused) authorize?.(headerLines(req.rawHeaders, 'authorization'));
-      key = keyFromUrl(url, KEY_PREFIX, deps.limits.maxKeyBytes);
     } catch {
       return false;
     }
