@@ -3,6 +3,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ApiDeps } from './deps.ts';
 import { createRequestRecorder, routeLabel } from './middleware/access-log.ts';
 import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
+import { limitFailedAuth, rateLimit, requestIdentity } from './middleware/rate-limit.ts';
 import { bearerTokens, requestContext } from './middleware/request-context.ts';
 import { traceRequests } from './middleware/trace-request.ts';
 import { registerDocumentComponents } from './openapi/document.ts';
@@ -33,8 +34,14 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   // raw-paths.ts calls the same functions).
   app.use(requestContext());
 
+  // Rate limits around authentication (see middleware/rate-limit.ts): a failed authentication
+  // counts against the client address, then every request against its principal, else its
+  // address.
+  const limits = deps.rateLimits;
+  if (limits) app.use('/v1/*', limitFailedAuth(limits));
   const auth = bearerTokens(deps.apiTokens);
   if (auth) app.use('/v1/*', auth);
+  if (limits) app.use('/v1/*', rateLimit(limits.limiter, requestIdentity(limits)));
   registerHealthRoutes(app, deps);
   registerKeyRoutes(app, deps);
   registerOpRoutes(app, deps);

@@ -8,6 +8,7 @@ import type {
   RecordStore,
 } from '../store/index.ts';
 import type { Admission } from './admission.ts';
+import type { RateLimits } from './middleware/rate-limit.ts';
 import type { OpWaiter } from './op-waiter.ts';
 
 /** Everything the HTTP layer needs, built by a composition root. */
@@ -49,6 +50,8 @@ export interface ApiDeps {
   limits: { maxKeyBytes: number; maxValueBytes: number };
   readAfterWaitMs: number;
   docsEnabled: boolean;
+  /** Rate limits on /v1 routes (see middleware/rate-limit.ts); unset = none. */
+  rateLimits?: RateLimits | undefined;
   /** Bearer tokens accepted on /v1 routes; empty = no authentication. */
   apiTokens: readonly string[];
   /** True once shutdown began: /readyz fails and writes are refused. */

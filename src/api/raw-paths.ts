@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import type { Condition } from '../core/index.ts';
+import type { AppError, Condition } from '../core/index.ts';
 import type { ApiDeps } from './deps.ts';
 import { parseIdempotencyKey, parseWriteCondition } from './http-headers.ts';
 import { decodeBody, readJsonBody } from './json-value.ts';
@@ -8,6 +8,7 @@ import { keyFromUrl } from './key-path.ts';
 import { createRequestRecorder } from './middleware/access-log.ts';
 import { answerableError, validationError } from './middleware/errors.ts';
 import { JSON_TYPE, maxWriteBodyBytes } from './middleware/json-body.ts';
+import { limitNodeRequest, refusedBeforeAuth } from './middleware/rate-limit.ts';
 import {
   checkRequestTarget,
   createAuthorizer,
@@ -51,7 +52,8 @@ const PLAIN_HOST = /^[a-z0-9._-]+(?::\d{1,5})?$/;
  * exactly what the Hono routes answer (same status, headers and problem+json bodies; the
  * integration tests run against the real server and so go through here, and one test compares
  * both paths request by request), because both call the same code below the transport:
- * the request context (request-context.ts: target check, bearer token, request id), keyFromUrl,
+ * the request context (request-context.ts: target check, bearer token, request id), the rate
+ * limits (middleware/rate-limit.ts), keyFromUrl,
  * the header parsers, the zod body schema, submitPut, readResponse, problemParts and
  * answerableError. This file decides nothing about a request itself; it is an adapter.
  *
@@ -67,9 +69,12 @@ export function createRawPaths(
   const authorize = createAuthorizer(deps.apiTokens);
   const record = createRequestRecorder(deps);
   const traceRequest = createRequestTracer(deps.tracer);
+  const limits = deps.rateLimits;
 
-  const send = (res: ServerResponse, p: ResponseParts) => {
-    const headers = p.headers;
+  /** `fields`: the RateLimit fields of the request, when a limit applies. */
+  type Fields = Readonly<Record<string, string>> | undefined;
+  const send = (res: ServerResponse, p: ResponseParts, fields?: Fields) => {
+    const headers = fields ? Object.assign(p.headers, fields) : p.headers;
     // Framing, spelt as Node's own HTTP writer spells it (and does on the Hono path); the
     // headers kvq decides are lowercase.
     if (p.body !== null) headers['Content-Length'] = String(Buffer.byteLength(p.body));
@@ -77,21 +82,34 @@ export function createRawPaths(
     res.end(p.body ?? undefined);
   };
   /** What Hono's error handler does with an error: problem+json, 5xx logged. */
-  const fail = (res: ServerResponse, err: unknown, requestId: string, path: string) => {
-    send(res, problemParts(answerableError(err, deps.logger, requestId, path), requestId));
+  const fail = (
+    res: ServerResponse,
+    err: unknown,
+    requestId: string,
+    path: string,
+    fields?: Fields,
+  ) => {
+    const problem = problemParts(answerableError(err, deps.logger, requestId, path), requestId);
+    send(res, problem, problem.status === 429 ? undefined : fields);
   };
 
-  const read = (req: IncomingMessage, res: ServerResponse, key: string, requestId: string) => {
+  const read = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    requestId: string,
+    fields: Fields,
+  ) => {
     const ifNoneMatch = req.headers['if-none-match'];
     deps.records
       .get(key)
       .then((rec) => readResponse(rec, ifNoneMatch, requestId))
       .then(
         (p) => {
-          send(res, p);
+          send(res, p, fields);
         },
         (err: unknown) => {
-          fail(res, err, requestId, req.url ?? '');
+          fail(res, err, requestId, req.url ?? '', fields);
         },
       );
   };
@@ -129,6 +147,7 @@ export function createRawPaths(
     key: string,
     requestId: string,
     condition: Condition | undefined,
+    fields: Fields,
   ) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -153,10 +172,10 @@ export function createRawPaths(
         })
         .then(
           (p) => {
-            send(res, p);
+            send(res, p, fields);
           },
           (err: unknown) => {
-            fail(res, err, requestId, req.url ?? '');
+            fail(res, err, requestId, req.url ?? '', fields);
           },
         );
     });
@@ -174,14 +193,17 @@ export function createRawPaths(
       return false;
     }
     let key: string;
+    let refused: AppError | undefined;
     try {
       checkRequestTarget(url);
-      authorize?.(headerLines(req.rawHeaders, 'authorization'));
       key = keyFromUrl(url, KEY_PREFIX, deps.limits.maxKeyBytes);
+      // An address known to be over its quota is refused before its credential is tried.
+      refused = limits && refusedBeforeAuth(limits, req);
+      if (!refused) authorize?.(headerLines(req.rawHeaders, 'authorization'));
     } catch {
       return false;
     }
-    const put = method === 'PUT' ? plainPut(req) : undefined;
+    const put = method === 'PUT' && !refused ? plainPut(req) : undefined;
     if (put === false) return false;
     const requestId = requestIdFrom(header(req, 'x-request-id'));
     // Tracing on: the request's span, ended when the answer is sent; the listeners below and the
@@ -194,12 +216,28 @@ export function createRawPaths(
         record(method, KEY_ROUTE, url, res.statusCode, started, requestId);
       });
     }
-    const serve = () => {
-      if (put) write(req, res, key, requestId, put.condition);
-      else read(req, res, key, requestId);
+    const serve = (fields: Fields) => {
+      if (put) write(req, res, key, requestId, put.condition, fields);
+      else read(req, res, key, requestId, fields);
     };
-    if (span) span.run(serve);
-    else serve();
+    const dispatch = () => {
+      // Bearer tokens name no principal: the request counts against its client address.
+      const counted = limits && !refused ? limitNodeRequest(limits, req, undefined) : undefined;
+      if (refused) fail(res, refused, requestId, url);
+      else if (!counted) serve(undefined);
+      else {
+        counted.then(
+          (d) => {
+            serve(d.headers);
+          },
+          (err: unknown) => {
+            fail(res, err, requestId, url);
+          },
+        );
+      }
+    };
+    if (span) span.run(dispatch);
+    else dispatch();
     return true;
   };
 }

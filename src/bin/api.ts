@@ -9,10 +9,12 @@ import {
   createAdmission,
   createApp,
   createOpWaiter,
+  createRateLimiter,
   createRawPaths,
   rawProblemResponse,
   requestErrorResponse,
   type Subscriber,
+  trustedProxies,
 } from '../api/index.ts';
 import {
   AppError,
@@ -134,6 +136,15 @@ export async function startApi(
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
     readAfterWaitMs: config.READ_AFTER_WAIT_MS,
     docsEnabled: config.DOCS_ENABLED,
+    rateLimits: {
+      limiter: createRateLimiter({
+        redis: queueRedis,
+        config,
+        keyPrefix: layout.global.rateLimits,
+        logger,
+      }),
+      trustedProxies: trustedProxies(config.TRUSTED_PROXIES, config.TRUSTED_PROXY_HEADER),
+    },
     apiTokens: config.API_TOKENS,
     isShuttingDown: () => lifecycle.shuttingDown,
   };

@@ -29,6 +29,23 @@ describe('errorFromResponse', () => {
     expect(err.problem).toEqual(body);
   });
 
+  it('a 429 RATE_LIMITED is retryable after its Retry-After', async () => {
+    const body = {
+      type: 'https://kvq.dev/problems/rate-limited',
+      title: 'Too many requests',
+      status: 429,
+      detail: 'this API key may make 100 requests per 1 s; retry in 1 s',
+      code: 'RATE_LIMITED',
+      requestId: 'r2',
+    };
+    const res = new Response(JSON.stringify(body), {
+      status: 429,
+      headers: { 'Content-Type': 'application/problem+json', 'Retry-After': '1' },
+    });
+    const err = await errorFromResponse(res);
+    expect(err).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 1, retryable: true });
+  });
+
   it('an answer without a problem body becomes HTTP_<status>', async () => {
     const res = new Response('<html>bad gateway</html>', {
       status: 502,

@@ -63,10 +63,13 @@ export class KvqError extends Error {
     return this.problem?.errors ?? [];
   }
 
-  /** Whether the same request may succeed later (503s, timeouts, no answer; not a bad url). */
+  /**
+   * Whether the same request may succeed later (503s, 429 after `retryAfter`, timeouts, no answer;
+   * not a bad url).
+   */
   get retryable(): boolean {
     if (this.code === CLIENT_ERROR_CODES.INVALID_URL) return false;
-    return this.status === 503 || this.status === 0;
+    return this.status === 503 || this.status === 429 || this.status === 0;
   }
 }
 

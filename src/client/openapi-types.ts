@@ -967,6 +967,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1000,6 +1010,16 @@ export interface operations {
       400: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1024,6 +1044,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1044,9 +1074,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1061,6 +1135,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1080,6 +1164,16 @@ export interface operations {
       /** @description DATA_UNAVAILABLE: Data store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1149,6 +1243,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1167,6 +1271,16 @@ export interface operations {
       /** @description prefer: wait — created: the record, with the op that wrote it */
       201: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1225,6 +1339,16 @@ export interface operations {
       202: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1262,6 +1386,16 @@ export interface operations {
       400: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1291,6 +1425,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1315,6 +1459,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1333,6 +1487,16 @@ export interface operations {
       /** @description KEY_EXISTS: Key already exists */
       409: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1358,6 +1522,16 @@ export interface operations {
       413: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1376,6 +1550,16 @@ export interface operations {
       /** @description UNSUPPORTED_MEDIA_TYPE: Unsupported media type */
       415: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1396,6 +1580,16 @@ export interface operations {
       422: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1411,9 +1605,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1428,6 +1666,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1447,6 +1695,16 @@ export interface operations {
       /** @description BACKLOG_FULL: Write backlog full; DATA_FULL: Data store full; DATA_UNAVAILABLE: Data store unavailable; KEY_BUSY: Writes to this key are still pending; QUEUE_FULL: Queue store full; QUEUE_UNAVAILABLE: Queue store unavailable; SHUTTING_DOWN: Shutting down; WRITE_NOT_REPLICATED: Write accepted by the primary but not yet by its replicas; outcome unknown */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1503,6 +1761,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1514,6 +1782,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_CURSOR: Invalid cursor; INVALID_HEADER: Invalid header; VALIDATION_FAILED: Request validation failed */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1532,6 +1810,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1545,9 +1833,46 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content?: never;
@@ -1555,6 +1880,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1567,6 +1902,16 @@ export interface operations {
       /** @description DATA_UNAVAILABLE: Data store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1618,6 +1963,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1654,6 +2009,16 @@ export interface operations {
       304: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1670,6 +2035,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; INVALID_KEY: Invalid key */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1695,6 +2070,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1719,6 +2104,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1738,6 +2133,16 @@ export interface operations {
       414: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1753,9 +2158,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1770,6 +2219,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1789,6 +2248,16 @@ export interface operations {
       /** @description DATA_UNAVAILABLE: Data store unavailable; OP_PENDING: Operation not finished yet; QUEUE_UNAVAILABLE: Queue store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1871,6 +2340,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1894,6 +2373,16 @@ export interface operations {
       /** @description prefer: wait — created: the record, with the op that wrote it */
       201: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -1952,6 +2441,16 @@ export interface operations {
       202: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -1989,6 +2488,16 @@ export interface operations {
       400: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2018,6 +2527,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2042,6 +2561,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2060,6 +2589,16 @@ export interface operations {
       /** @description PRECONDITION_FAILED: Precondition failed */
       412: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2085,6 +2624,16 @@ export interface operations {
       413: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2103,6 +2652,16 @@ export interface operations {
       /** @description KEY_TOO_LONG: Key too long */
       414: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2123,6 +2682,16 @@ export interface operations {
       415: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2142,6 +2711,16 @@ export interface operations {
       422: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2157,9 +2736,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2174,6 +2797,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2193,6 +2826,16 @@ export interface operations {
       /** @description BACKLOG_FULL: Write backlog full; DATA_FULL: Data store full; DATA_UNAVAILABLE: Data store unavailable; KEY_BUSY: Writes to this key are still pending; QUEUE_FULL: Queue store full; QUEUE_UNAVAILABLE: Queue store unavailable; SHUTTING_DOWN: Shutting down; WRITE_NOT_REPLICATED: Write accepted by the primary but not yet by its replicas; outcome unknown */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2261,6 +2904,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2279,6 +2932,16 @@ export interface operations {
       /** @description Accepted: the op is queued (or still running after prefer: wait). location points at its receipt. */
       202: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2317,6 +2980,16 @@ export interface operations {
       204: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2333,6 +3006,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; INVALID_KEY: Invalid key */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2358,6 +3041,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2382,6 +3075,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2400,6 +3103,16 @@ export interface operations {
       /** @description PRECONDITION_FAILED: Precondition failed */
       412: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2425,6 +3138,16 @@ export interface operations {
       414: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2444,6 +3167,16 @@ export interface operations {
       422: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2459,9 +3192,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2476,6 +3253,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2495,6 +3282,16 @@ export interface operations {
       /** @description BACKLOG_FULL: Write backlog full; DATA_FULL: Data store full; DATA_UNAVAILABLE: Data store unavailable; KEY_BUSY: Writes to this key are still pending; QUEUE_FULL: Queue store full; QUEUE_UNAVAILABLE: Queue store unavailable; SHUTTING_DOWN: Shutting down; WRITE_NOT_REPLICATED: Write accepted by the primary but not yet by its replicas; outcome unknown */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2561,6 +3358,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2577,6 +3384,16 @@ export interface operations {
       /** @description if-none-match named the version */
       304: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2595,6 +3412,16 @@ export interface operations {
       400: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2611,6 +3438,16 @@ export interface operations {
       /** @description UNAUTHORIZED: Missing or invalid bearer token */
       401: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2629,6 +3466,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2641,6 +3488,16 @@ export interface operations {
       414: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2649,9 +3506,46 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content?: never;
@@ -2659,6 +3553,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2671,6 +3575,16 @@ export interface operations {
       /** @description DATA_UNAVAILABLE: Data store unavailable; OP_PENDING: Operation not finished yet; QUEUE_UNAVAILABLE: Queue store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2714,6 +3628,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2748,6 +3672,16 @@ export interface operations {
       400: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2771,6 +3705,16 @@ export interface operations {
       /** @description UNAUTHORIZED: Missing or invalid bearer token */
       401: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2796,6 +3740,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2811,9 +3765,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2828,6 +3826,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2847,6 +3855,16 @@ export interface operations {
       /** @description QUEUE_UNAVAILABLE: Queue store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2897,6 +3915,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2913,6 +3941,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2931,6 +3969,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2948,6 +3996,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -2956,9 +4014,46 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content?: never;
@@ -2966,6 +4061,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -2978,6 +4083,16 @@ export interface operations {
       /** @description QUEUE_UNAVAILABLE: Queue store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3017,6 +4132,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3030,6 +4155,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; VALIDATION_FAILED: Request validation failed */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3055,6 +4190,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3075,9 +4220,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3092,6 +4281,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3111,6 +4310,16 @@ export interface operations {
       /** @description QUEUE_UNAVAILABLE: Queue store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3157,6 +4366,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3168,6 +4387,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; VALIDATION_FAILED: Request validation failed */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3186,6 +4415,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3199,9 +4438,46 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content?: never;
@@ -3209,6 +4485,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3221,6 +4507,16 @@ export interface operations {
       /** @description QUEUE_UNAVAILABLE: Queue store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3260,6 +4556,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3273,6 +4579,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; VALIDATION_FAILED: Request validation failed */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3298,6 +4614,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3318,9 +4644,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3335,6 +4705,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3354,6 +4734,16 @@ export interface operations {
       /** @description BACKLOG_FULL: Write backlog full; DATA_FULL: Data store full; DATA_UNAVAILABLE: Data store unavailable; KEY_BUSY: Writes to this key are still pending; QUEUE_FULL: Queue store full; QUEUE_UNAVAILABLE: Queue store unavailable; SHUTTING_DOWN: Shutting down; WRITE_NOT_REPLICATED: Write accepted by the primary but not yet by its replicas; outcome unknown */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3407,6 +4797,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3420,6 +4820,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3445,6 +4855,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3469,6 +4889,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3484,9 +4914,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3501,6 +4975,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3520,6 +5004,16 @@ export interface operations {
       /** @description QUEUE_UNAVAILABLE: Queue store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3565,6 +5059,16 @@ export interface operations {
       204: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3576,6 +5080,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3601,6 +5115,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3625,6 +5149,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3640,9 +5174,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3657,6 +5235,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3676,6 +5264,16 @@ export interface operations {
       /** @description QUEUE_UNAVAILABLE: Queue store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3721,6 +5319,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3732,6 +5340,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3750,6 +5368,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3767,6 +5395,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3775,9 +5413,46 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content?: never;
@@ -3785,6 +5460,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3797,6 +5482,16 @@ export interface operations {
       /** @description QUEUE_UNAVAILABLE: Queue store unavailable */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3843,6 +5538,16 @@ export interface operations {
       200: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3866,6 +5571,16 @@ export interface operations {
       /** @description prefer: wait — applied and the key was created: the record with its op */
       201: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3896,6 +5611,16 @@ export interface operations {
       202: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3920,6 +5645,16 @@ export interface operations {
       204: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3936,6 +5671,16 @@ export interface operations {
       /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; VALIDATION_FAILED: Request validation failed */
       400: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -3961,6 +5706,16 @@ export interface operations {
       401: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -3985,6 +5740,16 @@ export interface operations {
       404: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -4003,6 +5768,16 @@ export interface operations {
       /** @description KEY_EXISTS: Key already exists; NOT_REPLAYABLE: Dead letter cannot be replayed */
       409: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -4028,6 +5803,16 @@ export interface operations {
       412: {
         headers: {
           /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
            */
@@ -4048,9 +5833,53 @@ export interface operations {
           };
         };
       };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
       /** @description HEADERS_TOO_LARGE: Request headers too large */
       431: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4065,6 +5894,16 @@ export interface operations {
       /** @description INTERNAL: Internal error */
       500: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91
@@ -4084,6 +5923,16 @@ export interface operations {
       /** @description BACKLOG_FULL: Write backlog full; DATA_FULL: Data store full; DATA_UNAVAILABLE: Data store unavailable; KEY_BUSY: Writes to this key are still pending; QUEUE_FULL: Queue store full; QUEUE_UNAVAILABLE: Queue store unavailable; SHUTTING_DOWN: Shutting down; WRITE_NOT_REPLICATED: Write accepted by the primary but not yet by its replicas; outcome unknown */
       503: {
         headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
           /**
            * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
            * @example checkout-7f3a91

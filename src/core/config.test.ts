@@ -283,3 +283,44 @@ describe('tracingSettings', () => {
     expect(problems.join('\n')).not.toContain('secret-without-equals');
   });
 });
+
+describe('rate limit settings', () => {
+  it('are off by default: no rate per key or per address, no trusted proxy', () => {
+    const c = loadConfig({});
+    expect(c.RATE_LIMIT_PER_SECOND).toBe(0);
+    expect(c.RATE_LIMIT_ANON_PER_SECOND).toBe(0);
+    expect(c.TRUSTED_PROXIES).toEqual([]);
+    expect(c.TRUSTED_PROXY_HEADER).toBe('x-forwarded-for');
+  });
+
+  it('take decimal rates and a list of addresses and CIDR networks', () => {
+    const c = loadConfig({
+      RATE_LIMIT_PER_SECOND: '0.5',
+      RATE_LIMIT_ANON_PER_SECOND: '20',
+      TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.1 ,fd00::/8,',
+      TRUSTED_PROXY_HEADER: 'forwarded',
+    });
+    expect([c.RATE_LIMIT_PER_SECOND, c.RATE_LIMIT_ANON_PER_SECOND]).toEqual([0.5, 20]);
+    expect(c.TRUSTED_PROXIES).toEqual(['10.0.0.0/8', '192.0.2.1', 'fd00::/8']);
+  });
+
+  it('name each bad entry', () => {
+    expect(() =>
+      loadConfig({
+        RATE_LIMIT_PER_SECOND: '-1',
+        TRUSTED_PROXIES: '10.0.0.0/33,proxy.local,10.0.0.1/8/1',
+        TRUSTED_PROXY_HEADER: 'x-real-ip',
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        problems: [
+          expect.stringMatching(/^RATE_LIMIT_PER_SECOND: expected a number of requests/),
+          expect.stringContaining('"10.0.0.0/33" is not an IP address or CIDR network'),
+          expect.stringContaining('"proxy.local" is not an IP address or CIDR network'),
+          expect.stringContaining('"10.0.0.1/8/1" is not an IP address or CIDR network'),
+          expect.stringMatching(/^TRUSTED_PROXY_HEADER: expected x-forwarded-for or forwarded/),
+        ],
+      }),
+    );
+  });
+});

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { parseCidr } from './cidr.ts';
 import { parseRedisUrl, RedisUrlError } from './redis-url.ts';
 
 /**
@@ -33,6 +34,11 @@ const int = (
   return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
 const port = () => int(0, 65535, 'a port number');
+/** Requests per second: a decimal from 0 (no limit) up, e.g. 0.5 = one request per 2 s. */
+const perSecond = () => {
+  const error = 'expected a number of requests per second from 0 to 1000000';
+  return z.coerce.number({ error }).min(0, { error }).max(1_000_000, { error });
+};
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], {
@@ -219,6 +225,56 @@ const schema = z.object({
         .map((t) => t.trim())
         .filter((t) => t.length > 0),
     ),
+  /**
+   * Requests per second per API key, for keys without a limit of their own (0 = none). Off by
+   * default, like authentication on loopback: `npm start`, the tests and the bench must never
+   * meet a 429 they did not ask for; production deployments set it.
+   */
+  RATE_LIMIT_PER_SECOND: perSecond().default(0),
+  /**
+   * Requests per second per client address, for requests without an API key (authentication
+   * off) and for those whose authentication failed (0 = none).
+   */
+  RATE_LIMIT_ANON_PER_SECOND: perSecond().default(0),
+  /**
+   * The window the limits are counted over, in seconds: a client may spend a whole window's
+   * quota (per second × window) at once, so this sets the burst.
+   */
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(1),
+  /**
+   * How long a request waits for the rate-limit counter in Redis before it is counted in this
+   * process' memory instead (then Redis is left alone for a second).
+   */
+  RATE_LIMIT_REDIS_TIMEOUT_MS: int(5, 10_000).default(100),
+  /**
+   * Comma-separated addresses and CIDR networks of the proxies in front of the API. Only a
+   * request from one of them has its client address taken from TRUSTED_PROXY_HEADER: the
+   * right-most address in it that is not itself a trusted proxy.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .superRefine((s, ctx) => {
+      for (const raw of (s ?? '').split(',')) {
+        const t = raw.trim();
+        if (t.length > 0 && !parseCidr(t)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${JSON.stringify(t)} is not an IP address or CIDR network`,
+          });
+        }
+      }
+    })
+    .transform((s) =>
+      (s ?? '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t.length > 0),
+    ),
+  /** The header the trusted proxies append the client address to. */
+  TRUSTED_PROXY_HEADER: z
+    .enum(['x-forwarded-for', 'forwarded'], { error: 'expected x-forwarded-for or forwarded' })
+    .default('x-forwarded-for'),
   /** The worker's /healthz and /readyz port (0 = none, e.g. inside `kvq dev`). */
   WORKER_HEALTH_PORT: port().default(8081),
   /**

@@ -21,6 +21,7 @@ describe('the error catalogue', () => {
     KEY_TOO_LONG: 414,
     UNSUPPORTED_MEDIA_TYPE: 415,
     IDEMPOTENCY_KEY_REUSED: 422,
+    RATE_LIMITED: 429,
     DEAD_LETTER_NOT_FOUND: 404,
     NOT_REPLAYABLE: 409,
     HEADERS_TOO_LARGE: 431,
@@ -45,8 +46,9 @@ describe('the error catalogue', () => {
     const e = new AppError(code as ErrorCode);
     expect(e.status).toBe(status);
     expect(e.detail).toBe(ERRORS[code as ErrorCode].title);
-    // Only server-side availability problems are worth retrying.
-    expect(e.retryable).toBe(status === 503);
+    // Only server-side availability problems, and a rate limit (after Retry-After), are worth
+    // retrying.
+    expect(e.retryable).toBe(status === 503 || status === 429);
   });
 
   it('pins every code', () => {

@@ -24,6 +24,8 @@ export const ERRORS = {
     retryable: false,
     title: 'Idempotency key reused with a different request',
   },
+  /** Over the caller's rate limit (per API key, or per client address); see Retry-After. */
+  RATE_LIMITED: { status: 429, retryable: true, title: 'Too many requests' },
   DEAD_LETTER_NOT_FOUND: { status: 404, retryable: false, title: 'No such dead letter' },
   NOT_REPLAYABLE: { status: 409, retryable: false, title: 'Dead letter cannot be replayed' },
   HEADERS_TOO_LARGE: { status: 431, retryable: false, title: 'Request headers too large' },

@@ -1,3 +1,5 @@
+export type { Cidr } from './cidr.ts';
+export { parseCidr } from './cidr.ts';
 export type { Config, ConfigInput, TracingSettings } from './config.ts';
 export {
   CONFIG_KEYS,

@@ -70,6 +70,11 @@ export interface KeyLayout extends Partitioning {
     partitions: string;
     /** string lock so that one worker at a time reconciles */
     reconcileLock: string;
+    /**
+     * Prefix of the rate-limit counters (queue Redis): `<prefix>:k:<key id>` per API key and
+     * `<prefix>:a:<address>` per client address, one string each with the window as its TTL.
+     */
+    rateLimits: string;
   };
 }
 
@@ -98,6 +103,7 @@ export function keyLayout(opts: {
     global: {
       partitions: `${opts.prefix}partitions`,
       reconcileLock: `${opts.prefix}lock:reconcile`,
+      rateLimits: `${opts.prefix}rl`,
     },
   };
 }

@@ -57,7 +57,14 @@ afterAll(async () => {
 async function send(
   method: string,
   path: string,
-  init: { headers?: Record<string, string>; body?: unknown; rawBody?: string; auth?: boolean } = {},
+  init: {
+    headers?: Record<string, string>;
+    body?: unknown;
+    rawBody?: string;
+    auth?: boolean;
+    /** Another stack's URL (same document): e.g. one with a rate limit. */
+    base?: string;
+  } = {},
 ) {
   const id = `contract-${String(++n)}`;
   const headers: Record<string, string> = { 'x-request-id': id, ...init.headers };
@@ -68,7 +75,12 @@ async function send(
     headers['content-type'] ??= 'application/json';
   }
   // Redirects are answers too: not followed.
-  const res = await fetch(s.url + path, { method, headers, body, redirect: 'manual' });
+  const res = await fetch((init.base ?? s.url) + path, {
+    method,
+    headers,
+    body,
+    redirect: 'manual',
+  });
   const text = await res.text();
   const h = Object.fromEntries(res.headers.entries());
   const parsed: any = text && /json/.test(h['content-type'] ?? '') ? JSON.parse(text) : undefined;
@@ -127,6 +139,27 @@ describe('traffic, worker stopped: writes stay pending', () => {
       const other = await send(method, path, { body: { ...body, value: 2 }, headers });
       expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
       honoured.add(`${opId} idempotency-key`);
+    }
+  });
+
+  it('rate limits: the RateLimit fields on answers, 429 with retry-after once over', async () => {
+    // One request per 600 s per client address (bearer tokens name no key to count against).
+    const limited = await startStack({
+      worker: false,
+      env: {
+        API_TOKENS: TOKEN,
+        RATE_LIMIT_ANON_PER_SECOND: String(1 / 600),
+        RATE_LIMIT_WINDOW_SECONDS: '600',
+      },
+    });
+    try {
+      const first = await send('GET', '/v1/keys/c/limited', { base: limited.url });
+      expect([first.status, first.h['ratelimit-policy']]).toEqual([404, '"default";q=1;w=600']);
+      const over = await send('GET', '/v1/keys?prefix=c/', { base: limited.url });
+      expect([over.status, over.body.code]).toEqual([429, 'RATE_LIMITED']);
+      expect(over.h['retry-after']).toMatch(/^[1-9][0-9]*$/);
+    } finally {
+      await limited.stop();
     }
   });
 

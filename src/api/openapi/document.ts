@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 
 import { problem } from '../schemas.ts';
-import { REQUEST_HEADERS } from './headers.ts';
+import { REQUEST_HEADERS, responseHeaders } from './headers.ts';
 
 /**
  * The OpenAPI 3.1 document: generated from the route definitions (zod schemas, headers, problem
@@ -27,9 +27,29 @@ Every error is \`application/problem+json\` (RFC 9457) with a \`code\` from one 
 response lists the codes it can carry. A request to a known path with a method it does not serve
 is answered 405 METHOD_NOT_ALLOWED with an \`allow\` header; an unknown path 404 ROUTE_NOT_FOUND.
 Response header names are lowercase. Routes under /v1 need \`authorization: Bearer <token>\` when
-the server has API_TOKENS set.`;
+the server has API_TOKENS set. With rate limits on, every /v1 answer carries the IETF draft's
+\`ratelimit\` and \`ratelimit-policy\` fields, and a client over its quota gets 429 RATE_LIMITED
+with \`retry-after\`.`;
 
 const REQUEST_ID = { $ref: '#/components/parameters/RequestId' };
+/** The RateLimit fields, on any /v1 answer while a limit applies to the caller. */
+const { ratelimit, 'ratelimit-policy': ratelimitPolicy } = responseHeaders({
+  ratelimit: false,
+  'ratelimit-policy': false,
+});
+
+/** A /v1 operation's responses, each with the RateLimit fields (required on a 429 already). */
+function withRateLimitFields(op: Operation): Operation {
+  const responses: Record<string, Record<string, unknown>> = {};
+  for (const [status, r] of Object.entries(op.responses ?? {})) {
+    const headers = (r.headers ?? {}) as Record<string, unknown>;
+    responses[status] = {
+      ...r,
+      headers: { ratelimit, 'ratelimit-policy': ratelimitPolicy, ...headers },
+    };
+  }
+  return { ...op, responses };
+}
 
 type Operation = Record<string, unknown> & {
   operationId?: string;
@@ -89,7 +109,8 @@ export function buildDocument(app: OpenAPIHono) {
       // Every request's id is read by the request context, whatever the route.
       const parameters = [...((op.parameters as unknown[] | undefined) ?? []), REQUEST_ID];
       // Routes outside /v1 take no credentials (said explicitly, for linters and generators).
-      ops[method] = { security: [], ...op, parameters };
+      const full = { security: [], ...op, parameters };
+      ops[method] = path.startsWith('/v1/') ? withRateLimitFields(full) : full;
     }
     if (ops.get) ops.head = headOf(ops.get);
     paths[path] = ops;

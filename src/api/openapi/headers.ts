@@ -103,6 +103,21 @@ const RESPONSE_HEADERS = {
     schema: { type: 'string' },
     example: 'Bearer realm="kvq", error="invalid_token"',
   },
+  ratelimit: {
+    description:
+      'With a rate limit on (per API key, or per client address without one): what is left of the ' +
+      'quota (r) and the seconds until the window ends (t), per the IETF draft ' +
+      'draft-ietf-httpapi-ratelimit-headers.',
+    schema: { type: 'string', pattern: '^"default";r=[0-9]+;t=[0-9]+$' },
+    example: '"default";r=57;t=1',
+  },
+  'ratelimit-policy': {
+    description:
+      'With a rate limit on: the quota (q) requests per window of w seconds (IETF draft ' +
+      'draft-ietf-httpapi-ratelimit-headers).',
+    schema: { type: 'string', pattern: '^"default";q=[0-9]+;w=[0-9]+$' },
+    example: '"default";q=100;w=1',
+  },
   'cache-control': {
     description: 'Caching of a pinned Swagger UI asset.',
     schema: { type: 'string' },
