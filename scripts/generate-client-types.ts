@@ -27,7 +27,7 @@ const HEADER = `/**
  */
 `;
 
-const OPTIONAL_DEPS = new Set(['metrics', 'accessLog']);
+const OPTIONAL_DEPS = new Set(['metrics', 'accessLog', 'authenticate', 'traceId', 'board']);
 
 /** The app's OpenAPI document, as GET /openapi.json serves it. */
 export async function openApiDocument(): Promise<Record<string, unknown>> {

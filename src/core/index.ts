@@ -1,5 +1,5 @@
 export type { Config, ConfigInput } from './config.ts';
-export { CONFIG_KEYS, ConfigError, loadConfig, requireRedisUrls } from './config.ts';
+export { CONFIG_KEYS, ConfigError, isLoopback, loadConfig, requireRedisUrls } from './config.ts';
 export type { ErrorCode, FieldError } from './errors.ts';
 export { AppError, ERRORS, isAppError, isOutOfMemory, isTransient } from './errors.ts';
 export type { DataKeys, KeyLayout, QueueKeys } from './keys.ts';

@@ -70,6 +70,11 @@ export interface KeyLayout extends Partitioning {
     partitions: string;
     /** string lock so that one worker at a time reconciles */
     reconcileLock: string;
+    /**
+     * stream (data Redis) of admin actions, capped by AUDIT_LOG_MAX_ENTRIES; under its own hash
+     * tag, so that it lives in one known slot whatever the prefix.
+     */
+    auditLog: string;
   };
 }
 
@@ -98,6 +103,7 @@ export function keyLayout(opts: {
     global: {
       partitions: `${opts.prefix}partitions`,
       reconcileLock: `${opts.prefix}lock:reconcile`,
+      auditLog: `${opts.prefix}{audit}:log`,
     },
   };
 }

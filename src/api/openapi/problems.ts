@@ -30,6 +30,7 @@ const EXAMPLE_DETAIL: Partial<Record<ErrorCode, string>> = {
   VALIDATION_FAILED: 'ttlSeconds: Too small: expected number to be >=1',
   INVALID_HEADER: 'If-Match must be "*" or a quoted version such as "3"',
   UNAUTHORIZED: 'send Authorization: Bearer <token>',
+  INSUFFICIENT_SCOPE: 'this route needs the admin scope; key key_3f1a9c0d52e4 has write',
   PRECONDITION_FAILED: 'If-Match: "3" failed: key is at version 4',
   KEY_EXISTS: 'key exists (at version 2)',
   KEY_BUSY: 'writes to this key are still pending after 2000 ms',
@@ -61,7 +62,7 @@ export function problemExample(code: ErrorCode) {
 function headersFor(status: number, codes: readonly ErrorCode[], waits: boolean) {
   const more: Partial<Record<ResponseHeader, boolean>> = {};
   if (status === 503) more['retry-after'] = true;
-  if (status === 401) more['www-authenticate'] = true;
+  if (status === 401 || status === 403) more['www-authenticate'] = true;
   // A repeated Authorization header: 400 INVALID_HEADER with a challenge.
   if (status === 400 && codes.includes('UNAUTHORIZED')) more['www-authenticate'] = false;
   // A failed condition decided after `prefer: wait` (the op was accepted, then failed).
