@@ -55,8 +55,8 @@ export const BASIC_CHALLENGE = 'Basic realm="kvq admin", charset="UTF-8"';
  */
 export function basicAsBearer(authorization: readonly string[]): readonly string[] {
   const line = authorization.length === 1 ? (authorization[0] ?? '').trim() : '';
-  if (!/^basic /i.test(line)) return authorization;
-  const encoded = line.slice('basic '.length).trim();
+  if (!/^basic(?: |$)/i.test(line)) return authorization;
+  const encoded = line.slice('basic'.length).trim();
   const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(encoded)
     ? Buffer.from(encoded, 'base64').toString('utf8')
     : '';
