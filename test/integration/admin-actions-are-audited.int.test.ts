@@ -173,10 +173,16 @@ describe('the auditor', () => {
     const key = `${s.config.KEY_PREFIX}{audit}:wrong-type`;
     await s.kvRedis.set(key, 'not a stream');
     let failures = 0;
+    const lines: Record<string, any>[] = [];
+    const logger = createLogger('info', 'test', {
+      format: 'json',
+      destination: { write: (line: string) => lines.push(JSON.parse(line)) },
+    });
     const auditor = createAuditor({
       auditLog: createAuditLog({ redis: s.kvRedis, key, maxEntries: 10 }),
-      logger: createLogger('silent', 'test'),
+      logger,
       onWriteFailed: () => failures++,
+      traceId: () => 'trace-1',
     });
     const app = new Hono();
     app.post('/act', async (c) => {
@@ -188,6 +194,20 @@ describe('the auditor', () => {
     const res = await app.request('/act', { method: 'POST' });
     expect([res.status, await res.text()]).toEqual([200, 'done']);
     expect(failures).toBe(1);
+    // The entry is in the log all the same: one info line with all of it, then the failure.
+    const entry = {
+      actor: 'anonymous',
+      action: 'key.revoke',
+      target: 'key_x',
+      outcome: 'ok',
+      traceId: 'trace-1',
+    };
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [30, 'audit: key.revoke key_x ok'],
+      [50, 'audit log write failed; the entry is only in this log'],
+    ]);
+    expect(lines[0]?.audit).toMatchObject(entry);
+    expect(lines[1]?.audit).toMatchObject(entry);
     await s.kvRedis.del(key);
   });
 });
