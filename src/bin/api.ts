@@ -169,6 +169,15 @@ export async function startApi(
   // What it is bound to, which is not what a local client uses when that is every interface.
   const listening = `${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${String(port)}`;
   logger.info({ url, listening }, 'api listening');
+  if (deps.board) {
+    const open = config.API_TOKENS.length === 0;
+    logger[open ? 'warn' : 'info'](
+      { url: `${url}/admin/queues` },
+      open
+        ? 'queue dashboard served without authentication (ADMIN_UI=on, loopback HOST)'
+        : 'queue dashboard (read-only, admin credentials)',
+    );
+  }
   if (!isLoopback(config.HOST) && config.API_TOKENS.length === 0) {
     logger.warn(
       { listening },
