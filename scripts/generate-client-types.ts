@@ -27,7 +27,15 @@ const HEADER = `/**
  */
 `;
 
-const OPTIONAL_DEPS = new Set(['metrics', 'accessLog', 'tracer', 'rateLimits']);
+const OPTIONAL_DEPS = new Set([
+  'metrics',
+  'accessLog',
+  'tracer',
+  'rateLimits',
+  'authenticate',
+  'traceId',
+  'board',
+]);
 
 /** The app's OpenAPI document, as GET /openapi.json serves it. */
 export async function openApiDocument(): Promise<Record<string, unknown>> {

@@ -38,6 +38,7 @@ const deps: ApiDeps = {
   readAfterWaitMs: 0,
   docsEnabled: true,
   apiTokens: ['lint'],
+  auditLog: unused,
   isShuttingDown: () => false,
 };
 

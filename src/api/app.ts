@@ -1,17 +1,21 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 
+import { createAuditor } from './audit.ts';
 import type { ApiDeps } from './deps.ts';
 import { createRequestRecorder, routeLabel } from './middleware/access-log.ts';
+import { requireScope, resolvePrincipal, tokenAuthenticator } from './middleware/admin-auth.ts';
 import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
 import { limitFailedAuth, rateLimit, requestIdentity } from './middleware/rate-limit.ts';
 import { bearerTokens, requestContext } from './middleware/request-context.ts';
 import { traceRequests } from './middleware/trace-request.ts';
 import { registerDocumentComponents } from './openapi/document.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
 import { registerDeadLetterRoutes } from './routes/dead-letters.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerKeyRoutes } from './routes/keys.ts';
 import { registerOpRoutes } from './routes/ops.ts';
+import { registerQueueBoard } from './routes/queue-board.ts';
 
 /** Builds the HTTP app. Pure wiring: every client it talks to arrives in `deps`. */
 export function createApp(deps: ApiDeps): OpenAPIHono {
@@ -41,11 +45,24 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   if (limits) app.use('/v1/*', limitFailedAuth(limits));
   const auth = bearerTokens(deps.apiTokens);
   if (auth) app.use('/v1/*', auth);
+  // Admin actions and the admin API act as a principal (the audit log names it); the admin API
+  // and the queue dashboard need the admin scope.
+  const authenticate = deps.authenticate ?? tokenAuthenticator(deps.apiTokens);
+  app.use('/v1/dlq/*', resolvePrincipal(authenticate));
+  app.use('/v1/admin/*', resolvePrincipal(authenticate), requireScope('admin'));
+  const auditor = createAuditor({
+    auditLog: deps.auditLog,
+    logger: deps.logger,
+    onWriteFailed: deps.metrics ? () => deps.metrics?.auditWriteFailed() : undefined,
+    traceId: deps.traceId,
+  });
   if (limits) app.use('/v1/*', rateLimit(limits.limiter, requestIdentity(limits)));
   registerHealthRoutes(app, deps);
   registerKeyRoutes(app, deps);
   registerOpRoutes(app, deps);
-  registerDeadLetterRoutes(app, deps);
+  registerDeadLetterRoutes(app, deps, auditor);
+  registerAdminRoutes(app, deps);
+  if (deps.board) registerQueueBoard(app, { board: deps.board, authenticate });
 
   registerDocsRoutes(app, deps.docsEnabled);
   registerDocumentComponents(app);

@@ -3,13 +3,16 @@ import type { Metrics } from '../metrics/index.ts';
 import type {
   AcceptInput,
   AcceptResult,
+  AuditLog,
   DeadLetters,
   Ledger,
   RecordStore,
 } from '../store/index.ts';
 import type { Admission } from './admission.ts';
+import type { Authenticate } from './middleware/admin-auth.ts';
 import type { RateLimits } from './middleware/rate-limit.ts';
 import type { OpWaiter } from './op-waiter.ts';
+import type { QueueBoardDeps } from './routes/queue-board.ts';
 
 /** Everything the HTTP layer needs, built by a composition root. */
 export interface ApiDeps {
@@ -46,7 +49,7 @@ export interface ApiDeps {
    */
   tracer?: Tracer | undefined;
   /** HTTP request metrics (and ops accepted); unset = none. */
-  metrics?: Pick<Metrics, 'observeRequest'> | undefined;
+  metrics?: Pick<Metrics, 'observeRequest' | 'auditWriteFailed'> | undefined;
   limits: { maxKeyBytes: number; maxValueBytes: number };
   readAfterWaitMs: number;
   docsEnabled: boolean;
@@ -54,6 +57,17 @@ export interface ApiDeps {
   rateLimits?: RateLimits | undefined;
   /** Bearer tokens accepted on /v1 routes; empty = no authentication. */
   apiTokens: readonly string[];
+  /**
+   * Who a request's credentials name, for the admin routes (audit log, dead-letter actions, queue
+   * dashboard). Unset: built from apiTokens (every token an admin), none when there are none.
+   */
+  authenticate?: Authenticate | undefined;
+  /** The audit log of admin actions (data Redis). */
+  auditLog: AuditLog;
+  /** The current trace id for audit entries, when tracing is on. */
+  traceId?: (() => string | undefined) | undefined;
+  /** The read-only queue dashboard at /admin/queues; unset = not served (ADMIN_UI). */
+  board?: QueueBoardDeps | undefined;
   /** True once shutdown began: /readyz fails and writes are refused. */
   isShuttingDown(): boolean;
 }

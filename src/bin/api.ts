@@ -20,6 +20,7 @@ import {
   AppError,
   type Config,
   createPeriodic,
+  isLoopback,
   JOB_NAME,
   type Lifecycle,
   type Logger,
@@ -78,7 +79,11 @@ export async function startApi(
     awaitRedis(kvRedis, 'data', urls.kvUrl, 5000, logger, 'serving anyway (reads answer 503)'),
   ]);
 
-  const { layout, ledger, records, deadLetters } = createStores(config, queueRedis, kvRedis);
+  const { layout, ledger, records, deadLetters, auditLog } = createStores(
+    config,
+    queueRedis,
+    kvRedis,
+  );
   const queueLayout = await enforcePartitionCount(queueRedis, layout, 'queue', logger, lifecycle);
   const dataLayout = await enforcePartitionCount(kvRedis, layout, 'data', logger, lifecycle);
   const queues = createQueueHandles(layout, queueRedis);
@@ -146,6 +151,10 @@ export async function startApi(
       trustedProxies: trustedProxies(config.TRUSTED_PROXIES, config.TRUSTED_PROXY_HEADER),
     },
     apiTokens: config.API_TOKENS,
+    auditLog,
+    board: boardEnabled(config)
+      ? { queues: () => Array.from({ length: queues.count }, (_, i) => queues.of(i).get()) }
+      : undefined,
     isShuttingDown: () => lifecycle.shuttingDown,
   };
   if (metrics) watchRedis(metrics, { queue: queueRedis, data: kvRedis }, lifecycle);
@@ -183,6 +192,15 @@ export async function startApi(
   // What it is bound to, which is not what a local client uses when that is every interface.
   const listening = `${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${String(port)}`;
   logger.info({ url, listening }, 'api listening');
+  if (deps.board) {
+    const open = config.API_TOKENS.length === 0;
+    logger[open ? 'warn' : 'info'](
+      { url: `${url}/admin/queues` },
+      open
+        ? 'queue dashboard served without authentication (ADMIN_UI=on, loopback HOST)'
+        : 'queue dashboard (read-only, admin credentials)',
+    );
+  }
   if (!isLoopback(config.HOST) && config.API_TOKENS.length === 0) {
     logger.warn(
       { listening },
@@ -190,6 +208,14 @@ export async function startApi(
     );
   }
   return { url, listening, port, server };
+}
+
+/**
+ * Whether /admin/queues is served: ADMIN_UI=on (config.ts allows it without authentication only
+ * on a loopback HOST), or auto with authentication on.
+ */
+export function boardEnabled(config: Config): boolean {
+  return config.ADMIN_UI === 'on' || (config.ADMIN_UI === 'auto' && config.API_TOKENS.length > 0);
 }
 
 /**
@@ -267,9 +293,4 @@ function closeServer(server: Server): Promise<void> {
     });
     if ('closeIdleConnections' in server) server.closeIdleConnections();
   });
-}
-
-/** True for a HOST only this machine can reach (127.0.0.0/8, ::1, localhost). */
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -9,6 +9,7 @@ import {
 } from '../core/index.ts';
 import {
   checkPartitionCount,
+  createAuditLog,
   createDeadLetters,
   createLedger,
   createRecordStore,
@@ -51,6 +52,11 @@ export function createStores(
       ...acks,
     }),
     deadLetters: createDeadLetters({ redis: queueRedis, layout }),
+    auditLog: createAuditLog({
+      redis: kvRedis,
+      key: layout.global.auditLog,
+      maxEntries: config.AUDIT_LOG_MAX_ENTRIES,
+    }),
   };
 }
 

@@ -8,6 +8,7 @@ import {
 } from './contract.ts';
 import { errorFromResponse, KvqError } from './errors.ts';
 import {
+  type AuditPage,
   type DeadLetter,
   type DeadLetterPage,
   type Health,
@@ -308,6 +309,9 @@ export function createClient(options: ClientOptions): KvqClient {
         method: 'POST',
         path: `/v1/dlq/retry${queryString({ prefix: o.prefix, force: o.force })}`,
       });
+    },
+    listAuditEntries(q = {}) {
+      return json<AuditPage>({ method: 'GET', path: `/v1/admin/audit${queryString(q)}` });
     },
     async discardDeadLetter(opId) {
       await send({ method: 'DELETE', path: dlqPath(opId) });

@@ -1,4 +1,5 @@
 import type {
+  AuditPage,
   DeadLetter,
   DeadLetterPage,
   DeadLetterSummary,
@@ -7,6 +8,7 @@ import type {
   KeyListItem,
   KeyListPage,
   KeyRecord,
+  ListAuditEntriesQuery,
   ListDeadLettersQuery,
   ListKeysQuery,
   OpReceipt,
@@ -122,6 +124,8 @@ export interface KvqClient {
   getDeadLetter(opId: string): Promise<DeadLetter>;
   /** Replays a dead op as a new op (new id and version, replayOf = the dead one). */
   replayDeadLetter(opId: string, options?: ReplayOptions): Promise<WriteResult>;
+  /** One page of the audit log of admin actions, newest first (admin scope). */
+  listAuditEntries(query?: ListAuditEntriesQuery): Promise<AuditPage>;
   /** Replays every dead op (under `prefix`): how many were replayed and skipped. */
   replayAllDeadLetters(options?: {
     prefix?: string | undefined;

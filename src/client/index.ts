@@ -16,6 +16,8 @@ export { MAX_WAIT_SECONDS } from './contract.ts';
 export { CLIENT_ERROR_CODES, isKvqError, KvqError } from './errors.ts';
 export type { components, paths } from './openapi-types.ts';
 export type {
+  AuditEntry,
+  AuditPage,
   DeadLetter,
   DeadLetterPage,
   DeadLetterSummary,
@@ -24,6 +26,7 @@ export type {
   KeyListItem,
   KeyListPage,
   KeyRecord,
+  ListAuditEntriesQuery,
   ListDeadLettersQuery,
   ListKeysQuery,
   OpReceipt,

@@ -185,6 +185,30 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/admin/audit': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The audit log of admin actions, newest first (admin scope)
+     * @description Dead-letter replays and discards and API key changes, each with who, what, which target, how it ended and the request id. The log keeps about AUDIT_LOG_MAX_ENTRIES of the newest.
+     */
+    get: operations['listAuditEntries'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    /**
+     * The audit log of admin actions, newest first (admin scope) (headers only)
+     * @description Dead-letter replays and discards and API key changes, each with who, what, which target, how it ended and the request id. The log keeps about AUDIT_LOG_MAX_ENTRIES of the newest.
+     */
+    head: operations['headListAuditEntries'];
+    patch?: never;
+    trace?: never;
+  };
   '/': {
     parameters: {
       query?: never;
@@ -552,6 +576,58 @@ export interface components {
       /** @description ISO 8601 */
       acceptedAt: string | null;
     } | null;
+    /**
+     * @example {
+     *       "items": [
+     *         {
+     *           "id": "1764800000000-0",
+     *           "time": "2025-12-03T22:13:20.000Z",
+     *           "actor": "token-3f1a9c0d52e4",
+     *           "action": "dead_letter.replay",
+     *           "target": "4-5b1985c3-73ca-4f0f-af84-6e662f661dc6",
+     *           "outcome": "ok",
+     *           "requestId": "checkout-7f3a91"
+     *         }
+     *       ],
+     *       "nextCursor": null
+     *     }
+     */
+    AuditPage: {
+      items: components['schemas']['AuditEntry'][];
+      nextCursor: string | null;
+    };
+    /**
+     * @example {
+     *       "id": "1764800000000-0",
+     *       "time": "2025-12-03T22:13:20.000Z",
+     *       "actor": "token-3f1a9c0d52e4",
+     *       "action": "dead_letter.replay",
+     *       "target": "4-5b1985c3-73ca-4f0f-af84-6e662f661dc6",
+     *       "outcome": "ok",
+     *       "requestId": "checkout-7f3a91"
+     *     }
+     */
+    AuditEntry: {
+      /** @description The entry id; also the paging cursor */
+      id: string;
+      /** @description ISO 8601 */
+      time: string;
+      /** @description The key id of the principal, or "anonymous" when authentication is off */
+      actor: string;
+      /** @description One of: key.create, key.revoke, dead_letter.replay, dead_letter.discard, dead_letter.replay_all */
+      action: string;
+      /** @description What the action was about: an op id, a key id, or a prefix ("*" = all) */
+      target: string;
+      /** @description One of: ok, refused, failed (refused: a 4xx answer; failed: the server could not) */
+      outcome: string;
+      /** @description The error code of a refusal or failure */
+      code?: string;
+      /** @description e.g. the counts of a replay-all */
+      detail?: string;
+      requestId: string;
+      /** @description With tracing on */
+      traceId?: string;
+    };
     /**
      * @example {
      *       "name": "kvq",
@@ -5961,6 +6037,491 @@ export interface operations {
               | 'WRITE_NOT_REPLICATED';
           };
         };
+      };
+    };
+  };
+  listAuditEntries: {
+    parameters: {
+      query?: {
+        limit?: number;
+        /** @description nextCursor of the last page */
+        cursor?: string;
+      };
+      header?: {
+        /**
+         * @description Your id for this request (1-255 of A-Z a-z 0-9 _ - =): echoed in the x-request-id response header and in problem documents. Anything else (or a repeated header) gets a fresh UUID.
+         * @example checkout-7f3a91
+         */
+        'x-request-id'?: components['parameters']['RequestId'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of entries */
+      200: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuditPage'];
+        };
+      };
+      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_CURSOR: Invalid cursor; INVALID_HEADER: Invalid header; VALIDATION_FAILED: Request validation failed */
+      400: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id'?: string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'BAD_REQUEST' | 'INVALID_CURSOR' | 'INVALID_HEADER' | 'VALIDATION_FAILED';
+          };
+        };
+      };
+      /** @description UNAUTHORIZED: Missing or invalid bearer token */
+      401: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'UNAUTHORIZED';
+          };
+        };
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
+          };
+        };
+      };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
+      /** @description HEADERS_TOO_LARGE: Request headers too large */
+      431: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 431;
+            /** @enum {unknown} */
+            code?: 'HEADERS_TOO_LARGE';
+          };
+        };
+      };
+      /** @description INTERNAL: Internal error */
+      500: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 500;
+            /** @enum {unknown} */
+            code?: 'INTERNAL';
+          };
+        };
+      };
+      /** @description DATA_UNAVAILABLE: Data store unavailable */
+      503: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'DATA_UNAVAILABLE';
+          };
+        };
+      };
+    };
+  };
+  headListAuditEntries: {
+    parameters: {
+      query?: {
+        limit?: number;
+        /** @description nextCursor of the last page */
+        cursor?: string;
+      };
+      header?: {
+        /**
+         * @description Your id for this request (1-255 of A-Z a-z 0-9 _ - =): echoed in the x-request-id response header and in problem documents. Anything else (or a repeated header) gets a fresh UUID.
+         * @example checkout-7f3a91
+         */
+        'x-request-id'?: components['parameters']['RequestId'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of entries */
+      200: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_CURSOR: Invalid cursor; INVALID_HEADER: Invalid header; VALIDATION_FAILED: Request validation failed */
+      400: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id'?: string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description UNAUTHORIZED: Missing or invalid bearer token */
+      401: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description HEADERS_TOO_LARGE: Request headers too large */
+      431: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description INTERNAL: Internal error */
+      500: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description DATA_UNAVAILABLE: Data store unavailable */
+      503: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
     };
   };

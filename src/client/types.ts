@@ -40,6 +40,9 @@ export type DeadLetterSummary = DeadLetterPage['items'][number];
 export type DeadLetter = JsonBody<'/v1/dlq/{id}', 'get', 200>;
 export type ReplayAllResult = JsonBody<'/v1/dlq/retry', 'post', 200>;
 export type Health = JsonBody<'/healthz', 'get', 200>;
+/** A page of the audit log of admin actions (admin scope). */
+export type AuditPage = JsonBody<'/v1/admin/audit', 'get', 200>;
+export type AuditEntry = AuditPage['items'][number];
 /** An RFC 9457 problem document as kvq sends it, with any extension members. */
 export type Problem = components['schemas']['Problem'] & Record<string, unknown>;
 /** Any JSON value. */
@@ -47,6 +50,7 @@ export type JsonValue = components['schemas']['PutBody']['value'];
 
 export type ListKeysQuery = Query<'/v1/keys', 'get'>;
 export type ListDeadLettersQuery = Query<'/v1/dlq', 'get'>;
+export type ListAuditEntriesQuery = Query<'/v1/admin/audit', 'get'>;
 
 /** Statuses after which a receipt does not change. */
 export const TERMINAL_STATUSES: readonly OpStatus[] = ['applied', 'superseded', 'failed', 'dead'];

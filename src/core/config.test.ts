@@ -324,3 +324,24 @@ describe('rate limit settings', () => {
     );
   });
 });
+
+describe('admin settings', () => {
+  it('the queue dashboard follows authentication unless told; the audit log keeps 10k entries', () => {
+    const c = loadConfig({});
+    expect([c.ADMIN_UI, c.AUDIT_LOG_MAX_ENTRIES]).toEqual(['auto', 10_000]);
+    expect(() => loadConfig({ ADMIN_UI: 'yes' })).toThrow(
+      /ADMIN_UI: expected one of auto, on, off/,
+    );
+    expect(() => loadConfig({ AUDIT_LOG_MAX_ENTRIES: '0' })).toThrow(/AUDIT_LOG_MAX_ENTRIES/);
+  });
+
+  it('an open dashboard (ADMIN_UI=on without API_TOKENS) only on a loopback HOST', () => {
+    expect(() => loadConfig({ ADMIN_UI: 'on', HOST: '0.0.0.0' })).toThrow(
+      /ADMIN_UI: "on" without API_TOKENS needs a loopback HOST/,
+    );
+    for (const HOST of ['127.0.0.1', '::1', 'localhost']) {
+      expect(loadConfig({ ADMIN_UI: 'on', HOST }).ADMIN_UI).toBe('on');
+    }
+    expect(loadConfig({ ADMIN_UI: 'on', HOST: '0.0.0.0', API_TOKENS: 't' }).ADMIN_UI).toBe('on');
+  });
+});

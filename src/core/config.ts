@@ -275,6 +275,19 @@ const schema = z.object({
   TRUSTED_PROXY_HEADER: z
     .enum(['x-forwarded-for', 'forwarded'], { error: 'expected x-forwarded-for or forwarded' })
     .default('x-forwarded-for'),
+  /**
+   * The read-only queue dashboard (Bull Board) at /admin/queues, for admin credentials only.
+   * `auto`: served when authentication is on (API_TOKENS), else not at all; `on`: also without
+   * authentication, which is allowed only on a loopback HOST; `off`: never.
+   */
+  ADMIN_UI: z
+    .enum(['auto', 'on', 'off'], { error: 'expected one of auto, on, off' })
+    .default('auto'),
+  /**
+   * The audit log of admin actions (a Redis stream in the data Redis) keeps about this many of
+   * the newest entries: Redis trims whole stream nodes, so up to one node more.
+   */
+  AUDIT_LOG_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
   /** The worker's /healthz and /readyz port (0 = none, e.g. inside `kvq dev`). */
   WORKER_HEALTH_PORT: port().default(8081),
   /**
@@ -366,7 +379,18 @@ export function loadConfig(env: ConfigInput = process.env): Config {
       `REPLICA_ACK_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_MS (${String(c.REDIS_COMMAND_TIMEOUT_MS)}) when MIN_REPLICA_ACKS > 0, got ${String(c.REPLICA_ACK_TIMEOUT_MS)}`,
     ]);
   }
+  if (c.ADMIN_UI === 'on' && c.API_TOKENS.length === 0 && !isLoopback(c.HOST)) {
+    // An open dashboard is fine on a developer's loopback, never on an address others reach.
+    throw new ConfigError([
+      `ADMIN_UI: "on" without API_TOKENS needs a loopback HOST (127.0.0.1, ::1, localhost), got HOST ${JSON.stringify(c.HOST)}`,
+    ]);
+  }
   return Object.freeze(c);
+}
+
+/** True for a HOST only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** `redis://user:secret@h:1` -> `redis://user:***@h:1`: a URL is echoed, its password never. */

@@ -10,6 +10,7 @@ describe('the error catalogue', () => {
     INVALID_CURSOR: 400,
     INVALID_HEADER: 400,
     UNAUTHORIZED: 401,
+    INSUFFICIENT_SCOPE: 403,
     KEY_NOT_FOUND: 404,
     OP_NOT_FOUND: 404,
     ROUTE_NOT_FOUND: 404,

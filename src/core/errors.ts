@@ -9,6 +9,8 @@ export const ERRORS = {
   INVALID_CURSOR: { status: 400, retryable: false, title: 'Invalid cursor' },
   INVALID_HEADER: { status: 400, retryable: false, title: 'Invalid header' },
   UNAUTHORIZED: { status: 401, retryable: false, title: 'Missing or invalid bearer token' },
+  /** Authenticated, but the principal's scope does not include what the route needs. */
+  INSUFFICIENT_SCOPE: { status: 403, retryable: false, title: 'Insufficient scope' },
   KEY_NOT_FOUND: { status: 404, retryable: false, title: 'Key not found' },
   OP_NOT_FOUND: { status: 404, retryable: false, title: 'Operation not found' },
   ROUTE_NOT_FOUND: { status: 404, retryable: false, title: 'No such route' },

@@ -4,6 +4,7 @@ export type { Config, ConfigInput, TracingSettings } from './config.ts';
 export {
   CONFIG_KEYS,
   ConfigError,
+  isLoopback,
   loadConfig,
   requireRedisUrls,
   tracingSettings,

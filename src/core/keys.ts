@@ -75,6 +75,11 @@ export interface KeyLayout extends Partitioning {
      * `<prefix>:a:<address>` per client address, one string each with the window as its TTL.
      */
     rateLimits: string;
+    /**
+     * stream (data Redis) of admin actions, capped by AUDIT_LOG_MAX_ENTRIES; under its own hash
+     * tag, so that it lives in one known slot whatever the prefix.
+     */
+    auditLog: string;
   };
 }
 
@@ -104,6 +109,7 @@ export function keyLayout(opts: {
       partitions: `${opts.prefix}partitions`,
       reconcileLock: `${opts.prefix}lock:reconcile`,
       rateLimits: `${opts.prefix}rl`,
+      auditLog: `${opts.prefix}{audit}:log`,
     },
   };
 }

@@ -28,6 +28,8 @@ export interface Metrics {
     redis: 'queue' | 'data',
     reading: { pingSeconds: number; usedBytes: number; maxBytes: number } | null,
   ): void;
+  /** An audit entry that could not be written to the audit stream (it is still logged). */
+  auditWriteFailed(): void;
 }
 
 const BAD_DEFAULT_NAMES = [
@@ -131,6 +133,11 @@ export function createMetrics(build: { version: string; role: string }): Metrics
     labelNames: ['redis'],
     registers: [registry],
   });
+  const auditFailures = new Counter({
+    name: 'kvq_audit_write_failures_total',
+    help: 'Audit entries the data Redis did not take; each is still in the log.',
+    registers: [registry],
+  });
 
   return {
     registry,
@@ -165,6 +172,9 @@ export function createMetrics(build: { version: string; role: string }): Metrics
       redisPing.labels(redis).set(reading.pingSeconds);
       redisUsed.labels(redis).set(reading.usedBytes);
       redisMax.labels(redis).set(reading.maxBytes);
+    },
+    auditWriteFailed() {
+      auditFailures.inc();
     },
   };
 }

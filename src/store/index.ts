@@ -1,3 +1,12 @@
+export type {
+  AuditAction,
+  AuditEntry,
+  AuditLog,
+  AuditOutcome,
+  AuditPage,
+  AuditRecord,
+} from './audit-log.ts';
+export { AUDIT_ACTIONS, AUDIT_OUTCOMES, createAuditLog } from './audit-log.ts';
 export type { DeadLetter, DeadLetterPage, DeadLetters, DeadLetterSummary } from './dead-letters.ts';
 export { createDeadLetters } from './dead-letters.ts';
 export { guard, unavailable } from './guard.ts';

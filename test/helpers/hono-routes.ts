@@ -1,6 +1,11 @@
 import { createApp, createOpWaiter } from '../../src/api/index.ts';
 import { createLogger } from '../../src/core/index.ts';
-import { createDeadLetters, createLedger, createRecordStore } from '../../src/store/index.ts';
+import {
+  createAuditLog,
+  createDeadLetters,
+  createLedger,
+  createRecordStore,
+} from '../../src/store/index.ts';
 import type { Stack } from './stack.ts';
 
 /**
@@ -32,6 +37,7 @@ export function honoRoutes(s: Stack): string[] {
     readAfterWaitMs: 0,
     docsEnabled: s.config.DOCS_ENABLED,
     apiTokens: s.config.API_TOKENS,
+    auditLog: createAuditLog({ redis: s.kvRedis, key: s.layout.global.auditLog, maxEntries: 10 }),
     isShuttingDown: () => false,
   });
   // Handlers registered with app.use() show up as method ALL.

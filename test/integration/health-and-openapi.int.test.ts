@@ -4,7 +4,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { createApp, createOpWaiter } from '../../src/api/index.ts';
 import { createLogger, keyLayout } from '../../src/core/index.ts';
-import { createDeadLetters, createLedger, createRecordStore } from '../../src/store/index.ts';
+import {
+  createAuditLog,
+  createDeadLetters,
+  createLedger,
+  createRecordStore,
+} from '../../src/store/index.ts';
 import { call, type Stack, startStack } from '../helpers/stack.ts';
 
 let s: Stack;
@@ -102,6 +107,7 @@ it('/readyz and writes answer 503 once shutdown has begun', async () => {
       readAfterWaitMs: 0,
       docsEnabled: false,
       apiTokens: [],
+      auditLog: createAuditLog({ redis: kvRedis, key: layout.global.auditLog, maxEntries: 10 }),
       isShuttingDown: () => true,
     });
     const ready = await app.request('/readyz');

@@ -333,6 +333,21 @@ describe('traffic, worker running', () => {
     expect((await send('POST', '/v1/dlq/retry')).body).toEqual({ retried: 0, skipped: 0 });
   });
 
+  it('the audit log lists those actions, paged with a cursor', async () => {
+    const page = await send('GET', '/v1/admin/audit?limit=2');
+    expect(page.status).toBe(200);
+    expect(page.body.items.map((e: { action: string }) => e.action)).toEqual([
+      'dead_letter.replay_all',
+      'dead_letter.discard',
+    ]);
+    const next = await send(
+      'GET',
+      `/v1/admin/audit?limit=2&cursor=${encodeURIComponent(page.body.nextCursor as string)}`,
+    );
+    expect(next.body.items[0]).toMatchObject({ action: 'dead_letter.replay', target: 'dead-2' });
+    expect((await send('GET', '/v1/admin/audit?cursor=x')).body.code).toBe('INVALID_CURSOR');
+  });
+
   it('the rest: root, health, document, docs and HEAD of every GET', async () => {
     const root = await send('GET', '/');
     expect([root.status, root.h.location]).toEqual([302, '/docs']);

@@ -312,6 +312,17 @@ describe('dead letters', () => {
     expect((await kvq.getDeadLetter(other)).key).toBe('dlother/y');
     await kvq.discardDeadLetter(other);
   });
+
+  it('listAuditEntries pages the audit log of those actions, newest first', async () => {
+    const first = await kvq.listAuditEntries({ limit: 2 });
+    expect(first.items).toHaveLength(2);
+    expect(first.items[0]).toMatchObject({ action: 'dead_letter.discard', outcome: 'ok' });
+    expect(first.items[1]).toMatchObject({ action: 'dead_letter.replay_all', target: 'dlall/' });
+    expect(first.nextCursor).toBeTypeOf('string');
+    const next = await kvq.listAuditEntries({ limit: 1, cursor: first.nextCursor ?? '' });
+    expect(next.items[0]?.id).not.toBe(first.items[1]?.id);
+    expect((await failure(kvq.listAuditEntries({ cursor: 'x' }))).code).toBe('INVALID_CURSOR');
+  });
 });
 
 describe('health, auth and transport errors', () => {

@@ -60,6 +60,7 @@ const ROUTE_METHODS: [RegExp, string][] = [
   [/^\/v1\/dlq\/retry$/, 'POST'],
   [/^\/v1\/dlq\/[^/]+\/retry$/, 'POST'],
   [/^\/v1\/dlq\/[^/]+$/, 'GET, HEAD, DELETE'],
+  [/^\/v1\/admin\/audit$/, 'GET, HEAD'],
   [/^\/(?:healthz|readyz|openapi\.json|docs|docs\/[^/]+)?$/, 'GET, HEAD'],
 ];
 

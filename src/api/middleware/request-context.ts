@@ -125,7 +125,7 @@ export function createAuthorizer(
 }
 
 /** The node:http request behind a Hono context, when served by @hono/node-server. */
-const incomingOf = (c: Context): IncomingMessage | undefined =>
+export const incomingOf = (c: Context): IncomingMessage | undefined =>
   (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 
 /** The request target as the client sent it: Hono's `c.req.url` has dot segments resolved. */

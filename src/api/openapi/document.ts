@@ -16,6 +16,12 @@ const TAGS = [
     name: 'dead letters',
     description: 'Writes that ran out of attempts: inspect, replay as new writes, or discard.',
   },
+  {
+    name: 'admin',
+    description:
+      'Admin scope only: the audit log. (The read-only queue dashboard, Bull Board, is a web UI ' +
+      'at /admin/queues, outside this document.)',
+  },
   { name: 'health', description: 'Liveness and readiness probes.' },
   { name: 'docs', description: 'This document and its Swagger UI (served offline).' },
 ];

@@ -34,6 +34,7 @@ const EXAMPLE_DETAIL: Partial<Record<ErrorCode, string>> = {
   INVALID_HEADER: 'If-Match must be "*" or a quoted version such as "3"',
   UNAUTHORIZED: 'send Authorization: Bearer <token>',
   RATE_LIMITED: 'this client address may make 100 requests per 1 s; retry in 1 s',
+  INSUFFICIENT_SCOPE: 'this route needs the admin scope; key key_3f1a9c0d52e4 has write',
   PRECONDITION_FAILED: 'If-Match: "3" failed: key is at version 4',
   KEY_EXISTS: 'key exists (at version 2)',
   KEY_BUSY: 'writes to this key are still pending after 2000 ms',
@@ -65,7 +66,7 @@ export function problemExample(code: ErrorCode) {
 function headersFor(status: number, codes: readonly ErrorCode[], waits: boolean) {
   const more: Partial<Record<ResponseHeader, boolean>> = {};
   if (status === 503) more['retry-after'] = true;
-  if (status === 401) more['www-authenticate'] = true;
+  if (status === 401 || status === 403) more['www-authenticate'] = true;
   if (status === 429) {
     more['retry-after'] = true;
     more.ratelimit = true;

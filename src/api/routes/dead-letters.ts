@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 
 import { AppError } from '../../core/index.ts';
 import { type DeadLetter, type DeadLetterSummary } from '../../store/index.ts';
+import { type Auditor, outcomeOf } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import {
   deleteRoute,
@@ -55,7 +56,11 @@ function withOp(d: DeadLetter) {
   return { ...summary(d), op };
 }
 
-export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps): void {
+/**
+ * The dead-letter routes. Replays and discards are admin actions: each is recorded in the audit
+ * log (`auditor`) with its outcome; a replay-all is one entry with its counts.
+ */
+export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps, auditor: Auditor): void {
   const { deadLetters } = deps;
 
   /**
@@ -119,24 +124,35 @@ export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps): void 
     const { prefix, force } = c.req.valid('query');
     let retried = 0;
     let skipped = 0;
-    // Page by page, newest first: entries replayed meanwhile leave the pages behind the cursor,
-    // and those dead again land ahead of it, so the walk ends.
-    let cursor: string | undefined;
-    do {
-      const page = await deadLetters.list({ limit: RETRY_PAGE, cursor });
-      for (const d of page.items) {
-        if (prefix && !d.key.startsWith(prefix)) continue;
-        try {
-          // No prefer: wait here: the answer is counts, not outcomes.
-          if (await replay(c, d.id, force === 'true', undefined)) retried++;
-        } catch (err) {
-          // A write that would not be accepted now stays dead-lettered; anything else stops.
-          if (!(err instanceof AppError) || err.status >= 500) throw err;
-          skipped++;
+    const entry = () => ({
+      action: 'dead_letter.replay_all' as const,
+      target: prefix ?? '*',
+      detail: `retried ${String(retried)}, skipped ${String(skipped)}${force === 'true' ? ', forced' : ''}`,
+    });
+    try {
+      // Page by page, newest first: entries replayed meanwhile leave the pages behind the cursor,
+      // and those dead again land ahead of it, so the walk ends.
+      let cursor: string | undefined;
+      do {
+        const page = await deadLetters.list({ limit: RETRY_PAGE, cursor });
+        for (const d of page.items) {
+          if (prefix && !d.key.startsWith(prefix)) continue;
+          try {
+            // No prefer: wait here: the answer is counts, not outcomes.
+            if (await replay(c, d.id, force === 'true', undefined)) retried++;
+          } catch (err) {
+            // A write that would not be accepted now stays dead-lettered; anything else stops.
+            if (!(err instanceof AppError) || err.status >= 500) throw err;
+            skipped++;
+          }
         }
-      }
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+    } catch (err) {
+      await auditor.record(c, entry(), outcomeOf(err));
+      throw err;
+    }
+    await auditor.record(c, entry(), { outcome: 'ok' });
     return c.json({ retried, skipped }, 200);
   });
 
@@ -150,16 +166,25 @@ export function registerDeadLetterRoutes(app: OpenAPIHono, deps: ApiDeps): void 
   app.openapi(retryOneRoute, async (c) => {
     const { id } = c.req.valid('param');
     const { force } = c.req.valid('query');
-    const parts = await replay(c, id, force === 'true', c.req.header('prefer'));
-    if (!parts) throw new AppError('DEAD_LETTER_NOT_FOUND', `no dead letter for op ${id}`);
+    const parts = await auditor.audited(
+      c,
+      { action: 'dead_letter.replay', target: id },
+      async () => {
+        const p = await replay(c, id, force === 'true', c.req.header('prefer'));
+        if (!p) throw new AppError('DEAD_LETTER_NOT_FOUND', `no dead letter for op ${id}`);
+        return p;
+      },
+    );
     return untyped(sendParts(c, parts));
   });
 
   app.openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid('param');
-    if (!(await deadLetters.remove(id))) {
-      throw new AppError('DEAD_LETTER_NOT_FOUND', `no dead letter for op ${id}`);
-    }
+    await auditor.audited(c, { action: 'dead_letter.discard', target: id }, async () => {
+      if (!(await deadLetters.remove(id))) {
+        throw new AppError('DEAD_LETTER_NOT_FOUND', `no dead letter for op ${id}`);
+      }
+    });
     return c.body(null, 204);
   });
 }
