@@ -14,7 +14,7 @@ import {
   operationOf,
   parametersOf,
 } from '../helpers/openapi-contract.ts';
-import { call, type Stack, startStack } from '../helpers/stack.ts';
+import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
 
 /**
  * GET /openapi.json held against the running app (real Redis, real server, raw fast lane
@@ -267,6 +267,15 @@ describe('traffic, worker running', () => {
     expect(await at('"99"')).toBe(412);
     expect(await at('"2"')).toBe(202);
     honoured.add('putKey if-match');
+    // Applied before the next conditional write, which would otherwise wait on it (KEY_BUSY).
+    await eventually(
+      async () =>
+        (
+          await call(s.url, 'GET', '/v1/keys/c/b', {
+            headers: { authorization: `Bearer ${TOKEN}` },
+          })
+        ).body?.version === 3,
+    );
     const absent = { 'if-none-match': '*', prefer: 'wait=10' };
     expect(
       (await send('PUT', '/v1/keys/c/b', { body: { value: 0 }, headers: absent })).body.code,
