@@ -1,10 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 
+import { authGate } from './auth/gate.ts';
 import type { ApiDeps } from './deps.ts';
 import { createRequestRecorder, routeLabel } from './middleware/access-log.ts';
 import { createErrorHandler, notFound, validationHook } from './middleware/errors.ts';
-import { bearerTokens, requestContext } from './middleware/request-context.ts';
+import { authorizationLines, requestContext } from './middleware/request-context.ts';
 import { registerDocumentComponents } from './openapi/document.ts';
+import { registerAdminKeyRoutes } from './routes/admin-keys.ts';
 import { registerDeadLetterRoutes } from './routes/dead-letters.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -29,12 +31,14 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   // raw-paths.ts calls the same functions).
   app.use(requestContext());
 
-  const auth = bearerTokens(deps.apiTokens);
-  if (auth) app.use('/v1/*', auth);
+  // Authentication and the route's scope (access.ts), for every route the table does not leave
+  // open; the raw fast lane checks the same, through the same functions.
+  if (deps.auth) app.use(authGate(deps.auth, authorizationLines, deps.onAuthDenied));
   registerHealthRoutes(app, deps);
   registerKeyRoutes(app, deps);
   registerOpRoutes(app, deps);
   registerDeadLetterRoutes(app, deps);
+  registerAdminKeyRoutes(app, deps.apiKeys);
 
   registerDocsRoutes(app, deps.docsEnabled);
   registerDocumentComponents(app);

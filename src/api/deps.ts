@@ -3,11 +3,13 @@ import type { Metrics } from '../metrics/index.ts';
 import type {
   AcceptInput,
   AcceptResult,
+  ApiKeyStore,
   DeadLetters,
   Ledger,
   RecordStore,
 } from '../store/index.ts';
 import type { Admission } from './admission.ts';
+import type { Authenticator, DenialReason } from './auth/authenticator.ts';
 import type { OpWaiter } from './op-waiter.ts';
 
 /** Everything the HTTP layer needs, built by a composition root. */
@@ -44,8 +46,18 @@ export interface ApiDeps {
   limits: { maxKeyBytes: number; maxValueBytes: number };
   readAfterWaitMs: number;
   docsEnabled: boolean;
-  /** Bearer tokens accepted on /v1 routes; empty = no authentication. */
-  apiTokens: readonly string[];
+  /**
+   * API-key authentication of /v1 routes (AUTH=keys); unset = none (AUTH=off). Both lanes use it,
+   * with the route table in access.ts.
+   */
+  auth?: Authenticator | undefined;
+  /** API keys in the data Redis, for the admin API (/v1/admin/keys). */
+  apiKeys: ApiKeyStore;
+  /**
+   * Called once per refused request with why (missing, malformed, bad_checksum, unknown, expired,
+   * revoked, insufficient_scope, prefix_forbidden): the hook for kvq_auth_denials_total.
+   */
+  onAuthDenied?: ((reason: DenialReason) => void) | undefined;
   /** True once shutdown began: /readyz fails and writes are refused. */
   isShuttingDown(): boolean;
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { Condition } from '../core/index.ts';
+import { gateFromMemory } from './auth/gate.ts';
 import type { ApiDeps } from './deps.ts';
 import { parseIdempotencyKey, parseWriteCondition } from './http-headers.ts';
 import { decodeBody, readJsonBody } from './json-value.ts';
@@ -8,12 +9,7 @@ import { keyFromUrl } from './key-path.ts';
 import { createRequestRecorder } from './middleware/access-log.ts';
 import { answerableError, validationError } from './middleware/errors.ts';
 import { JSON_TYPE, maxWriteBodyBytes } from './middleware/json-body.ts';
-import {
-  checkRequestTarget,
-  createAuthorizer,
-  headerLines,
-  requestIdFrom,
-} from './middleware/request-context.ts';
+import { checkRequestTarget, headerLines, requestIdFrom } from './middleware/request-context.ts';
 import { problemParts } from './problem.ts';
 import { readResponse, type ResponseParts } from './render.ts';
 import { putBody } from './schemas.ts';
@@ -50,20 +46,22 @@ const PLAIN_HOST = /^[a-z0-9._-]+(?::\d{1,5})?$/;
  * exactly what the Hono routes answer (same status, headers and problem+json bodies; the
  * integration tests run against the real server and so go through here, and one test compares
  * both paths request by request), because both call the same code below the transport:
- * the request context (request-context.ts: target check, bearer token, request id), keyFromUrl,
+ * the request context (request-context.ts: target check, request id), authentication and the
+ * route table (auth/, access.ts), keyFromUrl,
  * the header parsers, the zod body schema, submitPut, readResponse, problemParts and
  * answerableError. This file decides nothing about a request itself; it is an adapter.
  *
  * They only take the plain case and return false, before reading anything, for all else, which
  * Hono then serves: other methods and paths, a query string (`?after=` read-your-writes), a
  * body that is not `application/json` with a Content-Length within the limit, and any request
- * that one of the shared checks refuses (a dot segment, a bad or repeated Authorization, a key or
- * header that fails validation): Hono runs the same checks and renders the refusal.
+ * that one of the shared checks refuses (a dot segment, a bad or repeated Authorization, a key
+ * outside the caller's prefixes, a key or header that fails validation), and an API key not yet
+ * verified within KEY_CACHE_MS: Hono runs the same checks (awaiting the key store) and renders the
+ * refusal.
  */
 export function createRawPaths(
   deps: ApiDeps,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const authorize = createAuthorizer(deps.apiTokens);
   const record = createRequestRecorder(deps);
 
   const send = (res: ServerResponse, p: ResponseParts) => {
@@ -174,11 +172,16 @@ export function createRawPaths(
     let key: string;
     try {
       checkRequestTarget(url);
-      authorize?.(headerLines(req.rawHeaders, 'authorization'));
       key = keyFromUrl(url, KEY_PREFIX, deps.limits.maxKeyBytes);
     } catch {
       return false;
     }
+    // Authentication and authorization from memory only (the route's scope from access.ts, then
+    // the key's prefix rules): a key verified within KEY_CACHE_MS, a keys-file key or a legacy
+    // token. A cache miss (a Redis round trip) and every refusal go to Hono, which runs the same
+    // functions, awaits the lookup, renders the refusal and reports it, once.
+    const authorization = headerLines(req.rawHeaders, 'authorization');
+    if (gateFromMemory(deps.auth, method, url, authorization, key) === false) return false;
     const put = method === 'PUT' ? plainPut(req) : undefined;
     if (put === false) return false;
     const requestId = requestIdFrom(header(req, 'x-request-id'));

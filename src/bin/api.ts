@@ -6,15 +6,20 @@ import { getRequestListener } from '@hono/node-server';
 import {
   type Admission,
   type ApiDeps,
+  type Authenticator,
   createAdmission,
   createApp,
+  createAuthenticator,
+  createKeysFile,
   createOpWaiter,
   createRawPaths,
+  type KeysFile,
   rawProblemResponse,
   requestErrorResponse,
   type Subscriber,
 } from '../api/index.ts';
 import {
+  apiKeyKeys,
   AppError,
   type Config,
   createPeriodic,
@@ -25,7 +30,7 @@ import {
 import type { Metrics } from '../metrics/index.ts';
 import { createAcceptAndEnqueue, createQueueHandles, jobOptions } from '../queue/index.ts';
 import { closeClient, createRedisClient, memoryProbe, type RedisClient } from '../redis/index.ts';
-import { guard, type Ledger } from '../store/index.ts';
+import { type ApiKeyStore, createApiKeyStore, guard, type Ledger } from '../store/index.ts';
 import { watchRedis } from './metrics.ts';
 import { awaitRedis } from './redis-reachability.ts';
 import { createStores, enforcePartitionCount } from './stores.ts';
@@ -90,6 +95,8 @@ export async function startApi(
     onMessage: (h) => handlers.push(h),
   };
   const opts = jobOptions(config);
+  const apiKeys = createApiKeyStore({ redis: kvRedis, keys: apiKeyKeys(config.KEY_PREFIX) });
+  const auth = await startAuth(config, apiKeys, logger, lifecycle);
   const deps: ApiDeps = {
     ledger,
     records,
@@ -122,7 +129,8 @@ export async function startApi(
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
     readAfterWaitMs: config.READ_AFTER_WAIT_MS,
     docsEnabled: config.DOCS_ENABLED,
-    apiTokens: config.API_TOKENS,
+    auth,
+    apiKeys,
     isShuttingDown: () => lifecycle.shuttingDown,
   };
   if (metrics) watchRedis(metrics, { queue: queueRedis, data: kvRedis }, lifecycle);
@@ -160,13 +168,52 @@ export async function startApi(
   // What it is bound to, which is not what a local client uses when that is every interface.
   const listening = `${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${String(port)}`;
   logger.info({ url, listening }, 'api listening');
-  if (!isLoopback(config.HOST) && config.API_TOKENS.length === 0) {
+  if (!isLoopback(config.HOST) && config.AUTH === 'off') {
     logger.warn(
       { listening },
-      `listening on ${listening} without API_TOKENS: anyone who can reach it can read and write every key; set API_TOKENS, or HOST=127.0.0.1`,
+      `listening on ${listening} without authentication (AUTH=off): anyone who can reach it can read and write every key; set AUTH=keys with API keys (docs/security.md), or HOST=127.0.0.1`,
     );
   }
   return { url, listening, port, server };
+}
+
+/**
+ * API-key authentication when AUTH=keys: keys in the data Redis, API_KEYS_FILE (re-read when it
+ * changes, checked every KEY_CACHE_MS, at least once a second) and the deprecated API_TOKENS.
+ */
+async function startAuth(
+  config: Config,
+  apiKeys: ApiKeyStore,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<Authenticator | undefined> {
+  if (config.AUTH === 'off') return undefined;
+  if (config.API_TOKENS.length > 0) {
+    logger.warn(
+      { tokens: config.API_TOKENS.length },
+      'API_TOKENS is deprecated: each token works as an admin key (token-1, token-2, ...); create API keys with `kvq keys create` and remove API_TOKENS',
+    );
+  }
+  let file: Pick<KeysFile, 'current'> | undefined;
+  if (config.API_KEYS_FILE !== undefined) {
+    const f = await createKeysFile(config.API_KEYS_FILE, logger);
+    file = { current: () => f.current() };
+    const timer = createPeriodic(
+      () => f.reload(),
+      Math.max(1000, config.KEY_CACHE_MS),
+      (err: unknown) => {
+        logger.error({ err }, 'API keys file reload failed');
+      },
+    );
+    timer.start();
+    lifecycle.register('api-keys-file', () => timer.stop());
+  }
+  return createAuthenticator({
+    store: apiKeys,
+    fileKeys: file?.current,
+    legacyTokens: config.API_TOKENS,
+    cacheMs: config.KEY_CACHE_MS,
+  });
 }
 
 /**

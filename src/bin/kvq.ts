@@ -132,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
       const bound = dev.url.endsWith(`//${dev.listening}`)
         ? ''
         : `  listening on ${dev.listening}: reachable from the network` +
-          (config.API_TOKENS.length > 0 ? ' (API_TOKENS set)\n' : ', with no API_TOKENS!\n');
+          (config.AUTH === 'keys' ? ' (AUTH=keys)\n' : ', with no authentication (AUTH=off)!\n');
       process.stdout.write(
         `\nkvq is running at ${dev.url}  (docs: ${dev.url}/docs)\n` +
           bound +

@@ -173,6 +173,22 @@ const schema = z.object({
         .map((t) => t.trim())
         .filter((t) => t.length > 0),
     ),
+  /**
+   * `keys`: every /v1 route needs an API key (or a deprecated API_TOKENS entry), with the scope
+   * and prefixes the route table asks (docs/security.md); `off`: no authentication. Unset: `keys`
+   * when API_TOKENS or API_KEYS_FILE is set, else `off`. `off` with either set is refused.
+   */
+  AUTH: z.enum(['off', 'keys'], { error: 'expected off or keys' }).optional(),
+  /**
+   * A JSON file of API key digests (a mounted Secret), read at start and re-read when it changes
+   * (checked every KEY_CACHE_MS); keys in it work besides those in the data Redis.
+   */
+  API_KEYS_FILE: z.string().min(1).optional(),
+  /**
+   * How long a verified API key is trusted without asking the data Redis again: a revocation
+   * takes effect within it (an expiry exactly). Unknown keys are remembered as long.
+   */
+  KEY_CACHE_MS: int(0, 300_000).default(5000),
   /** The worker's /healthz and /readyz port (0 = none, e.g. inside `kvq dev`). */
   WORKER_HEALTH_PORT: port().default(8081),
   /**
@@ -194,7 +210,8 @@ const schema = z.object({
   QUEUE_MEMORY_MAX_BYTES: int(0, 2 ** 50).default(0),
 });
 
-export type Config = Readonly<z.output<typeof schema>>;
+export type AuthMode = 'off' | 'keys';
+export type Config = Readonly<Omit<z.output<typeof schema>, 'AUTH'> & { AUTH: AuthMode }>;
 export type ConfigInput = Record<string, string | undefined>;
 
 export class ConfigError extends Error {
@@ -233,7 +250,13 @@ export function loadConfig(env: ConfigInput = process.env): Config {
       `REPLICA_ACK_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_MS (${String(c.REDIS_COMMAND_TIMEOUT_MS)}) when MIN_REPLICA_ACKS > 0, got ${String(c.REPLICA_ACK_TIMEOUT_MS)}`,
     ]);
   }
-  return Object.freeze(c);
+  const keyed = c.API_TOKENS.length > 0 || c.API_KEYS_FILE !== undefined;
+  if (c.AUTH === 'off' && keyed) {
+    throw new ConfigError([
+      'AUTH: off, but API_TOKENS or API_KEYS_FILE is set; unset them or set AUTH=keys',
+    ]);
+  }
+  return Object.freeze({ ...c, AUTH: c.AUTH ?? (keyed ? 'keys' : 'off') });
 }
 
 /** `redis://user:secret@h:1` -> `redis://user:***@h:1`: a URL is echoed, its password never. */

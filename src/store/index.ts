@@ -1,3 +1,10 @@
+export {
+  type ApiKeyStore,
+  checkApiKey,
+  createApiKeyStore,
+  parseKeysFile,
+  type StoredApiKey,
+} from './api-keys.ts';
 export type { DeadLetter, DeadLetterPage, DeadLetters, DeadLetterSummary } from './dead-letters.ts';
 export { createDeadLetters } from './dead-letters.ts';
 export { guard, unavailable } from './guard.ts';

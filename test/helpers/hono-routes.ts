@@ -1,6 +1,11 @@
 import { createApp, createOpWaiter } from '../../src/api/index.ts';
-import { createLogger } from '../../src/core/index.ts';
-import { createDeadLetters, createLedger, createRecordStore } from '../../src/store/index.ts';
+import { apiKeyKeys, createLogger } from '../../src/core/index.ts';
+import {
+  createApiKeyStore,
+  createDeadLetters,
+  createLedger,
+  createRecordStore,
+} from '../../src/store/index.ts';
 import type { Stack } from './stack.ts';
 
 /**
@@ -31,7 +36,7 @@ export function honoRoutes(s: Stack): string[] {
     limits: { maxKeyBytes: s.config.MAX_KEY_BYTES, maxValueBytes: s.config.MAX_VALUE_BYTES },
     readAfterWaitMs: 0,
     docsEnabled: s.config.DOCS_ENABLED,
-    apiTokens: s.config.API_TOKENS,
+    apiKeys: createApiKeyStore({ redis: s.kvRedis, keys: apiKeyKeys(s.config.KEY_PREFIX) }),
     isShuttingDown: () => false,
   });
   // Handlers registered with app.use() show up as method ALL.

@@ -3,8 +3,13 @@ import request from 'supertest';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { createApp, createOpWaiter } from '../../src/api/index.ts';
-import { createLogger, keyLayout } from '../../src/core/index.ts';
-import { createDeadLetters, createLedger, createRecordStore } from '../../src/store/index.ts';
+import { apiKeyKeys, createLogger, keyLayout } from '../../src/core/index.ts';
+import {
+  createApiKeyStore,
+  createDeadLetters,
+  createLedger,
+  createRecordStore,
+} from '../../src/store/index.ts';
 import { call, type Stack, startStack } from '../helpers/stack.ts';
 
 let s: Stack;
@@ -101,7 +106,7 @@ it('/readyz and writes answer 503 once shutdown has begun', async () => {
       limits: { maxKeyBytes: 512, maxValueBytes: 1024 },
       readAfterWaitMs: 0,
       docsEnabled: false,
-      apiTokens: [],
+      apiKeys: createApiKeyStore({ redis: s.kvRedis, keys: apiKeyKeys(s.config.KEY_PREFIX) }),
       isShuttingDown: () => true,
     });
     const ready = await app.request('/readyz');
