@@ -14,4 +14,3 @@ export type { OpWaiter, Subscriber } from './op-waiter.ts';
 export { createOpWaiter } from './op-waiter.ts';
 export { rawProblemResponse, requestErrorResponse } from './problem.ts';
 export { createRawPaths, RAW_ROUTES } from './raw-paths.ts';
-export { apiKeyView, newApiKey } from './routes/admin-keys.ts';

@@ -1,8 +1,12 @@
 import type { Cluster, Redis } from 'ioredis';
 
 import {
+  apiKeyDigest,
   type ApiKeyKeys,
   checkPrefixRule,
+  generateApiKey,
+  generateKeyId,
+  keyFingerprint,
   parsePrefixRule as parseRule,
   type PrefixRule,
   type Scope,
@@ -184,4 +188,45 @@ export function parseKeysFile(text: string): StoredApiKey[] {
   });
   if (problems.length > 0) throw new Error(problems.join('; '));
   return out;
+}
+
+/** A new key from what an operator asked for (admin API and CLI); the secret with it. */
+export function newApiKey(input: {
+  name: string;
+  scope: StoredApiKey['scope'];
+  prefixRules?: StoredApiKey['prefixRules'];
+  expiresInSeconds?: number | undefined;
+  rateLimitPerSecond?: number | undefined;
+  now: number;
+}): { key: StoredApiKey; secret: string } {
+  const secret = generateApiKey();
+  const key: StoredApiKey = {
+    id: generateKeyId(),
+    name: input.name,
+    digest: apiKeyDigest(secret),
+    scope: input.scope,
+    prefixRules: input.prefixRules,
+    createdAt: input.now,
+    expiresAt:
+      input.expiresInSeconds === undefined ? undefined : input.now + input.expiresInSeconds * 1000,
+    rateLimitPerSecond: input.rateLimitPerSecond,
+  };
+  return { key: checkApiKey(key), secret };
+}
+
+
+/** A stored key as the admin API and the CLI show it: never the secret, a short fingerprint. */
+export function publicApiKey(k: StoredApiKey) {
+  const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+  return {
+    id: k.id,
+    name: k.name,
+    scope: k.scope,
+    prefixes: k.prefixRules?.map((r) => ({ prefix: r.prefix, scope: r.scope })) ?? null,
+    createdAt: new Date(k.createdAt).toISOString(),
+    expiresAt: iso(k.expiresAt),
+    revokedAt: iso(k.revokedAt),
+    rateLimitPerSecond: k.rateLimitPerSecond ?? null,
+    fingerprint: keyFingerprint(k.digest),
+  };
 }

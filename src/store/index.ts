@@ -2,7 +2,9 @@ export {
   type ApiKeyStore,
   checkApiKey,
   createApiKeyStore,
+  newApiKey,
   parseKeysFile,
+  publicApiKey,
   type StoredApiKey,
 } from './api-keys.ts';
 export type { DeadLetter, DeadLetterPage, DeadLetters, DeadLetterSummary } from './dead-letters.ts';
