@@ -93,13 +93,14 @@ describe('prefix boundaries (property)', () => {
         (rules, a, b) => {
           const p = key('write', rules);
           const k = a + b;
-          // The model: the longest matching prefix, by code points.
-          const cps = [...k];
+          // The model: the longest matching prefix, by code points (Array.from, deliberately).
+          const codePoints = (s: string) => Array.from(s);
+          const cps = codePoints(k);
           let best: PrefixRule | undefined;
           for (const r of rules) {
-            const rc = [...r.prefix];
+            const rc = codePoints(r.prefix);
             const matches = rc.length <= cps.length && rc.every((c, i) => cps[i] === c);
-            if (matches && (!best || rc.length > [...best.prefix].length)) best = r;
+            if (matches && (!best || rc.length > codePoints(best.prefix).length)) best = r;
           }
           const expected = !best || best.scope === 'none' ? null : best.scope;
           // Equal-length matches are equal strings: either rule gives the answer.

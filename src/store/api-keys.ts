@@ -214,7 +214,6 @@ export function newApiKey(input: {
   return { key: checkApiKey(key), secret };
 }
 
-
 /** A stored key as the admin API and the CLI show it: never the secret, a short fingerprint. */
 export function publicApiKey(k: StoredApiKey) {
   const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());

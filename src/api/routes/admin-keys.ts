@@ -1,12 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 
 import { AppError } from '../../core/index.ts';
-import {
-  type ApiKeyStore,
-  newApiKey,
-  publicApiKey,
-  type StoredApiKey,
-} from '../../store/index.ts';
+import { type ApiKeyStore, newApiKey, publicApiKey, type StoredApiKey } from '../../store/index.ts';
 import { jsonBody } from '../middleware/json-body.ts';
 import {
   createApiKeyRoute,
