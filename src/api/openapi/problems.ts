@@ -11,8 +11,11 @@ import { type ResponseHeader, responseHeaders } from './headers.ts';
 /** Codes any request can meet: an unparsable request or target, oversized headers, a bug. */
 export const EVERY_ROUTE_CODES = ['BAD_REQUEST', 'HEADERS_TOO_LARGE', 'INTERNAL'] as const;
 
-/** Codes every /v1 request can meet when API_TOKENS is set (a missing or repeated bearer). */
-export const V1_CODES = ['UNAUTHORIZED', 'INVALID_HEADER'] as const;
+/**
+ * Codes every /v1 request can meet with AUTH=keys: a missing, unknown or repeated bearer, a key
+ * whose scope is below the route's (access.ts).
+ */
+export const V1_CODES = ['UNAUTHORIZED', 'INVALID_HEADER', 'INSUFFICIENT_SCOPE'] as const;
 
 /** Every 503 a write can answer (admission, acceptance, conditional decision, replication). */
 export const WRITE_UNAVAILABLE = [
@@ -30,6 +33,8 @@ const EXAMPLE_DETAIL: Partial<Record<ErrorCode, string>> = {
   VALIDATION_FAILED: 'ttlSeconds: Too small: expected number to be >=1',
   INVALID_HEADER: 'If-Match must be "*" or a quoted version such as "3"',
   UNAUTHORIZED: 'send Authorization: Bearer <token>',
+  INSUFFICIENT_SCOPE: 'this needs the write scope; key key_4fQ9xZ2bLmP0 has read',
+  KEY_FORBIDDEN: 'key key_4fQ9xZ2bLmP0 may not write this key',
   PRECONDITION_FAILED: 'If-Match: "3" failed: key is at version 4',
   KEY_EXISTS: 'key exists (at version 2)',
   KEY_BUSY: 'writes to this key are still pending after 2000 ms',
@@ -61,7 +66,7 @@ export function problemExample(code: ErrorCode) {
 function headersFor(status: number, codes: readonly ErrorCode[], waits: boolean) {
   const more: Partial<Record<ResponseHeader, boolean>> = {};
   if (status === 503) more['retry-after'] = true;
-  if (status === 401) more['www-authenticate'] = true;
+  if (status === 401 || status === 403) more['www-authenticate'] = true;
   // A repeated Authorization header: 400 INVALID_HEADER with a challenge.
   if (status === 400 && codes.includes('UNAUTHORIZED')) more['www-authenticate'] = false;
   // A failed condition decided after `prefer: wait` (the op was accepted, then failed).
