@@ -1,11 +1,20 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
+  type ApiDeps,
+  type Authenticator,
+  createAuthenticator,
+  createRawPaths,
+} from '../../src/api/index.ts';
+import {
   apiKeyKeys,
+  createLogger,
   generateApiKey,
   keyAllows,
   type PrefixRule,
@@ -13,7 +22,13 @@ import {
   type Scope,
   scopeAllows,
 } from '../../src/core/index.ts';
-import { type ApiKeyStore, createApiKeyStore, newApiKey } from '../../src/store/index.ts';
+import {
+  type ApiKeyStore,
+  createApiKeyStore,
+  createRecordStore,
+  newApiKey,
+} from '../../src/store/index.ts';
+import { rawRequest } from '../helpers/raw-http.ts';
 import { call, eventually, type Stack, startStack } from '../helpers/stack.ts';
 
 /**
@@ -370,5 +385,53 @@ describe('revocation, expiry and the keys file', () => {
       5000,
     );
     expect(refused).toBe(true);
+  });
+});
+
+describe('the raw fast lane takes only keys verified in memory', () => {
+  let server: Server;
+  let rawPort: number;
+  let authenticator: Authenticator;
+  beforeAll(async () => {
+    authenticator = createAuthenticator({ store, cacheMs: 60_000 });
+    const deps = {
+      records: createRecordStore({ redis: s.kvRedis, layout: s.layout, fenceWindowMs: 60_000 }),
+      limits: { maxKeyBytes: 64, maxValueBytes: 1024 },
+      auth: authenticator,
+      logger: createLogger('silent', 'test'),
+      isShuttingDown: () => false,
+    } as unknown as ApiDeps;
+    const rawPaths = createRawPaths(deps);
+    server = createServer((req, res) => {
+      if (rawPaths(req, res)) return;
+      req.resume();
+      res.writeHead(418, { 'Content-Length': '8' });
+      res.end('fallback');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    rawPort = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise((r) => server.close(r));
+  });
+
+  const get = async (key: string, secret: string) =>
+    (
+      await rawRequest(
+        rawPort,
+        Buffer.from(
+          `GET /v1/keys/${key} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${secret}\r\nConnection: close\r\n\r\n`,
+        ),
+      )
+    )?.status;
+
+  it('a cache miss goes to Hono (418 here); once verified, the raw lane answers', async () => {
+    const secret = secrets.acme!;
+    expect(await get('acme/a', secret)).toBe(418);
+    await authenticator.authenticate([`Bearer ${secret}`]);
+    expect(await get('acme/a', secret)).toBe(200);
+    // Outside its prefixes, and unknown keys: Hono renders the refusal.
+    expect(await get('acme2/b', secret)).toBe(418);
+    expect(await get('acme/a', generateApiKey())).toBe(418);
   });
 });
