@@ -17,7 +17,7 @@ Commands:
   status        show what runs
   logs [ROLE]   follow the logs of every pod of ROLE: api (default), worker or autoscaler
   port-forward  forward 127.0.0.1:PORT to the kvq-api Service until Ctrl-C
-  token         print the API bearer token (from the kvq-secrets Secret)
+  token         create an admin API key (kvq keys create in an API pod) and print it
   cluster       create a kind cluster from k8s/kind-config.yaml (the API's NodePort on
                 127.0.0.1:30080); kind makes it the current context
 
@@ -524,19 +524,20 @@ port_forward() {
   kc -n "$NAMESPACE" port-forward --address 127.0.0.1 svc/kvq-api "$LOCAL_PORT:80"
 }
 
-# The bearer token the API accepts (API_TOKENS comes from this Secret key), alone on stdout.
+# A new admin API key, alone on stdout: `kvq keys create` in an API pod, which writes it straight
+# to the data Redis (what it is goes to stderr). Each call makes another key; list and revoke them
+# with `kubectl exec deploy/kvq-api -- kvq keys list` / `kvq keys revoke <id>`.
 token() {
-  local b64
+  local key
   preflight_cluster
   if [ "$DRY_RUN" = 1 ]; then
-    kc -n "$NAMESPACE" get secret kvq-secrets -o 'jsonpath={.data.API_TOKEN}'
+    kc -n "$NAMESPACE" exec deploy/kvq-api -- kvq keys create --name deploy.sh --scope admin
     return
   fi
-  b64="$(kubectl --context "$CONTEXT" -n "$NAMESPACE" get secret kvq-secrets -o 'jsonpath={.data.API_TOKEN}')" ||
-    die "no Secret kvq-secrets in namespace $NAMESPACE of context $CONTEXT: deploy first (./deploy.sh up)"
-  [ -n "$b64" ] || die "the Secret kvq-secrets has no API_TOKEN: deploy again (./deploy.sh up)"
-  printf '%s' "$b64" | base64 --decode
-  printf '\n'
+  key="$(kubectl --context "$CONTEXT" -n "$NAMESPACE" exec deploy/kvq-api -- kvq keys create --name deploy.sh --scope admin)" ||
+    die "could not create an API key in deploy/kvq-api (namespace $NAMESPACE of context $CONTEXT): deploy first (./deploy.sh up)"
+  [[ "$key" == kvq_* ]] || die "kvq keys create answered no key"
+  printf '%s\n' "$key"
 }
 
 cluster() {

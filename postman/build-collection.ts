@@ -81,7 +81,7 @@ const DESCRIPTION = `kvq API: writes are queued and applied by workers with per-
 Import this collection and \`postman/local.postman_environment.json\`, select the environment "kvq local", and set its variables:
 
 - \`baseUrl\`: where the API listens (\`kvq dev\` defaults to \`http://127.0.0.1:8080\`; no trailing slash).
-- \`token\`: one of the server's \`API_TOKENS\`, sent as \`Authorization: Bearer <token>\` on every request. Leave it empty when the server runs without \`API_TOKENS\`.
+- \`token\`: an API key with the \`admin\` scope (\`kvq keys create --scope admin\`, or \`./deploy.sh token\`; the dead-letter requests need admin), sent as \`Authorization: Bearer <token>\` on every request. Leave it empty when the server runs with \`AUTH=off\`.
 - \`keyPrefix\`: every key the requests write starts with it (default \`postman/\`), followed by a fresh GUID.
 - \`deadLetterPrefix\`: the "Dead letters" folder works on dead letters whose key starts with it (default \`postman-dlq/\`). See that folder for how to make some.
 

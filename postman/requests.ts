@@ -163,11 +163,11 @@ function errorFolder(): Folder {
       {
         name: 'Missing token (401 when the server has tokens)',
         description:
-          'The same read without `Authorization`: with `API_TOKENS` set on the server, every ' +
-          '`/v1` route needs `Authorization: Bearer <token>` (the collection sends the `token` ' +
+          'The same read without `Authorization`: with `AUTH=keys` on the server, every ' +
+          '`/v1` route needs `Authorization: Bearer <API key>` (the collection sends the `token` ' +
           'variable; this request sends none).\n\nExpected: **401** `UNAUTHORIZED` with ' +
-          '`WWW-Authenticate: Bearer …` when the server has tokens (the `token` variable is set); ' +
-          'without `API_TOKENS` (empty `token`) an ordinary read of an absent key, **404** ' +
+          '`WWW-Authenticate: Bearer …` when the server has keys (the `token` variable is set); ' +
+          'with `AUTH=off` (empty `token`) an ordinary read of an absent key, **404** ' +
           '`KEY_NOT_FOUND`.',
         method: 'GET',
         path: '/v1/keys/{{key}}',

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
 import * as prettier from 'prettier';
 
-import { type ApiDeps, createApp } from '../src/api/index.ts';
+import { type ApiDeps, createApp, createAuthenticator } from '../src/api/index.ts';
 import { createLogger, loadConfig } from '../src/core/index.ts';
 
 export const CLIENT_TYPES_FILE = fileURLToPath(
@@ -32,7 +32,7 @@ const OPTIONAL_DEPS = new Set([
   'accessLog',
   'tracer',
   'rateLimits',
-  'authenticate',
+  'onAuthDenied',
   'traceId',
   'board',
 ]);
@@ -44,7 +44,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
     logger: createLogger('silent', 'openapi'),
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
     // With tokens configured, so that the document describes the bearer scheme where it does.
-    apiTokens: ['openapi-document'],
+    auth: createAuthenticator({ legacyTokens: ['openapi-document'], cacheMs: 0 }),
     docsEnabled: false,
     readAfterWaitMs: config.READ_AFTER_WAIT_MS,
     keyBusyWaitMs: config.KEY_BUSY_WAIT_MS,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { type ApiDeps, createApp } from '../src/api/index.ts';
+import { type ApiDeps, createApp, createAuthenticator } from '../src/api/index.ts';
 import { createLogger } from '../src/core/index.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -37,7 +37,8 @@ const deps: ApiDeps = {
   limits: { maxKeyBytes: 512, maxValueBytes: 1024 },
   readAfterWaitMs: 0,
   docsEnabled: true,
-  apiTokens: ['lint'],
+  auth: createAuthenticator({ legacyTokens: ['lint'], cacheMs: 0 }),
+  apiKeys: unused,
   auditLog: unused,
   isShuttingDown: () => false,
 };

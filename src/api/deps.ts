@@ -3,13 +3,14 @@ import type { Metrics } from '../metrics/index.ts';
 import type {
   AcceptInput,
   AcceptResult,
+  ApiKeyStore,
   AuditLog,
   DeadLetters,
   Ledger,
   RecordStore,
 } from '../store/index.ts';
 import type { Admission } from './admission.ts';
-import type { Authenticate } from './middleware/admin-auth.ts';
+import type { Authenticator, DenialReason } from './auth/authenticator.ts';
 import type { RateLimits } from './middleware/rate-limit.ts';
 import type { OpWaiter } from './op-waiter.ts';
 import type { QueueBoardDeps } from './routes/queue-board.ts';
@@ -55,13 +56,18 @@ export interface ApiDeps {
   docsEnabled: boolean;
   /** Rate limits on /v1 routes (see middleware/rate-limit.ts); unset = none. */
   rateLimits?: RateLimits | undefined;
-  /** Bearer tokens accepted on /v1 routes; empty = no authentication. */
-  apiTokens: readonly string[];
   /**
-   * Who a request's credentials name, for the admin routes (audit log, dead-letter actions, queue
-   * dashboard). Unset: built from apiTokens (every token an admin), none when there are none.
+   * API-key authentication of /v1 routes (AUTH=keys); unset = none (AUTH=off). Both lanes use it,
+   * with the route table in access.ts.
    */
-  authenticate?: Authenticate | undefined;
+  auth?: Authenticator | undefined;
+  /** API keys in the data Redis, for the admin API (/v1/admin/keys). */
+  apiKeys: ApiKeyStore;
+  /**
+   * Called once per refused request with why (missing, malformed, bad_checksum, unknown, expired,
+   * revoked, insufficient_scope, prefix_forbidden): the hook for kvq_auth_denials_total.
+   */
+  onAuthDenied?: ((reason: DenialReason) => void) | undefined;
   /** The audit log of admin actions (data Redis). */
   auditLog: AuditLog;
   /** The current trace id for audit entries, when tracing is on. */

@@ -1,6 +1,14 @@
+export { ROUTE_ACCESS, type RouteAccess } from './access.ts';
 export type { Admission, AdmissionDeps, MemoryReading } from './admission.ts';
 export { createAdmission } from './admission.ts';
 export { createApp } from './app.ts';
+export {
+  type Authenticator,
+  type AuthenticatorDeps,
+  createAuthenticator,
+  type DenialReason,
+} from './auth/authenticator.ts';
+export { createKeysFile, type KeysFile } from './auth/keys-file.ts';
 export type { ForwardingHeader, TrustedProxies } from './client-address.ts';
 export { clientAddress, trustedProxies } from './client-address.ts';
 export type { ApiDeps } from './deps.ts';

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import type { AppError, Condition } from '../core/index.ts';
+import type { AppError, Condition, Principal } from '../core/index.ts';
+import { gateFromMemory } from './auth/gate.ts';
 import type { ApiDeps } from './deps.ts';
 import { parseIdempotencyKey, parseWriteCondition } from './http-headers.ts';
 import { decodeBody, readJsonBody } from './json-value.ts';
@@ -9,12 +10,7 @@ import { createRequestRecorder } from './middleware/access-log.ts';
 import { answerableError, validationError } from './middleware/errors.ts';
 import { JSON_TYPE, maxWriteBodyBytes } from './middleware/json-body.ts';
 import { limitNodeRequest, refusedBeforeAuth } from './middleware/rate-limit.ts';
-import {
-  checkRequestTarget,
-  createAuthorizer,
-  headerLines,
-  requestIdFrom,
-} from './middleware/request-context.ts';
+import { checkRequestTarget, headerLines, requestIdFrom } from './middleware/request-context.ts';
 import { createRequestTracer } from './middleware/trace-request.ts';
 import { problemParts } from './problem.ts';
 import { readResponse, type ResponseParts } from './render.ts';
@@ -52,21 +48,22 @@ const PLAIN_HOST = /^[a-z0-9._-]+(?::\d{1,5})?$/;
  * exactly what the Hono routes answer (same status, headers and problem+json bodies; the
  * integration tests run against the real server and so go through here, and one test compares
  * both paths request by request), because both call the same code below the transport:
- * the request context (request-context.ts: target check, bearer token, request id), the rate
- * limits (middleware/rate-limit.ts), keyFromUrl,
+ * the request context (request-context.ts: target check, request id), authentication and the
+ * route table (auth/, access.ts), the rate limits (middleware/rate-limit.ts), keyFromUrl,
  * the header parsers, the zod body schema, submitPut, readResponse, problemParts and
  * answerableError. This file decides nothing about a request itself; it is an adapter.
  *
  * They only take the plain case and return false, before reading anything, for all else, which
  * Hono then serves: other methods and paths, a query string (`?after=` read-your-writes), a
  * body that is not `application/json` with a Content-Length within the limit, and any request
- * that one of the shared checks refuses (a dot segment, a bad or repeated Authorization, a key or
- * header that fails validation): Hono runs the same checks and renders the refusal.
+ * that one of the shared checks refuses (a dot segment, a bad or repeated Authorization, a key
+ * outside the caller's prefixes, a key or header that fails validation), and an API key not yet
+ * verified within KEY_CACHE_MS: Hono runs the same checks (awaiting the key store) and renders the
+ * refusal.
  */
 export function createRawPaths(
   deps: ApiDeps,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const authorize = createAuthorizer(deps.apiTokens);
   const record = createRequestRecorder(deps);
   const traceRequest = createRequestTracer(deps.tracer);
   const limits = deps.rateLimits;
@@ -199,9 +196,24 @@ export function createRawPaths(
       key = keyFromUrl(url, KEY_PREFIX, deps.limits.maxKeyBytes);
       // An address known to be over its quota is refused before its credential is tried.
       refused = limits && refusedBeforeAuth(limits, req);
-      if (!refused) authorize?.(headerLines(req.rawHeaders, 'authorization'));
     } catch {
       return false;
+    }
+    // Authentication and authorization from memory only (the route's scope from access.ts, then
+    // the key's prefix rules): a key verified within KEY_CACHE_MS, a keys-file key or a legacy
+    // token. A cache miss (a Redis round trip) and every refusal go to Hono, which runs the same
+    // functions, awaits the lookup, renders the refusal and reports it, once.
+    let principal: Principal | null = null;
+    if (!refused) {
+      const gate = gateFromMemory(
+        deps.auth,
+        method,
+        url,
+        headerLines(req.rawHeaders, 'authorization'),
+        key,
+      );
+      if (gate === false) return false;
+      principal = gate;
     }
     const put = method === 'PUT' && !refused ? plainPut(req) : undefined;
     if (put === false) return false;
@@ -221,8 +233,9 @@ export function createRawPaths(
       else read(req, res, key, requestId, fields);
     };
     const dispatch = () => {
-      // Bearer tokens name no principal: the request counts against its client address.
-      const counted = limits && !refused ? limitNodeRequest(limits, req, undefined) : undefined;
+      // Against the key's principal; without one (authentication off), the client address.
+      const counted =
+        limits && !refused ? limitNodeRequest(limits, req, principal ?? undefined) : undefined;
       if (refused) fail(res, refused, requestId, url);
       else if (!counted) serve(undefined);
       else {

@@ -6,17 +6,22 @@ import { getRequestListener } from '@hono/node-server';
 import {
   type Admission,
   type ApiDeps,
+  type Authenticator,
   createAdmission,
   createApp,
+  createAuthenticator,
+  createKeysFile,
   createOpWaiter,
   createRateLimiter,
   createRawPaths,
+  type KeysFile,
   rawProblemResponse,
   requestErrorResponse,
   type Subscriber,
   trustedProxies,
 } from '../api/index.ts';
 import {
+  apiKeyKeys,
   AppError,
   type Config,
   createPeriodic,
@@ -35,7 +40,7 @@ import {
   traceEnqueue,
 } from '../queue/index.ts';
 import { closeClient, createRedisClient, memoryProbe, type RedisClient } from '../redis/index.ts';
-import { guard, type Ledger } from '../store/index.ts';
+import { type ApiKeyStore, createApiKeyStore, guard, type Ledger } from '../store/index.ts';
 import { watchRedis } from './metrics.ts';
 import { awaitRedis } from './redis-reachability.ts';
 import { createStores, enforcePartitionCount } from './stores.ts';
@@ -118,6 +123,8 @@ export async function startApi(
     );
   };
   const acceptAndEnqueue = createAcceptAndEnqueue(queueRedis, queues, layout, ledger, opts);
+  const apiKeys = createApiKeyStore({ redis: kvRedis, keys: apiKeyKeys(config.KEY_PREFIX) });
+  const auth = await startAuth(config, apiKeys, logger, lifecycle);
   const deps: ApiDeps = {
     ledger,
     records,
@@ -150,11 +157,12 @@ export async function startApi(
       }),
       trustedProxies: trustedProxies(config.TRUSTED_PROXIES, config.TRUSTED_PROXY_HEADER),
     },
-    apiTokens: config.API_TOKENS,
     auditLog,
     board: boardEnabled(config)
       ? { queues: () => Array.from({ length: queues.count }, (_, i) => queues.of(i).get()) }
       : undefined,
+    auth,
+    apiKeys,
     isShuttingDown: () => lifecycle.shuttingDown,
   };
   if (metrics) watchRedis(metrics, { queue: queueRedis, data: kvRedis }, lifecycle);
@@ -193,7 +201,7 @@ export async function startApi(
   const listening = `${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${String(port)}`;
   logger.info({ url, listening }, 'api listening');
   if (deps.board) {
-    const open = config.API_TOKENS.length === 0;
+    const open = config.AUTH === 'off';
     logger[open ? 'warn' : 'info'](
       { url: `${url}/admin/queues` },
       open
@@ -201,10 +209,10 @@ export async function startApi(
         : 'queue dashboard (read-only, admin credentials)',
     );
   }
-  if (!isLoopback(config.HOST) && config.API_TOKENS.length === 0) {
+  if (!isLoopback(config.HOST) && config.AUTH === 'off') {
     logger.warn(
       { listening },
-      `listening on ${listening} without API_TOKENS: anyone who can reach it can read and write every key; set API_TOKENS, or HOST=127.0.0.1`,
+      `listening on ${listening} without authentication (AUTH=off): anyone who can reach it can read and write every key; set AUTH=keys with API keys (docs/security.md), or HOST=127.0.0.1`,
     );
   }
   return { url, listening, port, server };
@@ -215,7 +223,46 @@ export async function startApi(
  * on a loopback HOST), or auto with authentication on.
  */
 export function boardEnabled(config: Config): boolean {
-  return config.ADMIN_UI === 'on' || (config.ADMIN_UI === 'auto' && config.API_TOKENS.length > 0);
+  return config.ADMIN_UI === 'on' || (config.ADMIN_UI === 'auto' && config.AUTH === 'keys');
+}
+
+/**
+ * API-key authentication when AUTH=keys: keys in the data Redis, API_KEYS_FILE (re-read when it
+ * changes, checked every KEY_CACHE_MS, at least once a second) and the deprecated API_TOKENS.
+ */
+async function startAuth(
+  config: Config,
+  apiKeys: ApiKeyStore,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<Authenticator | undefined> {
+  if (config.AUTH === 'off') return undefined;
+  if (config.API_TOKENS.length > 0) {
+    logger.warn(
+      { tokens: config.API_TOKENS.length },
+      'API_TOKENS is deprecated: each token works as an admin key (token-1, token-2, ...); create API keys with `kvq keys create` and remove API_TOKENS',
+    );
+  }
+  let file: Pick<KeysFile, 'current'> | undefined;
+  if (config.API_KEYS_FILE !== undefined) {
+    const f = await createKeysFile(config.API_KEYS_FILE, logger);
+    file = { current: () => f.current() };
+    const timer = createPeriodic(
+      () => f.reload(),
+      Math.max(1000, config.KEY_CACHE_MS),
+      (err: unknown) => {
+        logger.error({ err }, 'API keys file reload failed');
+      },
+    );
+    timer.start();
+    lifecycle.register('api-keys-file', () => timer.stop());
+  }
+  return createAuthenticator({
+    store: apiKeys,
+    fileKeys: file?.current,
+    legacyTokens: config.API_TOKENS,
+    cacheMs: config.KEY_CACHE_MS,
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { isCliInvocation, runCli, SERVER_ROLES } from '../cli/index.ts';
 import {
+  AppError,
   type Config,
   ConfigError,
   createLifecycle,
@@ -28,12 +29,32 @@ roles:
            --topology cluster: two 3-primary/3-replica clusters, sentinel: two sets of a
            primary, 2 replicas and 3 Sentinels (see docs/topologies.md)
   autoscaler  scales the worker Deployment on queue backlog (needs QUEUE_REDIS_URL)
+  keys     API keys in the data Redis: kvq keys create|list|revoke (kvq keys help)
   help     this text
 
 commands (a client of the HTTP API; kvq help <command> for each, docs/client-and-cli.md):
   get, put, del, ls, ops, dlq (ls|show|replay|discard); kvq --version
 
 All configuration comes from environment variables; see the README.`;
+
+/** `kvq keys ...`: API keys, straight in the data Redis (src/bin/keys.ts). */
+async function keys(args: string[]): Promise<number> {
+  try {
+    const config = loadConfig();
+    const { keysCommand } = await import('./keys.ts');
+    return await keysCommand(args, config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`kvq: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof AppError) {
+      process.stderr.write(`kvq keys: ${err.detail}\n`);
+      return 3;
+    }
+    throw err;
+  }
+}
 
 /** Signals this close together count as one (see onSignal). */
 const SAME_SIGNAL_MS = 1000;
@@ -49,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (role === 'keys') return keys(argv.slice(1));
   if (!SERVER_ROLES.includes(role)) {
     process.stderr.write(
       `kvq: unknown command "${role}" (neither a command nor a role)\n\n${USAGE}\n`,
@@ -141,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
       const bound = dev.url.endsWith(`//${dev.listening}`)
         ? ''
         : `  listening on ${dev.listening}: reachable from the network` +
-          (config.API_TOKENS.length > 0 ? ' (API_TOKENS set)\n' : ', with no API_TOKENS!\n');
+          (config.AUTH === 'keys' ? ' (AUTH=keys)\n' : ', with no authentication (AUTH=off)!\n');
       process.stdout.write(
         `\nkvq is running at ${dev.url}  (docs: ${dev.url}/docs)\n` +
           bound +

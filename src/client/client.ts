@@ -8,7 +8,9 @@ import {
 } from './contract.ts';
 import { errorFromResponse, KvqError } from './errors.ts';
 import {
+  type ApiKey,
   type AuditPage,
+  type CreatedApiKey,
   type DeadLetter,
   type DeadLetterPage,
   type Health,
@@ -315,6 +317,18 @@ export function createClient(options: ClientOptions): KvqClient {
     },
     async discardDeadLetter(opId) {
       await send({ method: 'DELETE', path: dlqPath(opId) });
+    },
+    createApiKey(input) {
+      return json<CreatedApiKey>({ method: 'POST', path: '/v1/admin/keys', body: input });
+    },
+    async listApiKeys() {
+      return (await json<{ items: ApiKey[] }>({ method: 'GET', path: '/v1/admin/keys' })).items;
+    },
+    getApiKey(id) {
+      return json<ApiKey>({ method: 'GET', path: `/v1/admin/keys/${encodeURIComponent(id)}` });
+    },
+    async revokeApiKey(id) {
+      await send({ method: 'DELETE', path: `/v1/admin/keys/${encodeURIComponent(id)}` });
     },
     health() {
       return json<Health>({ method: 'GET', path: '/healthz' });

@@ -1,5 +1,8 @@
 import type {
+  ApiKey,
   AuditPage,
+  CreateApiKeyInput,
+  CreatedApiKey,
   DeadLetter,
   DeadLetterPage,
   DeadLetterSummary,
@@ -133,6 +136,13 @@ export interface KvqClient {
   }): Promise<ReplayAllResult>;
   /** Discards a dead letter (its receipt stays dead). */
   discardDeadLetter(opId: string): Promise<void>;
+  /** Creates an API key (admin scope); the answer holds its secret, shown this once. */
+  createApiKey(input: CreateApiKeyInput): Promise<CreatedApiKey>;
+  /** Every API key in the data Redis, revoked ones included (no secrets). */
+  listApiKeys(): Promise<ApiKey[]>;
+  getApiKey(id: string): Promise<ApiKey>;
+  /** Revokes an API key (again: no change); it stops working within the server's KEY_CACHE_MS. */
+  revokeApiKey(id: string): Promise<void>;
   /** GET /healthz. */
   health(): Promise<Health>;
   /** GET /readyz: `status` is "ready", or "not ready" (answered 503) with the failing checks. */

@@ -16,8 +16,11 @@ export { MAX_WAIT_SECONDS } from './contract.ts';
 export { CLIENT_ERROR_CODES, isKvqError, KvqError } from './errors.ts';
 export type { components, paths } from './openapi-types.ts';
 export type {
+  ApiKey,
   AuditEntry,
   AuditPage,
+  CreateApiKeyInput,
+  CreatedApiKey,
   DeadLetter,
   DeadLetterPage,
   DeadLetterSummary,

@@ -209,6 +209,44 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/admin/keys': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every API key in the data Redis, revoked ones included (no secrets) */
+    get: operations['listApiKeys'];
+    put?: never;
+    /** Create an API key; the answer holds the secret, shown this once */
+    post: operations['createApiKey'];
+    delete?: never;
+    options?: never;
+    /** Every API key in the data Redis, revoked ones included (no secrets) (headers only) */
+    head: operations['headListApiKeys'];
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/keys/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One API key (no secret) */
+    get: operations['getApiKey'];
+    put?: never;
+    post?: never;
+    /** Revoke an API key (again: no change); it stops working within KEY_CACHE_MS */
+    delete: operations['revokeApiKey'];
+    options?: never;
+    /** One API key (no secret) (headers only) */
+    head: operations['headApiKey'];
+    patch?: never;
+    trace?: never;
+  };
   '/': {
     parameters: {
       query?: never;
@@ -627,6 +665,77 @@ export interface components {
       requestId: string;
       /** @description With tracing on */
       traceId?: string;
+    };
+    /**
+     * @example {
+     *       "id": "key_4fQ9xZ2bLmP0",
+     *       "name": "acme-ci",
+     *       "scope": "write",
+     *       "prefixes": [
+     *         {
+     *           "prefix": "acme/",
+     *           "scope": "write"
+     *         }
+     *       ],
+     *       "createdAt": "2026-12-03T10:00:00.000Z",
+     *       "expiresAt": "2027-01-02T10:00:00.000Z",
+     *       "revokedAt": null,
+     *       "rateLimitPerSecond": 50,
+     *       "fingerprint": "9c1e5a07"
+     *     }
+     */
+    ApiKey: {
+      /** @description Public id (what logs and the audit name) */
+      id: string;
+      name: string;
+      /** @enum {string} */
+      scope: 'read' | 'write' | 'admin';
+      /** @description Null: every key. Else the longest matching prefix decides; none matching: denied */
+      prefixes:
+        | {
+            prefix: string;
+            /** @enum {string} */
+            scope: 'read' | 'write' | 'admin' | 'none';
+          }[]
+        | null;
+      createdAt: string;
+      expiresAt: string | null;
+      revokedAt: string | null;
+      rateLimitPerSecond: number | null;
+      /** @description The first 8 hex digits of the SHA-256 of the key (never the key) */
+      fingerprint: string;
+    };
+    /**
+     * @example {
+     *       "name": "acme-ci",
+     *       "scope": "write",
+     *       "prefixes": [
+     *         {
+     *           "prefix": "acme/"
+     *         },
+     *         {
+     *           "prefix": "acme/config/",
+     *           "scope": "read"
+     *         }
+     *       ],
+     *       "expiresInSeconds": 2592000
+     *     }
+     */
+    CreateApiKey: {
+      name: string;
+      /** @enum {string} */
+      scope: 'read' | 'write' | 'admin';
+      prefixes?: {
+        /** @description Keys that start with this string */
+        prefix: string;
+        /**
+         * @description The scope under the prefix (default: the key's); none denies
+         * @enum {string}
+         */
+        scope?: 'read' | 'write' | 'admin' | 'none';
+      }[];
+      expiresInSeconds?: number;
+      rateLimitPerSecond?: number;
     };
     /**
      * @example {
@@ -1150,6 +1259,40 @@ export interface operations {
           };
         };
       };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope; KEY_FORBIDDEN: Key outside the allowed prefixes */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE' | 'KEY_FORBIDDEN';
+          };
+        };
+      };
       /** @description RATE_LIMITED: Too many requests */
       429: {
         headers: {
@@ -1531,6 +1674,40 @@ export interface operations {
           };
         };
       };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope; KEY_FORBIDDEN: Key outside the allowed prefixes */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE' | 'KEY_FORBIDDEN';
+          };
+        };
+      };
       /** @description OP_NOT_FOUND: Operation not found */
       404: {
         headers: {
@@ -1909,6 +2086,33 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope; KEY_FORBIDDEN: Key outside the allowed prefixes */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
       /** @description RATE_LIMITED: Too many requests */
       429: {
         headers: {
@@ -2173,6 +2377,40 @@ export interface operations {
             status?: 401;
             /** @enum {unknown} */
             code?: 'UNAUTHORIZED';
+          };
+        };
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope; KEY_FORBIDDEN: Key outside the allowed prefixes */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE' | 'KEY_FORBIDDEN';
           };
         };
       };
@@ -2630,6 +2868,40 @@ export interface operations {
             status?: 401;
             /** @enum {unknown} */
             code?: 'UNAUTHORIZED';
+          };
+        };
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope; KEY_FORBIDDEN: Key outside the allowed prefixes */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE' | 'KEY_FORBIDDEN';
           };
         };
       };
@@ -3147,6 +3419,40 @@ export interface operations {
           };
         };
       };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope; KEY_FORBIDDEN: Key outside the allowed prefixes */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE' | 'KEY_FORBIDDEN';
+          };
+        };
+      };
       /** @description KEY_NOT_FOUND: Key not found; OP_NOT_FOUND: Operation not found */
       404: {
         headers: {
@@ -3538,6 +3844,33 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope; KEY_FORBIDDEN: Key outside the allowed prefixes */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
       /** @description KEY_NOT_FOUND: Key not found; OP_NOT_FOUND: Operation not found */
       404: {
         headers: {
@@ -3812,6 +4145,40 @@ export interface operations {
           };
         };
       };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
+          };
+        };
+      };
       /** @description OP_NOT_FOUND: Operation not found */
       404: {
         headers: {
@@ -4068,6 +4435,33 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
       /** @description OP_NOT_FOUND: Operation not found */
       404: {
         headers: {
@@ -4296,6 +4690,40 @@ export interface operations {
           };
         };
       };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
+          };
+        };
+      };
       /** @description RATE_LIMITED: Too many requests */
       429: {
         headers: {
@@ -4489,6 +4917,33 @@ export interface operations {
       };
       /** @description UNAUTHORIZED: Missing or invalid bearer token */
       401: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
         headers: {
           /**
            * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
@@ -4717,6 +5172,40 @@ export interface operations {
             status?: 401;
             /** @enum {unknown} */
             code?: 'UNAUTHORIZED';
+          };
+        };
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
           };
         };
       };
@@ -4958,6 +5447,40 @@ export interface operations {
             status?: 401;
             /** @enum {unknown} */
             code?: 'UNAUTHORIZED';
+          };
+        };
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
           };
         };
       };
@@ -5221,6 +5744,40 @@ export interface operations {
           };
         };
       };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
+          };
+        };
+      };
       /** @description DEAD_LETTER_NOT_FOUND: No such dead letter */
       404: {
         headers: {
@@ -5442,6 +5999,33 @@ export interface operations {
       };
       /** @description UNAUTHORIZED: Missing or invalid bearer token */
       401: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
         headers: {
           /**
            * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
@@ -5809,6 +6393,40 @@ export interface operations {
             status?: 401;
             /** @enum {unknown} */
             code?: 'UNAUTHORIZED';
+          };
+        };
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
           };
         };
       };
@@ -6426,6 +7044,1582 @@ export interface operations {
            * @example Bearer realm="kvq", error="invalid_token"
            */
           'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description HEADERS_TOO_LARGE: Request headers too large */
+      431: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description INTERNAL: Internal error */
+      500: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description DATA_UNAVAILABLE: Data store unavailable */
+      503: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  listApiKeys: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description Your id for this request (1-255 of A-Z a-z 0-9 _ - =): echoed in the x-request-id response header and in problem documents. Anything else (or a repeated header) gets a fresh UUID.
+         * @example checkout-7f3a91
+         */
+        'x-request-id'?: components['parameters']['RequestId'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The keys, oldest first */
+      200: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: components['schemas']['ApiKey'][];
+          };
+        };
+      };
+      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header */
+      400: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id'?: string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'BAD_REQUEST' | 'INVALID_HEADER';
+          };
+        };
+      };
+      /** @description UNAUTHORIZED: Missing or invalid bearer token */
+      401: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'UNAUTHORIZED';
+          };
+        };
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
+          };
+        };
+      };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
+      /** @description HEADERS_TOO_LARGE: Request headers too large */
+      431: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 431;
+            /** @enum {unknown} */
+            code?: 'HEADERS_TOO_LARGE';
+          };
+        };
+      };
+      /** @description INTERNAL: Internal error */
+      500: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 500;
+            /** @enum {unknown} */
+            code?: 'INTERNAL';
+          };
+        };
+      };
+      /** @description DATA_UNAVAILABLE: Data store unavailable */
+      503: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'DATA_UNAVAILABLE';
+          };
+        };
+      };
+    };
+  };
+  createApiKey: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description Your id for this request (1-255 of A-Z a-z 0-9 _ - =): echoed in the x-request-id response header and in problem documents. Anything else (or a repeated header) gets a fresh UUID.
+         * @example checkout-7f3a91
+         */
+        'x-request-id'?: components['parameters']['RequestId'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['CreateApiKey'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            key: components['schemas']['ApiKey'];
+            /** @description The key: send it as a bearer token */
+            secret: string;
+          };
+        };
+      };
+      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; MALFORMED_JSON: Malformed JSON body; VALIDATION_FAILED: Request validation failed */
+      400: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id'?: string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'BAD_REQUEST' | 'INVALID_HEADER' | 'MALFORMED_JSON' | 'VALIDATION_FAILED';
+          };
+        };
+      };
+      /** @description UNAUTHORIZED: Missing or invalid bearer token */
+      401: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'UNAUTHORIZED';
+          };
+        };
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
+          };
+        };
+      };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
+      /** @description HEADERS_TOO_LARGE: Request headers too large */
+      431: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 431;
+            /** @enum {unknown} */
+            code?: 'HEADERS_TOO_LARGE';
+          };
+        };
+      };
+      /** @description INTERNAL: Internal error */
+      500: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 500;
+            /** @enum {unknown} */
+            code?: 'INTERNAL';
+          };
+        };
+      };
+      /** @description DATA_UNAVAILABLE: Data store unavailable */
+      503: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'DATA_UNAVAILABLE';
+          };
+        };
+      };
+    };
+  };
+  headListApiKeys: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description Your id for this request (1-255 of A-Z a-z 0-9 _ - =): echoed in the x-request-id response header and in problem documents. Anything else (or a repeated header) gets a fresh UUID.
+         * @example checkout-7f3a91
+         */
+        'x-request-id'?: components['parameters']['RequestId'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The keys, oldest first */
+      200: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header */
+      400: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id'?: string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description UNAUTHORIZED: Missing or invalid bearer token */
+      401: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description HEADERS_TOO_LARGE: Request headers too large */
+      431: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description INTERNAL: Internal error */
+      500: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description DATA_UNAVAILABLE: Data store unavailable */
+      503: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  getApiKey: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description Your id for this request (1-255 of A-Z a-z 0-9 _ - =): echoed in the x-request-id response header and in problem documents. Anything else (or a repeated header) gets a fresh UUID.
+         * @example checkout-7f3a91
+         */
+        'x-request-id'?: components['parameters']['RequestId'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The key */
+      200: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ApiKey'];
+        };
+      };
+      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header */
+      400: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id'?: string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'BAD_REQUEST' | 'INVALID_HEADER';
+          };
+        };
+      };
+      /** @description UNAUTHORIZED: Missing or invalid bearer token */
+      401: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'UNAUTHORIZED';
+          };
+        };
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
+          };
+        };
+      };
+      /** @description API_KEY_NOT_FOUND: No such API key */
+      404: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'API_KEY_NOT_FOUND';
+          };
+        };
+      };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
+      /** @description HEADERS_TOO_LARGE: Request headers too large */
+      431: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 431;
+            /** @enum {unknown} */
+            code?: 'HEADERS_TOO_LARGE';
+          };
+        };
+      };
+      /** @description INTERNAL: Internal error */
+      500: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 500;
+            /** @enum {unknown} */
+            code?: 'INTERNAL';
+          };
+        };
+      };
+      /** @description DATA_UNAVAILABLE: Data store unavailable */
+      503: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'DATA_UNAVAILABLE';
+          };
+        };
+      };
+    };
+  };
+  revokeApiKey: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description Your id for this request (1-255 of A-Z a-z 0-9 _ - =): echoed in the x-request-id response header and in problem documents. Anything else (or a repeated header) gets a fresh UUID.
+         * @example checkout-7f3a91
+         */
+        'x-request-id'?: components['parameters']['RequestId'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Revoked */
+      204: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header */
+      400: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id'?: string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'BAD_REQUEST' | 'INVALID_HEADER';
+          };
+        };
+      };
+      /** @description UNAUTHORIZED: Missing or invalid bearer token */
+      401: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'UNAUTHORIZED';
+          };
+        };
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'INSUFFICIENT_SCOPE';
+          };
+        };
+      };
+      /** @description API_KEY_NOT_FOUND: No such API key */
+      404: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'API_KEY_NOT_FOUND';
+          };
+        };
+      };
+      /** @description RATE_LIMITED: Too many requests */
+      429: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy': string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'RATE_LIMITED';
+          };
+        };
+      };
+      /** @description HEADERS_TOO_LARGE: Request headers too large */
+      431: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 431;
+            /** @enum {unknown} */
+            code?: 'HEADERS_TOO_LARGE';
+          };
+        };
+      };
+      /** @description INTERNAL: Internal error */
+      500: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 500;
+            /** @enum {unknown} */
+            code?: 'INTERNAL';
+          };
+        };
+      };
+      /** @description DATA_UNAVAILABLE: Data store unavailable */
+      503: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description Seconds to wait before retrying.
+           * @example 1
+           */
+          'retry-after': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'DATA_UNAVAILABLE';
+          };
+        };
+      };
+    };
+  };
+  headApiKey: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description Your id for this request (1-255 of A-Z a-z 0-9 _ - =): echoed in the x-request-id response header and in problem documents. Anything else (or a repeated header) gets a fresh UUID.
+         * @example checkout-7f3a91
+         */
+        'x-request-id'?: components['parameters']['RequestId'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The key */
+      200: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header */
+      400: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id'?: string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description UNAUTHORIZED: Missing or invalid bearer token */
+      401: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description INSUFFICIENT_SCOPE: Insufficient scope */
+      403: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
+          /**
+           * @description RFC 6750 bearer challenge.
+           * @example Bearer realm="kvq", error="invalid_token"
+           */
+          'www-authenticate': string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description API_KEY_NOT_FOUND: No such API key */
+      404: {
+        headers: {
+          /**
+           * @description With a rate limit on (per API key, or per client address without one): what is left of the quota (r) and the seconds until the window ends (t), per the IETF draft draft-ietf-httpapi-ratelimit-headers.
+           * @example "default";r=57;t=1
+           */
+          ratelimit?: string;
+          /**
+           * @description With a rate limit on: the quota (q) requests per window of w seconds (IETF draft draft-ietf-httpapi-ratelimit-headers).
+           * @example "default";q=100;w=1
+           */
+          'ratelimit-policy'?: string;
+          /**
+           * @description The request id: yours (x-request-id) when usable, else a fresh UUID.
+           * @example checkout-7f3a91
+           */
+          'x-request-id': string;
           [name: string]: unknown;
         };
         content?: never;

@@ -40,6 +40,12 @@ export type DeadLetterSummary = DeadLetterPage['items'][number];
 export type DeadLetter = JsonBody<'/v1/dlq/{id}', 'get', 200>;
 export type ReplayAllResult = JsonBody<'/v1/dlq/retry', 'post', 200>;
 export type Health = JsonBody<'/healthz', 'get', 200>;
+/** An API key as the admin API shows it (never the secret). */
+export type ApiKey = JsonBody<'/v1/admin/keys/{id}', 'get', 200>;
+/** A new API key: what it is, and its secret, shown this once. */
+export type CreatedApiKey = JsonBody<'/v1/admin/keys', 'post', 201>;
+/** What POST /v1/admin/keys takes. */
+export type CreateApiKeyInput = components['schemas']['CreateApiKey'];
 /** A page of the audit log of admin actions (admin scope). */
 export type AuditPage = JsonBody<'/v1/admin/audit', 'get', 200>;
 export type AuditEntry = AuditPage['items'][number];

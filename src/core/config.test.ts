@@ -151,6 +151,16 @@ describe('loadConfig', () => {
     }
   });
 
+  it('AUTH: off by default, keys when tokens or a keys file are set, never off with them', () => {
+    expect(loadConfig({}).AUTH).toBe('off');
+    expect(loadConfig({ AUTH: 'keys' }).AUTH).toBe('keys');
+    expect(loadConfig({ API_TOKENS: 't' }).AUTH).toBe('keys');
+    expect(loadConfig({ API_KEYS_FILE: '/run/keys.json' }).AUTH).toBe('keys');
+    expect(loadConfig({}).KEY_CACHE_MS).toBe(5000);
+    expect(() => loadConfig({ AUTH: 'off', API_TOKENS: 't' })).toThrow(/AUTH: off, but/);
+    expect(() => loadConfig({ AUTH: 'on' })).toThrow(/AUTH: expected off or keys/);
+  });
+
   it('requires both URLs for the api and worker roles', () => {
     expect(() => requireRedisUrls(loadConfig({}))).toThrow(/QUEUE_REDIS_URL[\s\S]*KV_REDIS_URL/);
   });

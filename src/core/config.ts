@@ -277,7 +277,7 @@ const schema = z.object({
     .default('x-forwarded-for'),
   /**
    * The read-only queue dashboard (Bull Board) at /admin/queues, for admin credentials only.
-   * `auto`: served when authentication is on (API_TOKENS), else not at all; `on`: also without
+   * `auto`: served when authentication is on (AUTH=keys), else not at all; `on`: also without
    * authentication, which is allowed only on a loopback HOST; `off`: never.
    */
   ADMIN_UI: z
@@ -288,6 +288,22 @@ const schema = z.object({
    * the newest entries: Redis trims whole stream nodes, so up to one node more.
    */
   AUDIT_LOG_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
+  /**
+   * `keys`: every /v1 route needs an API key (or a deprecated API_TOKENS entry), with the scope
+   * and prefixes the route table asks (docs/security.md); `off`: no authentication. Unset: `keys`
+   * when API_TOKENS or API_KEYS_FILE is set, else `off`. `off` with either set is refused.
+   */
+  AUTH: z.enum(['off', 'keys'], { error: 'expected off or keys' }).optional(),
+  /**
+   * A JSON file of API key digests (a mounted Secret), read at start and re-read when it changes
+   * (checked every KEY_CACHE_MS); keys in it work besides those in the data Redis.
+   */
+  API_KEYS_FILE: z.string().min(1).optional(),
+  /**
+   * How long a verified API key is trusted without asking the data Redis again: a revocation
+   * takes effect within it (an expiry exactly). Unknown keys are remembered as long.
+   */
+  KEY_CACHE_MS: int(0, 300_000).default(5000),
   /** The worker's /healthz and /readyz port (0 = none, e.g. inside `kvq dev`). */
   WORKER_HEALTH_PORT: port().default(8081),
   /**
@@ -340,7 +356,8 @@ const schema = z.object({
     .optional(),
 });
 
-export type Config = Readonly<z.output<typeof schema>>;
+export type AuthMode = 'off' | 'keys';
+export type Config = Readonly<Omit<z.output<typeof schema>, 'AUTH'> & { AUTH: AuthMode }>;
 export type ConfigInput = Record<string, string | undefined>;
 
 export class ConfigError extends Error {
@@ -379,13 +396,20 @@ export function loadConfig(env: ConfigInput = process.env): Config {
       `REPLICA_ACK_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_MS (${String(c.REDIS_COMMAND_TIMEOUT_MS)}) when MIN_REPLICA_ACKS > 0, got ${String(c.REPLICA_ACK_TIMEOUT_MS)}`,
     ]);
   }
-  if (c.ADMIN_UI === 'on' && c.API_TOKENS.length === 0 && !isLoopback(c.HOST)) {
-    // An open dashboard is fine on a developer's loopback, never on an address others reach.
+  const keyed = c.API_TOKENS.length > 0 || c.API_KEYS_FILE !== undefined;
+  if (c.AUTH === 'off' && keyed) {
     throw new ConfigError([
-      `ADMIN_UI: "on" without API_TOKENS needs a loopback HOST (127.0.0.1, ::1, localhost), got HOST ${JSON.stringify(c.HOST)}`,
+      'AUTH: off, but API_TOKENS or API_KEYS_FILE is set; unset them or set AUTH=keys',
     ]);
   }
-  return Object.freeze(c);
+  const auth = c.AUTH ?? (keyed ? 'keys' : 'off');
+  if (c.ADMIN_UI === 'on' && auth === 'off' && !isLoopback(c.HOST)) {
+    // An open dashboard is fine on a developer's loopback, never on an address others reach.
+    throw new ConfigError([
+      `ADMIN_UI: "on" without authentication (AUTH=off) needs a loopback HOST (127.0.0.1, ::1, localhost), got HOST ${JSON.stringify(c.HOST)}`,
+    ]);
+  }
+  return Object.freeze({ ...c, AUTH: auth });
 }
 
 /** True for a HOST only this machine can reach (127.0.0.0/8, ::1, localhost). */

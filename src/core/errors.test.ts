@@ -11,6 +11,8 @@ describe('the error catalogue', () => {
     INVALID_HEADER: 400,
     UNAUTHORIZED: 401,
     INSUFFICIENT_SCOPE: 403,
+    KEY_FORBIDDEN: 403,
+    API_KEY_NOT_FOUND: 404,
     KEY_NOT_FOUND: 404,
     OP_NOT_FOUND: 404,
     ROUTE_NOT_FOUND: 404,

@@ -9,8 +9,11 @@ export const ERRORS = {
   INVALID_CURSOR: { status: 400, retryable: false, title: 'Invalid cursor' },
   INVALID_HEADER: { status: 400, retryable: false, title: 'Invalid header' },
   UNAUTHORIZED: { status: 401, retryable: false, title: 'Missing or invalid bearer token' },
-  /** Authenticated, but the principal's scope does not include what the route needs. */
+  /** The key is valid but its scope is below what the route needs (see api/access.ts). */
   INSUFFICIENT_SCOPE: { status: 403, retryable: false, title: 'Insufficient scope' },
+  /** The key's prefix rules do not let it touch this key (or list under this prefix). */
+  KEY_FORBIDDEN: { status: 403, retryable: false, title: 'Key outside the allowed prefixes' },
+  API_KEY_NOT_FOUND: { status: 404, retryable: false, title: 'No such API key' },
   KEY_NOT_FOUND: { status: 404, retryable: false, title: 'Key not found' },
   OP_NOT_FOUND: { status: 404, retryable: false, title: 'Operation not found' },
   ROUTE_NOT_FOUND: { status: 404, retryable: false, title: 'No such route' },

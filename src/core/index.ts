@@ -1,6 +1,20 @@
+export type { KeyFormatProblem } from './api-key.ts';
+export {
+  API_KEY_LENGTH,
+  API_KEY_PREFIX,
+  apiKeyDigest,
+  apiKeyFormatProblem,
+  generateApiKey,
+  generateKeyId,
+  isKeyDigest,
+  KEY_ID,
+  keyFingerprint,
+  parseDuration,
+  parseRateLimit,
+} from './api-key.ts';
 export type { Cidr } from './cidr.ts';
 export { parseCidr } from './cidr.ts';
-export type { Config, ConfigInput, TracingSettings } from './config.ts';
+export type { AuthMode, Config, ConfigInput, TracingSettings } from './config.ts';
 export {
   CONFIG_KEYS,
   ConfigError,
@@ -11,8 +25,8 @@ export {
 } from './config.ts';
 export type { ErrorCode, FieldError } from './errors.ts';
 export { AppError, ERRORS, isAppError, isOutOfMemory, isTransient } from './errors.ts';
-export type { DataKeys, KeyLayout, QueueKeys } from './keys.ts';
-export { dataKeys, keyLayout, queueKeys } from './keys.ts';
+export type { ApiKeyKeys, DataKeys, KeyLayout, QueueKeys } from './keys.ts';
+export { apiKeyKeys, dataKeys, keyLayout, queueKeys } from './keys.ts';
 export type { Lifecycle, ShutdownResult } from './lifecycle.ts';
 export { createLifecycle } from './lifecycle.ts';
 export type { Listening } from './listen.ts';
@@ -45,7 +59,16 @@ export type { Partitioning } from './partitions.ts';
 export { crc16, createPartitioning, fnv1a32, slotOf } from './partitions.ts';
 export type { Periodic } from './periodic.ts';
 export { createPeriodic } from './periodic.ts';
-export type { Principal, Scope } from './principal.ts';
+export {
+  anyReadableUnder,
+  checkPrefixRule,
+  formatPrefixRule,
+  keyAllows,
+  parsePrefixRule,
+  rulesOf,
+  scopeOnKey,
+} from './prefix-rules.ts';
+export type { PrefixRule, Principal, Scope } from './principal.ts';
 export { scopeAllows, SCOPES } from './principal.ts';
 export type { HostPort, RedisTarget, RedisTopology } from './redis-url.ts';
 export { parseRedisUrl, REDIS_URL_FORMS, RedisUrlError } from './redis-url.ts';

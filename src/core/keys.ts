@@ -113,3 +113,21 @@ export function keyLayout(opts: {
     },
   };
 }
+
+/**
+ * API keys in the data Redis, all under one hash tag (one cluster slot, so a create is one
+ * MULTI): a hash per key by the SHA-256 digest of its secret, the id -> digest index and the ids
+ * by creation time. `prefix` is KEY_PREFIX.
+ */
+export function apiKeyKeys(prefix: string) {
+  const p = `${prefix}{api-keys}:`;
+  return {
+    /** hash per key: id, name, scope, rules (JSON), c, e?, r?, rl? (see store/api-keys.ts) */
+    byDigest: (digest: string) => `${p}k:${digest}`,
+    /** string per key id: the digest */
+    id: (id: string) => `${p}id:${id}`,
+    /** zset of key ids by creation time (ms) */
+    ids: `${p}ids`,
+  };
+}
+export type ApiKeyKeys = ReturnType<typeof apiKeyKeys>;

@@ -1,3 +1,12 @@
+export {
+  type ApiKeyStore,
+  checkApiKey,
+  createApiKeyStore,
+  newApiKey,
+  parseKeysFile,
+  publicApiKey,
+  type StoredApiKey,
+} from './api-keys.ts';
 export type {
   AuditAction,
   AuditEntry,

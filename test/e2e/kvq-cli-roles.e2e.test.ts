@@ -78,7 +78,7 @@ describe('kvq dev (what npm start runs)', () => {
     }
   }, 30_000);
 
-  it('HOST=0.0.0.0 without API_TOKENS: a warning line, and the banner says where it is bound', async () => {
+  it('HOST=0.0.0.0 without authentication: a warning line, and the banner says where it is bound', async () => {
     const port = await freePort();
     const child = spawnRole('dev', {
       PORT: String(port),
@@ -99,17 +99,18 @@ describe('kvq dev (what npm start runs)', () => {
       // arrive after it.
       await eventually(
         () =>
-          out().includes(`"listening":"0.0.0.0:${p}"`) && out().includes(' without API_TOKENS: '),
+          out().includes(`"listening":"0.0.0.0:${p}"`) &&
+          out().includes(' without authentication (AUTH=off): '),
         10_000,
         50,
       );
       expect(out()).toContain(
-        `"msg":"listening on 0.0.0.0:${p} without API_TOKENS: anyone who can reach it can read and write every key; set API_TOKENS, or HOST=127.0.0.1"`,
+        `"msg":"listening on 0.0.0.0:${p} without authentication (AUTH=off): anyone who can reach it can read and write every key; set AUTH=keys with API keys (docs/security.md), or HOST=127.0.0.1"`,
       );
       expect(out()).toContain(`"listening":"0.0.0.0:${p}"`);
       expect(out()).toContain(`kvq is running at http://127.0.0.1:${p}`);
       expect(out()).toContain(
-        `listening on 0.0.0.0:${p}: reachable from the network, with no API_TOKENS!`,
+        `listening on 0.0.0.0:${p}: reachable from the network, with no authentication (AUTH=off)!`,
       );
       expect((await stopChild(child, 'SIGTERM')).code).toBe(0);
     } finally {

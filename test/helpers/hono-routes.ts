@@ -1,6 +1,7 @@
 import { createApp, createOpWaiter } from '../../src/api/index.ts';
-import { createLogger } from '../../src/core/index.ts';
+import { apiKeyKeys, createLogger } from '../../src/core/index.ts';
 import {
+  createApiKeyStore,
   createAuditLog,
   createDeadLetters,
   createLedger,
@@ -36,8 +37,8 @@ export function honoRoutes(s: Stack): string[] {
     limits: { maxKeyBytes: s.config.MAX_KEY_BYTES, maxValueBytes: s.config.MAX_VALUE_BYTES },
     readAfterWaitMs: 0,
     docsEnabled: s.config.DOCS_ENABLED,
-    apiTokens: s.config.API_TOKENS,
     auditLog: createAuditLog({ redis: s.kvRedis, key: s.layout.global.auditLog, maxEntries: 10 }),
+    apiKeys: createApiKeyStore({ redis: s.kvRedis, keys: apiKeyKeys(s.config.KEY_PREFIX) }),
     isShuttingDown: () => false,
   });
   // Handlers registered with app.use() show up as method ALL.

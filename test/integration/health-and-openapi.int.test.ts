@@ -3,8 +3,9 @@ import request from 'supertest';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { createApp, createOpWaiter } from '../../src/api/index.ts';
-import { createLogger, keyLayout } from '../../src/core/index.ts';
+import { apiKeyKeys, createLogger, keyLayout } from '../../src/core/index.ts';
 import {
+  createApiKeyStore,
   createAuditLog,
   createDeadLetters,
   createLedger,
@@ -106,8 +107,8 @@ it('/readyz and writes answer 503 once shutdown has begun', async () => {
       limits: { maxKeyBytes: 512, maxValueBytes: 1024 },
       readAfterWaitMs: 0,
       docsEnabled: false,
-      apiTokens: [],
       auditLog: createAuditLog({ redis: kvRedis, key: layout.global.auditLog, maxEntries: 10 }),
+      apiKeys: createApiKeyStore({ redis: kvRedis, keys: apiKeyKeys('kvq:') }),
       isShuttingDown: () => true,
     });
     const ready = await app.request('/readyz');

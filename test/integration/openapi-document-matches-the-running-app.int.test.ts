@@ -203,6 +203,28 @@ describe('traffic, worker stopped: writes stay pending', () => {
     }
   });
 
+  it('admin key routes; a narrower key gets 403 for its scope and its prefixes', async () => {
+    const created = await send('POST', '/v1/admin/keys', {
+      body: { name: 'contract', scope: 'read', prefixes: [{ prefix: 'c/' }], expiresInSeconds: 60 },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.key.id as string;
+    expect((await send('GET', '/v1/admin/keys')).status).toBe(200);
+    expect((await send('GET', `/v1/admin/keys/${id}`)).status).toBe(200);
+    expect((await send('GET', '/v1/admin/keys/key_none')).body.code).toBe('API_KEY_NOT_FOUND');
+    const bad = await send('POST', '/v1/admin/keys', { body: { name: 'x', scope: 'owner' } });
+    expect(bad.body.code).toBe('VALIDATION_FAILED');
+    const reader = {
+      auth: false,
+      headers: { authorization: `Bearer ${created.body.secret as string}` },
+    };
+    const write = await send('PUT', '/v1/keys/c/r', { ...reader, body: { value: 1 } });
+    expect(write.body.code).toBe('INSUFFICIENT_SCOPE');
+    expect((await send('GET', '/v1/keys/d/r', reader)).body.code).toBe('KEY_FORBIDDEN');
+    expect((await send('GET', '/v1/keys?prefix=d/', reader)).body.code).toBe('KEY_FORBIDDEN');
+    expect((await send('DELETE', `/v1/admin/keys/${id}`)).status).toBe(204);
+  });
+
   it('every /v1 operation answers 401 with a bearer challenge without a token', async () => {
     for (const [template, item] of Object.entries(doc.paths)) {
       if (!template.startsWith('/v1/')) continue;

@@ -2,14 +2,8 @@ import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type ApiDeps, createApp, createOpWaiter } from '../../src/api/index.ts';
-import { createLogger, type Principal } from '../../src/core/index.ts';
-import {
-  createAuditLog,
-  createDeadLetters,
-  createLedger,
-  createRecordStore,
-} from '../../src/store/index.ts';
+import { apiKeyKeys } from '../../src/core/index.ts';
+import { createApiKeyStore, newApiKey } from '../../src/store/index.ts';
 import { call, partitionQueues, type Stack, startStack } from '../helpers/stack.ts';
 
 /**
@@ -149,65 +143,28 @@ describe('with API_TOKENS set (ADMIN_UI=auto)', () => {
   });
 });
 
-describe('scopes, with an injected authenticate', () => {
-  /** An app like the stack's whose credentials name principals of each scope. */
-  function appWith(principals: Record<string, Principal>) {
-    const ledger = createLedger({
-      redis: s.queueRedis,
-      layout: s.layout,
-      retentionMs: 60_000,
-      retentionCount: 100,
-    });
-    const deps: ApiDeps = {
-      ledger,
-      records: createRecordStore({ redis: s.kvRedis, layout: s.layout, fenceWindowMs: 60_000 }),
-      deadLetters: createDeadLetters({ redis: s.queueRedis, layout: s.layout }),
-      enqueue: () => Promise.reject(new Error('not used')),
-      acceptAndEnqueue: () => Promise.reject(new Error('not used')),
-      admission: { check: () => Promise.resolve(), refresh: () => Promise.resolve() },
-      keyBusyWaitMs: 0,
-      waiter: createOpWaiter({
-        ledger,
-        subscriber: { subscribe: async () => {}, unsubscribe: async () => {}, onMessage: () => {} },
-      }),
-      logger: createLogger('silent', 'test'),
-      limits: { maxKeyBytes: 512, maxValueBytes: 1024 },
-      readAfterWaitMs: 0,
-      docsEnabled: false,
-      apiTokens: [],
-      auditLog: createAuditLog({
-        redis: s.kvRedis,
-        key: s.layout.global.auditLog,
-        maxEntries: 100,
-      }),
-      authenticate: (lines) => {
-        const p = principals[(lines[0] ?? '').replace(/^Bearer /, '')];
-        return p ? Promise.resolve(p) : Promise.reject(new Error('unknown'));
-      },
-      board: { queues: () => byPartition },
-      isShuttingDown: () => false,
-    };
-    return createApp(deps);
-  }
-
-  it('403 INSUFFICIENT_SCOPE for read and write principals, 200 for admin', async () => {
-    const app = appWith({
-      r: { keyId: 'key_r', name: 'reader', scope: 'read' },
-      w: { keyId: 'key_w', name: 'writer', scope: 'write' },
-      a: { keyId: 'key_a', name: 'admin', scope: 'admin' },
-    });
+describe('scopes, with real API keys', () => {
+  it('403 INSUFFICIENT_SCOPE for read and write keys, 200 for admin', async () => {
+    const store = createApiKeyStore({ redis: s.kvRedis, keys: apiKeyKeys(s.config.KEY_PREFIX) });
+    const secrets: Record<string, string> = {};
+    for (const scope of ['read', 'write', 'admin'] as const) {
+      const made = newApiKey({ name: `board-${scope}`, scope, now: Date.now() });
+      await store.create(made.key);
+      secrets[scope] = made.secret;
+    }
     for (const path of ['/admin/queues', '/admin/queues/api/queues', '/v1/admin/audit']) {
-      for (const [secret, status] of [
-        ['r', 403],
-        ['w', 403],
-        ['a', 200],
+      for (const [scope, status] of [
+        ['read', 403],
+        ['write', 403],
+        ['admin', 200],
       ] as const) {
+        const secret = secrets[scope] ?? '';
         const authorization = path.startsWith('/v1') ? `Bearer ${secret}` : basic('u', secret);
-        const r = await app.request(path, { headers: { authorization } });
-        expect([path, secret, r.status]).toEqual([path, secret, status]);
+        const r = await call(s.url, 'GET', path, { headers: { authorization } });
+        expect([path, scope, r.status]).toEqual([path, scope, status]);
         if (status === 403) {
           expect(r.headers.get('content-type')).toBe('application/problem+json');
-          expect(((await r.json()) as { code: string }).code).toBe('INSUFFICIENT_SCOPE');
+          expect(r.body.code).toBe('INSUFFICIENT_SCOPE');
           expect(r.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
         }
       }

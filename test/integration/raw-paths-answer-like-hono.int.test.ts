@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type ApiDeps, createRawPaths } from '../../src/api/index.ts';
+import { type ApiDeps, createAuthenticator, createRawPaths } from '../../src/api/index.ts';
 import { createLogger } from '../../src/core/index.ts';
 import { createRecordStore } from '../../src/store/index.ts';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.ts';
@@ -182,7 +182,7 @@ describe('which requests the raw paths take', () => {
     const deps = {
       records,
       limits: { maxKeyBytes: 16, maxValueBytes: 1024 },
-      apiTokens: [TOKEN],
+      auth: createAuthenticator({ legacyTokens: [TOKEN], cacheMs: 0 }),
       logger: createLogger('silent', 'test'),
       isShuttingDown: () => false,
       get ledger() {

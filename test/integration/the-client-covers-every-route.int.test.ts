@@ -325,6 +325,22 @@ describe('dead letters', () => {
   });
 });
 
+describe('API keys (admin)', () => {
+  it('create, list, get and revoke; the new key works until revoked', async () => {
+    const made = await kvq.createApiKey({
+      name: 'client',
+      scope: 'read',
+      prefixes: [{ prefix: 'k/' }],
+    });
+    expect(made.secret).toMatch(/^kvq_/);
+    expect((await kvq.listApiKeys()).map((k) => k.id)).toContain(made.key.id);
+    expect(await kvq.getApiKey(made.key.id)).toMatchObject({ name: 'client', revokedAt: null });
+    await kvq.revokeApiKey(made.key.id);
+    expect((await kvq.getApiKey(made.key.id)).revokedAt).not.toBeNull();
+    expect((await failure(kvq.getApiKey('key_none'))).code).toBe('API_KEY_NOT_FOUND');
+  });
+});
+
 describe('health, auth and transport errors', () => {
   it('health and ready answer', async () => {
     expect(await kvq.health()).toEqual({ status: 'ok' });

@@ -73,6 +73,7 @@ case "$1 $2" in
 esac
 case "$*" in
   *"get secret kvq-secrets"*) [ -n "$FAKE_TOKEN" ] || exit 1; printf '%s' "$FAKE_TOKEN" | base64 | tr -d '\\n'; exit 0 ;;
+  *"exec deploy/kvq-api -- kvq keys create"*) [ -n "$FAKE_TOKEN" ] || exit 1; printf '%s\\n' "$FAKE_TOKEN"; echo 'created key_x' >&2; exit 0 ;;
 esac
 case "$1" in
   apply) "${realKubectl}" kustomize "$3" > "$FAKE_APPLIED"; echo "applied" ;;

@@ -58,7 +58,7 @@ describe.each(COMMANDS)('%s', (command) => {
 
 describe('a context named with --context', () => {
   it('is used even when it is no local cluster: down, status, logs, token', () => {
-    const env = { FAKE_CONTEXTS: 'kind-dev staging', FAKE_TOKEN: 'tok' };
+    const env = { FAKE_CONTEXTS: 'kind-dev staging', FAKE_TOKEN: 'kvq_tok' };
     for (const command of ['down', 'status', 'logs', 'token']) {
       const r = box.run([command, '--context', 'staging'], { env });
       expect(r.status, r.stderr).toBe(0);
@@ -225,17 +225,24 @@ describe('logs, port-forward, token, cluster', () => {
     expect(box.run(['port-forward', '--port', 'eighty']).status).toBe(2);
   });
 
-  it('token prints the API token from the Secret, alone on stdout', () => {
-    const r = box.run(['token'], { env: { FAKE_TOKEN: 'Zm9v-bar_baz.42~' } });
+  it('token creates an admin API key in an API pod and prints it alone on stdout', () => {
+    const key = 'kvq_0123456789abcdefghijABCDEFGHIJklmnop';
+    const r = box.run(['token'], { env: { FAKE_TOKEN: key } });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toBe('Zm9v-bar_baz.42~\n');
+    expect(r.stdout).toBe(`${key}\n`);
     expect(firstIndex(r.calls, /get --raw=\/readyz/)).toBeLessThan(
-      firstIndex(r.calls, /get secret kvq-secrets -o jsonpath=\{\.data\.API_TOKEN\}$/),
+      firstIndex(
+        r.calls,
+        /-n kvq exec deploy\/kvq-api -- kvq keys create --name deploy\.sh --scope admin$/,
+      ),
     );
     const missing = box.run(['token']);
     expect(missing.status).toBe(1);
     expect(missing.stdout).toBe('');
-    expect(missing.stderr).toMatch(/no Secret kvq-secrets .* deploy first/);
+    expect(missing.stderr).toMatch(/could not create an API key .* deploy first/);
+    const notAKey = box.run(['token'], { env: { FAKE_TOKEN: 'oops' } });
+    expect(notAKey.status).toBe(1);
+    expect(notAKey.stdout).toBe('');
   });
 
   it('cluster creates a kind cluster from k8s/kind-config.yaml once, on the engine found', () => {

@@ -1,15 +1,15 @@
-import { createHash } from 'node:crypto';
-
 import type { Context, MiddlewareHandler } from 'hono';
 
-import { AppError, type Principal, type Scope, scopeAllows } from '../../core/index.ts';
-import { createAuthorizer, headerLines, incomingOf } from './request-context.ts';
+import { AppError, type Principal, type Scope } from '../../core/index.ts';
+import { AuthRefusal, type DenialReason } from '../auth/authenticator.ts';
+import { requireScope as checkPrincipalScope } from '../auth/gate.ts';
+import { authorizationLines } from './request-context.ts';
 
 /**
- * Who a request acts as, and whether that may use an admin route. `Authenticate` is the one
- * seam between credentials and principals: createApp takes one in its deps and otherwise builds
- * it from API_TOKENS (tokenAuthenticator). The admin routes (the audit log, the dead-letter
- * actions, the queue dashboard) resolve the principal through it and check its scope here.
+ * The queue dashboard's authentication: the same authenticator as every /v1 route (auth/), plus
+ * HTTP Basic so that a browser can log in, and the admin scope. /v1 routes are gated by
+ * auth/gate.ts through the route table in access.ts; the dashboard lives outside /v1 because its
+ * UI and assets are fetched by the browser.
  */
 
 /**
@@ -17,33 +17,6 @@ import { createAuthorizer, headerLines, incomingOf } from './request-context.ts'
  * 401 UNAUTHORIZED for missing or unknown credentials and 400 INVALID_HEADER for more than one.
  */
 export type Authenticate = (authorization: readonly string[]) => Promise<Principal>;
-
-/** The principal of an API_TOKENS entry: every token is an admin credential. */
-function tokenPrincipal(token: string): Principal {
-  const digest = createHash('sha256').update(token).digest('hex');
-  return { keyId: `token-${digest.slice(0, 12)}`, name: 'API_TOKENS entry', scope: 'admin' };
-}
-
-/** Authenticate over API_TOKENS (createAuthorizer's check); undefined when none are set. */
-export function tokenAuthenticator(tokens: readonly string[]): Authenticate | undefined {
-  const authorize = createAuthorizer(tokens);
-  if (!authorize) return undefined;
-  return async (authorization) => {
-    authorize(authorization);
-    // Checked above: exactly one "Bearer <token>" line.
-    const line = (authorization[0] ?? '').trim();
-    return Promise.resolve(tokenPrincipal(line.slice('bearer '.length).trimStart()));
-  };
-}
-
-/** Every Authorization line of a Hono request (node:http's raw lines when there are any). */
-export function authorizationLines(c: Context): string[] {
-  const incoming = incomingOf(c);
-  if (incoming) return headerLines(incoming.rawHeaders, 'authorization');
-  // Without node:http (app.request in tests), repeats arrive joined with ", ".
-  const header = c.req.header('Authorization');
-  return header === undefined ? [] : [header];
-}
 
 /** The challenge that makes a browser ask for a user name and password. */
 export const BASIC_CHALLENGE = 'Basic realm="kvq admin", charset="UTF-8"';
@@ -62,34 +35,32 @@ export function basicAsBearer(authorization: readonly string[]): readonly string
     : '';
   const colon = decoded.indexOf(':');
   if (colon === -1 || colon === decoded.length - 1) {
-    throw new AppError(
-      'UNAUTHORIZED',
-      'send Basic credentials: any user name, the key as password',
-      {
+    throw new AuthRefusal(
+      'malformed',
+      new AppError('UNAUTHORIZED', 'send Basic credentials: any user name, the key as password', {
         headers: { 'www-authenticate': BASIC_CHALLENGE },
-      },
+      }),
     );
   }
   return [`Bearer ${decoded.slice(colon + 1)}`];
 }
 
 /**
- * Sets `principal` from the request's credentials unless authentication already did; leaves it
- * unset when authentication is off. `basic`: also accept HTTP Basic, and challenge for it.
+ * Sets `principal` from the request's credentials (Bearer, or Basic with the key as password)
+ * unless authentication already did; leaves it unset when authentication is off. A 401 carries
+ * the Basic challenge, so that a browser prompts. Each refusal is reported to `onDenied` once.
  */
 export function resolvePrincipal(
   authenticate: Authenticate | undefined,
-  opts: { basic?: boolean } = {},
+  onDenied?: (reason: DenialReason) => void,
 ): MiddlewareHandler {
   return async (c, next) => {
     if (authenticate && !principalOf(c)) {
-      let lines: readonly string[] = authorizationLines(c);
       try {
-        if (opts.basic) lines = basicAsBearer(lines);
-        c.set('principal', await authenticate(lines));
+        c.set('principal', await authenticate(basicAsBearer(authorizationLines(c))));
       } catch (err) {
-        // The browser prompts only when the challenge names Basic.
-        if (opts.basic && err instanceof AppError && err.code === 'UNAUTHORIZED') {
+        if (err instanceof AuthRefusal) onDenied?.(err.reason);
+        if (err instanceof AppError && err.code === 'UNAUTHORIZED') {
           throw new AppError('UNAUTHORIZED', err.detail, {
             cause: err,
             headers: { 'www-authenticate': BASIC_CHALLENGE },
@@ -103,23 +74,20 @@ export function resolvePrincipal(
 }
 
 /** 403 INSUFFICIENT_SCOPE unless the principal's scope includes `need` (none: auth is off). */
-export function checkScope(principal: Principal | undefined, need: Scope): void {
-  if (!principal || scopeAllows(principal.scope, need)) return;
-  throw new AppError(
-    'INSUFFICIENT_SCOPE',
-    `this route needs the ${need} scope; key ${principal.keyId} has ${principal.scope}`,
-    {
-      headers: {
-        'www-authenticate': `Bearer realm="kvq", error="insufficient_scope", scope="${need}"`,
-      },
-    },
-  );
-}
-
-/** Hono adapter for checkScope. */
-export function requireScope(need: Scope): MiddlewareHandler {
+export function requireScope(
+  need: Scope,
+  onDenied?: (reason: DenialReason) => void,
+): MiddlewareHandler {
   return async (c, next) => {
-    checkScope(principalOf(c), need);
+    const p = principalOf(c);
+    if (p) {
+      try {
+        checkPrincipalScope(p, need);
+      } catch (err) {
+        if (err instanceof AuthRefusal) onDenied?.(err.reason);
+        throw err;
+      }
+    }
     await next();
   };
 }

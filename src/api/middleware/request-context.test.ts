@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
 import { AppError } from '../../core/index.ts';
+import { createAuthenticator } from '../auth/authenticator.ts';
 import { validateKey } from '../key-path.ts';
-import {
-  checkRequestTarget,
-  createAuthorizer,
-  headerLines,
-  requestIdFrom,
-} from './request-context.ts';
+import { checkRequestTarget, headerLines, requestIdFrom } from './request-context.ts';
 
 const codeOf = (fn: () => unknown): string | undefined => {
   try {
@@ -68,21 +64,16 @@ describe('the request-target check', () => {
   });
 });
 
-describe('the authorizer', () => {
-  const authorize = createAuthorizer(['tok-1', 'tok-2']);
+describe('bearer tokens (deprecated API_TOKENS entries)', () => {
+  const authenticator = createAuthenticator({ legacyTokens: ['tok-1', 'tok-2'], cacheMs: 0 });
   const result = (lines: string[]) => {
     try {
-      authorize?.(lines);
-      return 'ok';
+      return authenticator.fromMemory(lines)?.scope === 'admin' ? 'ok' : 'not admin';
     } catch (e) {
       const err = e as AppError;
       return `${err.code} ${err.headers['www-authenticate'] ?? ''}`;
     }
   };
-
-  it('is absent when no tokens are configured', () => {
-    expect(createAuthorizer([])).toBeUndefined();
-  });
 
   it.each([
     [['Bearer tok-1'], 'ok'],

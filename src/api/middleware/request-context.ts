@@ -1,4 +1,4 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 import type { Context, MiddlewareHandler } from 'hono';
@@ -7,8 +7,8 @@ import { AppError, type Principal } from '../../core/index.ts';
 
 /**
  * The request context every request gets, whichever transport serves it: a request id, a request
- * target checked for dot segments, and (on /v1) a bearer token. The functions here are the only
- * place these are decided; Hono uses them through the middlewares below, the raw fast lane
+ * target checked for dot segments, and the Authorization lines (checked in auth/). The functions
+ * here are the only place these are decided; Hono uses them through the middlewares below, the raw fast lane
  * (raw-paths.ts) calls them directly on the node:http request.
  */
 
@@ -74,56 +74,6 @@ export function headerLines(rawHeaders: readonly string[], lowerName: string): s
   return lines;
 }
 
-/** RFC 6750 b64token; the same alphabet config.ts requires of API_TOKENS. */
-const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
-const SCHEME = 'bearer ';
-const unauthorized = (challenge: string, detail: string) =>
-  new AppError('UNAUTHORIZED', detail, { headers: { 'www-authenticate': challenge } });
-
-/**
- * The one bearer-token check, given every Authorization field line of a request. Throws
- * 400 INVALID_HEADER for more than one credential (several lines, or one line with a comma, which
- * is how a proxy or Hono's adapter joins repeats), 401 UNAUTHORIZED with RFC 6750's challenge for
- * a missing, malformed or unknown token. Tokens are compared as SHA-256 digests in constant time,
- * against every configured token. Undefined when no tokens are configured (no authentication).
- */
-export function createAuthorizer(
-  tokens: readonly string[],
-): ((authorization: readonly string[]) => void) | undefined {
-  if (tokens.length === 0) return undefined;
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  const known = tokens.map(digest);
-  return (authorization) => {
-    const first = authorization[0];
-    if (authorization.length > 1 || first?.includes(',')) {
-      throw new AppError('INVALID_HEADER', 'send one Authorization header with one credential', {
-        headers: { 'www-authenticate': 'Bearer error="invalid_request"' },
-      });
-    }
-    const line = first?.trim();
-    if (!line) throw unauthorized('Bearer realm="kvq"', 'send Authorization: Bearer <token>');
-    const token =
-      line.length > SCHEME.length && line.slice(0, SCHEME.length).toLowerCase() === SCHEME
-        ? line.slice(SCHEME.length).trimStart()
-        : '';
-    if (!TOKEN.test(token)) {
-      throw unauthorized(
-        'Bearer realm="kvq", error="invalid_request"',
-        'the Authorization header is not "Bearer <token>"',
-      );
-    }
-    const d = digest(token);
-    let ok = false;
-    for (const k of known) ok = timingSafeEqual(k, d) || ok;
-    if (!ok) {
-      throw unauthorized(
-        'Bearer realm="kvq", error="invalid_token"',
-        'the bearer token is not known',
-      );
-    }
-  };
-}
-
 /** The node:http request behind a Hono context, when served by @hono/node-server. */
 export const incomingOf = (c: Context): IncomingMessage | undefined =>
   (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
@@ -144,18 +94,11 @@ export function requestContext(): MiddlewareHandler {
   };
 }
 
-/** Hono adapter for createAuthorizer; undefined when no tokens are configured. */
-export function bearerTokens(tokens: readonly string[]): MiddlewareHandler | undefined {
-  const authorize = createAuthorizer(tokens);
-  if (!authorize) return undefined;
-  return async (c, next) => {
-    const incoming = incomingOf(c);
-    if (incoming) authorize(headerLines(incoming.rawHeaders, 'authorization'));
-    else {
-      // Without node:http (app.request in tests), repeats arrive joined with ", ".
-      const header = c.req.header('Authorization');
-      authorize(header === undefined ? [] : [header]);
-    }
-    await next();
-  };
+/** Every Authorization field line of a Hono request (see bearerToken in auth/authenticator.ts). */
+export function authorizationLines(c: Context): string[] {
+  const incoming = incomingOf(c);
+  if (incoming) return headerLines(incoming.rawHeaders, 'authorization');
+  // Without node:http (app.request in tests), repeats arrive joined with ", ".
+  const header = c.req.header('Authorization');
+  return header === undefined ? [] : [header];
 }

@@ -19,8 +19,9 @@ const TAGS = [
   {
     name: 'admin',
     description:
-      'Admin scope only: the audit log. (The read-only queue dashboard, Bull Board, is a web UI ' +
-      'at /admin/queues, outside this document.)',
+      'Admin scope only: API keys (create — the secret is shown once —, list, revoke) and the ' +
+      'audit log. (The read-only queue dashboard, Bull Board, is a web UI at /admin/queues, ' +
+      'outside this document.)',
   },
   { name: 'health', description: 'Liveness and readiness probes.' },
   { name: 'docs', description: 'This document and its Swagger UI (served offline).' },
@@ -32,10 +33,12 @@ workers with version fencing; reads come from the data Redis.
 Every error is \`application/problem+json\` (RFC 9457) with a \`code\` from one catalogue; each
 response lists the codes it can carry. A request to a known path with a method it does not serve
 is answered 405 METHOD_NOT_ALLOWED with an \`allow\` header; an unknown path 404 ROUTE_NOT_FOUND.
-Response header names are lowercase. Routes under /v1 need \`authorization: Bearer <token>\` when
-the server has API_TOKENS set. With rate limits on, every /v1 answer carries the IETF draft's
-\`ratelimit\` and \`ratelimit-policy\` fields, and a client over its quota gets 429 RATE_LIMITED
-with \`retry-after\`.`;
+Response header names are lowercase. With AUTH=keys, routes under /v1 need
+\`authorization: Bearer <API key>\`: 401 UNAUTHORIZED without a valid key, 403 INSUFFICIENT_SCOPE
+for a key below the route's scope (read < write < admin), 403 KEY_FORBIDDEN for a key outside the
+key's prefixes (the route table is in docs/security.md). With rate limits on, every /v1
+answer carries the IETF draft's \`ratelimit\` and \`ratelimit-policy\` fields, and a client over
+its quota gets 429 RATE_LIMITED with \`retry-after\`.`;
 
 const REQUEST_ID = { $ref: '#/components/parameters/RequestId' };
 /** The RateLimit fields, on any /v1 answer while a limit applies to the caller. */
@@ -87,7 +90,9 @@ export function registerDocumentComponents(app: OpenAPIHono): void {
   registry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
     scheme: 'bearer',
-    description: 'One of the tokens in API_TOKENS (only enforced when API_TOKENS is set).',
+    description:
+      'An API key (kvq_...), or a deprecated API_TOKENS entry (an admin key); enforced with AUTH=keys. ' +
+      'Operations list the scope they need: read (none listed), write or admin.',
   });
   for (const [name, param] of Object.entries(REQUEST_HEADERS)) {
     registry.registerComponent('parameters', name, { ...param });

@@ -94,6 +94,7 @@ export const putRoute = createRoute({
         'MALFORMED_JSON',
         'VALIDATION_FAILED',
         'INVALID_KEY',
+        'KEY_FORBIDDEN',
         'INVALID_HEADER',
         'OP_NOT_FOUND',
         'PRECONDITION_FAILED',
@@ -134,6 +135,7 @@ export const createKeyRoute = createRoute({
         'MALFORMED_JSON',
         'VALIDATION_FAILED',
         'INVALID_KEY',
+        'KEY_FORBIDDEN',
         'INVALID_HEADER',
         'OP_NOT_FOUND',
         'KEY_EXISTS',
@@ -167,6 +169,7 @@ export const deleteRoute = createRoute({
     ...problemResponses(
       [
         'INVALID_KEY',
+        'KEY_FORBIDDEN',
         'INVALID_HEADER',
         'KEY_NOT_FOUND',
         'OP_NOT_FOUND',
@@ -203,6 +206,7 @@ export const getRoute = createRoute({
     ...problemResponses(
       [
         'INVALID_KEY',
+        'KEY_FORBIDDEN',
         'KEY_NOT_FOUND',
         'OP_NOT_FOUND',
         'KEY_TOO_LONG',
@@ -228,6 +232,9 @@ export const listRoute = createRoute({
       headers: responseHeaders(),
       content: { 'application/json': { schema: listResult, example: ex.keyList } },
     },
-    ...problemResponses(['VALIDATION_FAILED', 'INVALID_CURSOR', 'DATA_UNAVAILABLE'], { v1: true }),
+    ...problemResponses(
+      ['VALIDATION_FAILED', 'INVALID_CURSOR', 'KEY_FORBIDDEN', 'DATA_UNAVAILABLE'],
+      { v1: true },
+    ),
   },
 });

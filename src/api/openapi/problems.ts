@@ -12,10 +12,15 @@ import { type ResponseHeader, responseHeaders } from './headers.ts';
 export const EVERY_ROUTE_CODES = ['BAD_REQUEST', 'HEADERS_TOO_LARGE', 'INTERNAL'] as const;
 
 /**
- * Codes every /v1 request can meet: with API_TOKENS set, a missing or repeated bearer; with rate
- * limits on, a client over its quota.
+ * Codes every /v1 request can meet: with AUTH=keys, a missing, unknown or repeated bearer, a key
+ * whose scope is below the route's (access.ts); with rate limits on, a client over its quota.
  */
-export const V1_CODES = ['UNAUTHORIZED', 'INVALID_HEADER', 'RATE_LIMITED'] as const;
+export const V1_CODES = [
+  'UNAUTHORIZED',
+  'INVALID_HEADER',
+  'INSUFFICIENT_SCOPE',
+  'RATE_LIMITED',
+] as const;
 
 /** Every 503 a write can answer (admission, acceptance, conditional decision, replication). */
 export const WRITE_UNAVAILABLE = [
@@ -34,7 +39,8 @@ const EXAMPLE_DETAIL: Partial<Record<ErrorCode, string>> = {
   INVALID_HEADER: 'If-Match must be "*" or a quoted version such as "3"',
   UNAUTHORIZED: 'send Authorization: Bearer <token>',
   RATE_LIMITED: 'this client address may make 100 requests per 1 s; retry in 1 s',
-  INSUFFICIENT_SCOPE: 'this route needs the admin scope; key key_3f1a9c0d52e4 has write',
+  INSUFFICIENT_SCOPE: 'this needs the write scope; key key_4fQ9xZ2bLmP0 has read',
+  KEY_FORBIDDEN: 'key key_4fQ9xZ2bLmP0 may not write this key',
   PRECONDITION_FAILED: 'If-Match: "3" failed: key is at version 4',
   KEY_EXISTS: 'key exists (at version 2)',
   KEY_BUSY: 'writes to this key are still pending after 2000 ms',

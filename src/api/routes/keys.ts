@@ -2,8 +2,15 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { zValidator } from '@hono/zod-validator';
 import type { Context } from 'hono';
 
-import { AppError } from '../../core/index.ts';
-import { isTerminal } from '../../store/index.ts';
+import { AppError, type Principal, rulesOf } from '../../core/index.ts';
+import { isTerminal, type ListedKey } from '../../store/index.ts';
+import {
+  mayRead,
+  principalOf,
+  requireKeyAccess,
+  requireListing,
+  waitForReadableOp,
+} from '../auth/gate.ts';
 import { beforeDeadline, WAIT_GRACE_MS } from '../deadline.ts';
 import type { ApiDeps } from '../deps.ts';
 import { parseWriteCondition, preferWaitSeconds } from '../http-headers.ts';
@@ -52,6 +59,41 @@ function decodeCursor(cursor: string, maxKeyBytes: number): string {
   return key;
 }
 
+/** Raw pages scanned for one filtered listing page before it is answered short, with a cursor. */
+const MAX_SCANS = 10;
+
+/**
+ * A listing page of the keys `p` may read: raw pages are filtered, and scanned on until the page
+ * is full or MAX_SCANS pages were read; then `last` is where the next page starts (the last key
+ * answered, or scanned when the page is short). So a page may hold fewer than `limit` keys, or
+ * none, and still have a next cursor.
+ */
+async function listReadable(
+  deps: ApiDeps,
+  p: Principal | undefined,
+  prefix: string | undefined,
+  after: string | undefined,
+  limit: number,
+): Promise<{ items: ListedKey[]; more: boolean; last: string | undefined }> {
+  if (!p || !rulesOf(p)) return deps.records.list({ prefix, after, limit });
+  const items: ListedKey[] = [];
+  let cursor = after;
+  for (let scans = 0; scans < MAX_SCANS; scans++) {
+    const page = await deps.records.list({ prefix, after: cursor, limit });
+    for (const item of page.items) {
+      if (!mayRead(p, item.key)) continue;
+      items.push(item);
+      if (items.length === limit) {
+        const more = page.more || item.key !== page.last;
+        return { items, more, last: item.key };
+      }
+    }
+    if (!page.more) return { items, more: false, last: undefined };
+    cursor = page.last;
+  }
+  return { items, more: true, last: cursor };
+}
+
 export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   const { limits } = deps;
   const body = jsonBody(maxWriteBodyBytes(limits));
@@ -59,7 +101,9 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     // `/v1/keys/*` also matches the collection itself, which is not a key: answer as unrouted.
     if (c.req.path === '/v1/keys' || c.req.path === '/v1/keys/') throw new NotARoute();
     // The target as sent, as on the raw fast lane (c.req.url went through WHATWG URL parsing).
-    return keyFromUrl(requestTarget(c), KEY_PREFIX, limits.maxKeyBytes);
+    const key = keyFromUrl(requestTarget(c), KEY_PREFIX, limits.maxKeyBytes);
+    requireKeyAccess(c, key);
+    return key;
   };
   const condition = (c: Context) =>
     parseWriteCondition(c.req.header('if-match'), c.req.header('if-none-match'));
@@ -78,7 +122,9 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
       });
     }
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, limits.maxKeyBytes);
-    const page = await deps.records.list({ prefix: q.prefix || undefined, after, limit: q.limit });
+    const principal = principalOf(c);
+    requireListing(principal, q.prefix ?? '');
+    const page = await listReadable(deps, principal, q.prefix || undefined, after, q.limit);
     const body = {
       items: page.items.map((i) => ({
         key: i.key,
@@ -104,6 +150,7 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   app.openapi({ ...createKeyRoute, middleware: [body] }, async (c) => {
     const input = c.req.valid('json');
     const key = validateKey(input.key, limits.maxKeyBytes, 'body');
+    requireKeyAccess(c, key);
     const put = { valueJson: c.get('valueJson'), ttlSeconds: input.ttlSeconds };
     const parts = await submitPut(
       deps,
@@ -138,7 +185,7 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
       const waitS = preferWaitSeconds(c.req.header('prefer'));
       const ms = waitS === undefined ? deps.readAfterWaitMs : waitS * 1000;
       answerBy = Date.now() + ms + WAIT_GRACE_MS;
-      const r = await deps.waiter.wait(after, ms);
+      const r = await waitForReadableOp(deps.waiter, principalOf(c), after, ms);
       if (!r)
         throw new AppError('OP_NOT_FOUND', `no op ${after} (unknown, or its receipt expired)`);
       if (!isTerminal(r.status)) {

@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 
 import { AppError } from '../../core/index.ts';
 import { publicReceipt } from '../../store/index.ts';
+import { principalOf, waitForReadableOp } from '../auth/gate.ts';
 import type { ApiDeps } from '../deps.ts';
 import { preferWaitSeconds } from '../http-headers.ts';
 import * as ex from '../openapi/examples.ts';
@@ -33,7 +34,7 @@ export function registerOpRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     const { id } = c.req.valid('param');
     if (id.length > 128) throw new AppError('OP_NOT_FOUND', 'no such op');
     const waitS = preferWaitSeconds(c.req.header('prefer'));
-    const r = await deps.waiter.wait(id, (waitS ?? 0) * 1000);
+    const r = await waitForReadableOp(deps.waiter, principalOf(c), id, (waitS ?? 0) * 1000);
     if (!r) throw new AppError('OP_NOT_FOUND', `no op ${id} (unknown, or its receipt expired)`);
     if (waitS !== undefined) c.header('preference-applied', `wait=${String(waitS)}`);
     return c.json({ op: publicReceipt(r) }, 200);

@@ -8,6 +8,7 @@ import type { MiddlewareHandler } from 'hono';
 
 import { AppError } from '../../core/index.ts';
 import { unavailable } from '../../store/index.ts';
+import type { DenialReason } from '../auth/authenticator.ts';
 import { type Authenticate, requireScope, resolvePrincipal } from '../middleware/admin-auth.ts';
 
 /**
@@ -48,7 +49,11 @@ const EXTERNAL_LINK = /<link\b[^>]*\bhref="(?:https?:)?\/\/[^"]*"[^>]*>\s*/gi;
 
 export function registerQueueBoard(
   app: OpenAPIHono,
-  deps: { board: QueueBoardDeps; authenticate: Authenticate | undefined },
+  deps: {
+    board: QueueBoardDeps;
+    authenticate: Authenticate | undefined;
+    onDenied?: ((reason: DenialReason) => void) | undefined;
+  },
 ): void {
   const adapter = new HonoAdapter(serveStatic).setBasePath(BOARD_PATH);
   const board = createBullBoard({
@@ -107,8 +112,8 @@ export function registerQueueBoard(
   // `/admin/queues/*` covers `/admin/queues` itself too.
   app.use(
     `${BOARD_PATH}/*`,
-    resolvePrincipal(deps.authenticate, { basic: true }),
-    requireScope('admin'),
+    resolvePrincipal(deps.authenticate, deps.onDenied),
+    requireScope('admin', deps.onDenied),
     readOnly,
   );
   app.route(BOARD_PATH, adapter.registerPlugin());
