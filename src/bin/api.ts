@@ -26,7 +26,7 @@ import type { Metrics } from '../metrics/index.ts';
 import { createAcceptAndEnqueue, createQueueHandles, jobOptions } from '../queue/index.ts';
 import { closeClient, createRedisClient, memoryProbe, type RedisClient } from '../redis/index.ts';
 import { guard, type Ledger } from '../store/index.ts';
-import { watchRedis } from './metrics.ts';
+import { watchQueue, watchRedis } from './metrics.ts';
 import { awaitRedis } from './redis-reachability.ts';
 import { createStores, enforcePartitionCount } from './stores.ts';
 
@@ -126,6 +126,7 @@ export async function startApi(
     isShuttingDown: () => lifecycle.shuttingDown,
   };
   if (metrics) watchRedis(metrics, { queue: queueRedis, data: kvRedis }, lifecycle);
+  watchQueue(config, metrics, { queues, connection: queueRedis, deadLetters }, lifecycle);
   const app = createApp(deps);
   // The hot `GET` and `PUT /v1/keys/{key}` are answered without Hono in the plain case (see
   // raw-paths.ts); every other request goes to Hono.

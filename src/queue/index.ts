@@ -9,3 +9,4 @@ export {
   type QueueHandles,
   QueueUnavailableError,
 } from './queue-handle.ts';
+export { createQueueStats, type QueueStats } from './queue-stats.ts';
