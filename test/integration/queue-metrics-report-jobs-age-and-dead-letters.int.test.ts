@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
+import { missingFromScrape } from '../../scripts/monitoring.ts';
 import { startApi } from '../../src/bin/api.ts';
 import { startMetrics } from '../../src/bin/metrics.ts';
 import { layoutOf } from '../../src/bin/stores.ts';
@@ -22,7 +23,9 @@ import { call, eventually } from '../helpers/stack.ts';
 /**
  * QUEUE_METRICS: the queue's jobs by state (summed over its partitions), the oldest waiting job's
  * age and the dead-letter count, on a real scrape, while writes wait with no worker running, after
- * one job fails for good, and once a worker has drained the rest and dead-lettered that one.
+ * one job fails for good, and once a worker has drained the rest and dead-lettered that one. And
+ * that scrape (API, worker and queue metrics in one registry, as in `kvq dev`) has every metric
+ * the alerts and the dashboard use (k8s/components/monitoring).
  */
 const PARTITIONS = 4;
 const WRITES = 6;
@@ -144,6 +147,18 @@ describe('queue metrics from the QUEUE_METRICS role', () => {
     expect(await until('kvq_queue_jobs', jobs('waiting'), (v) => v === 0)).toBe(0);
     expect(await until('kvq_queue_oldest_waiting_job_age_seconds', queue(), (v) => v === 0)).toBe(
       0,
+    );
+  });
+
+  it('leave no metric used by an alert or the dashboard out of the scrape', async () => {
+    const text = await (await fetch(metricsUrl)).text();
+    expect(missingFromScrape(text)).toEqual([]);
+    // The check itself: an empty scrape lacks them all.
+    expect(missingFromScrape('')).toEqual(
+      expect.arrayContaining([
+        'alert KvqDeadLetters: kvq_dead_letters',
+        'alert KvqWorkersSaturated: kvq_queue_jobs',
+      ]),
     );
   });
 });
