@@ -17,17 +17,18 @@ const REDIS_SAMPLE_MS = 5000;
 const QUEUE_SAMPLE_MS = 5000;
 
 /**
- * The process's metrics registry, served at HOST:METRICS_PORT/metrics unless METRICS_PORT is 0.
- * One per process: the roles it runs (both, in `kvq dev`) feed the same registry.
+ * The process's metrics registry, served at HOST:METRICS_PORT/metrics. One per process: the roles
+ * it runs (both, in `kvq dev`) feed the same registry. With METRICS_PORT=0 there is none, and
+ * nothing is measured: no request pays for counters no one can read.
  */
 export async function startMetrics(
   config: Config,
   role: string,
   logger: Logger,
   lifecycle: Lifecycle,
-): Promise<{ metrics: Metrics; port: number | undefined }> {
+): Promise<{ metrics: Metrics | undefined; port: number | undefined }> {
+  if (config.METRICS_PORT === 0) return { metrics: undefined, port: undefined };
   const metrics = createMetrics({ version: version(), role });
-  if (config.METRICS_PORT === 0) return { metrics, port: undefined };
   const server = await startMetricsServer({
     host: config.HOST,
     port: config.METRICS_PORT,

@@ -32,7 +32,7 @@ const WRITES = 6;
 let lifecycle: Lifecycle;
 let config: Config;
 let logger: Logger;
-let metrics: Metrics;
+let metrics: Metrics | undefined;
 let api: string;
 let metricsUrl: string;
 const urls = { queueUrl: '', kvUrl: '' };

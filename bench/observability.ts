@@ -1,0 +1,208 @@
+/**
+ * `npm run bench -- --observability`: what metrics (and auth) cost the API on reads and on
+ * accepted writes. Three kvq API processes, from the build, on the same two Redis:
+ *
+ * - off: METRICS_PORT=0 (no registry, nothing measured) and no auth;
+ * - metrics: METRICS_PORT set, its /metrics scraped every SCRAPE_MS by the bench;
+ * - metrics + auth: the same, with auth on. Which auth is a switch: BENCH_AUTH_ENV (extra
+ *   environment of that API, default `API_TOKENS=<a token>`) and BENCH_AUTH_TOKEN (the bearer the
+ *   load sends, default that token). BENCH_AUTH=off leaves this configuration out.
+ *
+ * Each pair (off vs one of the others) is loaded A-B-B-A and averaged, as in run.ts, through both
+ * lanes: plain `GET`/`PUT /v1/keys/{key}` take the raw fast lane. Writes are accepted with no
+ * worker running (the acceptance cost alone); the queue Redis is emptied after each write run.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+
+import { Redis } from 'ioredis';
+
+import { freePort, startRedisServer } from '../src/redis/index.ts';
+import { type HttpResult, launch, load, stop } from './harness.ts';
+
+const SCRAPE_MS = 5000;
+
+interface Api {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  child: ChildProcess;
+  metricsUrl?: string;
+}
+
+export interface CostRow {
+  workload: string;
+  off: HttpResult;
+  on: HttpResult;
+}
+
+export async function compareObservabilityCost(opts: {
+  dir: string;
+  seconds: number;
+  connections: number;
+  log: (line: string) => void;
+}): Promise<{ rows: CostRow[]; auth: string }> {
+  const [queueRedis, dataRedis] = await Promise.all([
+    startRedisServer({ dir: join(opts.dir, 'oq'), appendonly: false, noeviction: true }),
+    startRedisServer({ dir: join(opts.dir, 'od'), appendonly: false }),
+  ]);
+  const qr = new Redis(queueRedis.url);
+  qr.on('error', () => undefined);
+  const env = {
+    QUEUE_REDIS_URL: queueRedis.url,
+    KV_REDIS_URL: dataRedis.url,
+    HOST: '127.0.0.1',
+    MAX_BACKLOG: '0',
+  };
+  const token = process.env.BENCH_AUTH_TOKEN ?? `bench${randomBytes(16).toString('hex')}`;
+  const authEnv = parseEnv(process.env.BENCH_AUTH_ENV ?? `API_TOKENS=${token}`);
+  const withAuth = process.env.BENCH_AUTH !== 'off';
+  const apis: Api[] = [];
+  let scraper: NodeJS.Timeout | undefined;
+  try {
+    const start = async (name: string, extra: Record<string, string>, metrics: boolean) => {
+      const [port, metricsPort] = [await freePort(), await freePort()];
+      const child = await launch('dist/bin/kvq.js', ['api'], {
+        ...env,
+        ...extra,
+        PORT: String(port),
+        METRICS_PORT: metrics ? String(metricsPort) : '0',
+      });
+      const api: Api = {
+        name,
+        url: `http://127.0.0.1:${String(port)}`,
+        headers:
+          'API_TOKENS' in extra || 'AUTH' in extra ? { Authorization: `Bearer ${token}` } : {},
+        child,
+        ...(metrics ? { metricsUrl: `http://127.0.0.1:${String(metricsPort)}/metrics` } : {}),
+      };
+      apis.push(api);
+      return api;
+    };
+    const off = await start('off', {}, false);
+    const metrics = await start('metrics', {}, true);
+    const auth = withAuth ? await start('metrics + auth', authEnv, true) : undefined;
+    scraper = setInterval(() => {
+      for (const a of apis) {
+        if (a.metricsUrl)
+          void fetch(a.metricsUrl).then(
+            (r) => r.text(),
+            () => undefined,
+          );
+      }
+    }, SCRAPE_MS);
+
+    // 1,000 keys to read, written through kvq and applied by a worker that then stops.
+    const worker = await launch('dist/bin/kvq.js', ['worker'], env);
+    const value = JSON.stringify({ name: 'bench', n: 42, tags: ['a', 'b'] });
+    for (let i = 0; i < 1000; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) =>
+          fetch(`${off.url}/v1/keys/r${String(i + j)}`, {
+            method: 'PUT',
+            headers: { 'Content-Type': 'application/json', Prefer: 'wait=10' },
+            body: `{"value":${value}}`,
+          }).then((r) => r.body?.cancel()),
+        ),
+      );
+    }
+    await stop(worker);
+    await qr.flushall();
+
+    const base = { dir: opts.dir, connections: opts.connections, seconds: opts.seconds };
+    const read = (a: Api) =>
+      load(a.url, { ...base, method: 'GET', prefix: '/v1/keys/r', keys: 1000, headers: a.headers });
+    const body = `{"value":${value}}`;
+    const write = async (a: Api) => {
+      const r = await load(a.url, {
+        ...base,
+        method: 'PUT',
+        prefix: '/v1/keys/w',
+        keys: 5000,
+        body,
+        headers: a.headers,
+      });
+      await qr.flushall();
+      return r;
+    };
+    const rows: CostRow[] = [];
+    for (const on of [metrics, auth].filter((a): a is Api => a !== undefined)) {
+      for (const [workload, run] of [
+        ['reads: GET /v1/keys/{key}', read],
+        ['accepted writes: PUT /v1/keys/{key} (202)', write],
+      ] as const) {
+        const [o, n] = await abba(
+          () => run(off),
+          () => run(on),
+        );
+        opts.log(
+          `${workload}, ${on.name}: off ${o.rps.toFixed(0)}/s, on ${n.rps.toFixed(0)}/s (${pct(o, n)})`,
+        );
+        if (o.non2xx + n.non2xx > 0) {
+          throw new Error(
+            `${workload}, ${on.name}: ${String(o.non2xx + n.non2xx)} non-2xx answers`,
+          );
+        }
+        rows.push({ workload: `${workload}, ${on.name} on`, off: o, on: n });
+      }
+    }
+    return {
+      rows,
+      auth: withAuth ? Object.keys(authEnv).join(', ') : 'left out (BENCH_AUTH=off)',
+    };
+  } finally {
+    clearInterval(scraper);
+    for (const a of apis) await stop(a.child);
+    qr.disconnect();
+    await queueRedis.stop();
+    await dataRedis.stop();
+  }
+}
+
+/** Throughput lost with it on, as a share of off's (negative: on was faster, i.e. noise). */
+function pct(off: HttpResult, on: HttpResult): string {
+  return `${((1 - on.rps / off.rps) * 100).toFixed(1)} %`;
+}
+
+export function costTable(rows: CostRow[]): string {
+  return [
+    '| workload | off req/s | on req/s | cost | p50 / p99 off (ms) | p50 / p99 on (ms) | target |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.workload} | ${r.off.rps.toFixed(0)} | ${r.on.rps.toFixed(0)} | ${pct(r.off, r.on)} | ` +
+        `${String(r.off.p50)} / ${String(r.off.p99)} | ${String(r.on.p50)} / ${String(r.on.p99)} | ≤ 5 % |`,
+    ),
+  ].join('\n');
+}
+
+/** `A=1 B=2` -> { A: '1', B: '2' }. */
+function parseEnv(s: string): Record<string, string> {
+  return Object.fromEntries(
+    s
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+}
+
+async function abba(
+  a: () => Promise<HttpResult>,
+  b: () => Promise<HttpResult>,
+): Promise<[HttpResult, HttpResult]> {
+  await a();
+  await b();
+  const a1 = await a();
+  const b1 = await b();
+  const b2 = await b();
+  const a2 = await a();
+  const mean = (x: HttpResult, y: HttpResult): HttpResult => ({
+    rps: (x.rps + y.rps) / 2,
+    p50: Math.round(((x.p50 + y.p50) / 2) * 10) / 10,
+    p99: Math.round(((x.p99 + y.p99) / 2) * 10) / 10,
+    errors: x.errors + y.errors,
+    non2xx: x.non2xx + y.non2xx,
+  });
+  return [mean(a1, a2), mean(b1, b2)];
+}
