@@ -41,7 +41,7 @@ import {
   WRK,
 } from './harness.ts';
 import { bytesPerKey } from './memory.ts';
-import { compareObservabilityCost, costTable } from './observability.ts';
+import { compareObservabilityCost, costTable, metricsWork } from './observability.ts';
 import { comparePartitions, partitionTables } from './partitions.ts';
 
 const { values: args } = parseArgs({
@@ -204,9 +204,11 @@ if (args.observability) {
       },
     });
     const load2 = loadavg()[0] ?? 0;
+    const work = await metricsWork();
     console.log(
       `\n${machine()}, load by ${WRK ? 'wrk' : 'autocannon'}, ${String(DURATION)} s per run, ` +
-        `1-minute load average ${load1.toFixed(1)} before, ${load2.toFixed(1)} after; auth: ${auth}\n\n${costTable(rows)}`,
+        `1-minute load average ${load1.toFixed(1)} before, ${load2.toFixed(1)} after; auth: ${auth}\n\n${costTable(rows)}\n\n` +
+        `In-process, without HTTP: ${work.perRequestUs.toFixed(2)} µs to record one request; ${work.perScrapeMs.toFixed(2)} ms to render one scrape.`,
     );
   } finally {
     await stopAll();

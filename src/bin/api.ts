@@ -126,7 +126,7 @@ export async function startApi(
     isShuttingDown: () => lifecycle.shuttingDown,
   };
   if (metrics) watchRedis(metrics, { queue: queueRedis, data: kvRedis }, lifecycle);
-  watchQueue(config, metrics, { queues, connection: queueRedis, deadLetters }, lifecycle);
+  watchQueue(config, metrics, () => ({ queues, connection: queueRedis, deadLetters }), lifecycle);
   const app = createApp(deps);
   // The hot `GET` and `PUT /v1/keys/{key}` are answered without Hono in the plain case (see
   // raw-paths.ts); every other request goes to Hono.

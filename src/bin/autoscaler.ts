@@ -37,7 +37,7 @@ export async function startAutoscaler(
   watchQueue(
     config,
     metrics,
-    { queues, connection: redis, deadLetters: createDeadLetters({ redis, layout }) },
+    () => ({ queues, connection: redis, deadLetters: createDeadLetters({ redis, layout }) }),
     lifecycle,
   );
 

@@ -68,7 +68,8 @@ export function watchRedis(
 export function watchQueue(
   config: Config,
   metrics: Metrics | undefined,
-  source: {
+  /** Called only when this process is to read the queue. */
+  sourceOf: () => {
     queues: QueueHandles;
     connection: RedisClient;
     deadLetters: Pick<DeadLetters, 'size'>;
@@ -77,6 +78,7 @@ export function watchQueue(
 ): void {
   if (!config.QUEUE_METRICS || !metrics || queueWatched.has(metrics)) return;
   queueWatched.add(metrics);
+  const source = sourceOf();
   const stats = createQueueStats(source.queues, source.connection);
   const sampler = createQueueSampler(
     metrics,

@@ -88,11 +88,16 @@ export async function startWorker(
   if (metrics) {
     metrics.addWorkerConcurrency(consumers.perPartition * layout.count);
     watchRedis(metrics, { queue: queueRedis, data: kvRedis }, lifecycle);
-    if (config.QUEUE_METRICS) {
-      const queues = createQueueHandles(layout, queueRedis);
-      lifecycle.register('metrics-queue', () => queues.close());
-      watchQueue(config, metrics, { queues, connection: queueRedis, deadLetters }, lifecycle);
-    }
+    watchQueue(
+      config,
+      metrics,
+      () => {
+        const queues = createQueueHandles(layout, queueRedis);
+        lifecycle.register('metrics-queue', () => queues.close());
+        return { queues, connection: queueRedis, deadLetters };
+      },
+      lifecycle,
+    );
   }
   // The failed set holds only final failures (a retry goes back to delayed/wait). The reconciler
   // dead-letters them; this handler does it at once, the periodic tick covers crashed processes.

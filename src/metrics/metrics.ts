@@ -114,6 +114,10 @@ export function createMetrics(build: { version: string; role: string }): Metrics
     buckets: SECONDS,
     registers: [registry],
   });
+  const requestChildren = new Map<
+    string,
+    { count: ReturnType<typeof requests.labels>; time: ReturnType<typeof duration.labels> }
+  >();
   const accepted = new Counter({
     name: 'kvq_ops_accepted_total',
     help: 'Writes accepted as new ops, by op type.',
@@ -222,9 +226,17 @@ export function createMetrics(build: { version: string; role: string }): Metrics
     registry,
     observeRequest(method, route, status, startedMs) {
       const m = METHODS.has(method) ? method : 'OTHER';
-      const s = String(status);
-      requests.labels(m, route, s).inc();
-      duration.labels(m, route, s).observe((performance.now() - startedMs) / 1000);
+      // On every request: the children of a label set are looked up once, then kept (the label
+      // values are bounded, see above), rather than hashed by prom-client each time.
+      const id = `${m} ${route} ${String(status)}`;
+      let child = requestChildren.get(id);
+      if (!child) {
+        const s = String(status);
+        child = { count: requests.labels(m, route, s), time: duration.labels(m, route, s) };
+        requestChildren.set(id, child);
+      }
+      child.count.inc();
+      child.time.observe((performance.now() - startedMs) / 1000);
     },
     opAccepted(type) {
       accepted.labels(type).inc();
