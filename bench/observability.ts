@@ -12,8 +12,9 @@
  * lanes: plain `GET`/`PUT /v1/keys/{key}` take the raw fast lane. Writes are accepted with no
  * worker running (the acceptance cost alone); the queue Redis is emptied after each write run.
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Redis } from 'ioredis';
@@ -32,10 +33,22 @@ interface Api {
   metricsUrl?: string;
 }
 
+/** A load run, and the API process' CPU time per request answered in it. */
+type Run = HttpResult & { cpuUsPerRequest: number };
+
 export interface CostRow {
   workload: string;
-  off: HttpResult;
-  on: HttpResult;
+  off: Run;
+  on: Run;
+}
+
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+function cpuSeconds(pid: number | undefined): number {
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
 export async function compareObservabilityCost(opts: {
@@ -112,18 +125,35 @@ export async function compareObservabilityCost(opts: {
     await qr.flushall();
 
     const base = { dir: opts.dir, connections: opts.connections, seconds: opts.seconds };
+    // The API's CPU per request: unlike throughput, barely moved by other processes on the cores.
+    const measured = async (a: Api, run: () => Promise<HttpResult>): Promise<Run> => {
+      const cpu0 = cpuSeconds(a.child.pid);
+      const r = await run();
+      const cpu = cpuSeconds(a.child.pid) - cpu0;
+      return { ...r, cpuUsPerRequest: (cpu * 1e6) / Math.max(1, r.rps * opts.seconds) };
+    };
     const read = (a: Api) =>
-      load(a.url, { ...base, method: 'GET', prefix: '/v1/keys/r', keys: 1000, headers: a.headers });
+      measured(a, () =>
+        load(a.url, {
+          ...base,
+          method: 'GET',
+          prefix: '/v1/keys/r',
+          keys: 1000,
+          headers: a.headers,
+        }),
+      );
     const body = `{"value":${value}}`;
     const write = async (a: Api) => {
-      const r = await load(a.url, {
-        ...base,
-        method: 'PUT',
-        prefix: '/v1/keys/w',
-        keys: 5000,
-        body,
-        headers: a.headers,
-      });
+      const r = await measured(a, () =>
+        load(a.url, {
+          ...base,
+          method: 'PUT',
+          prefix: '/v1/keys/w',
+          keys: 5000,
+          body,
+          headers: a.headers,
+        }),
+      );
       await qr.flushall();
       return r;
     };
@@ -138,7 +168,8 @@ export async function compareObservabilityCost(opts: {
           () => run(on),
         );
         opts.log(
-          `${workload}, ${on.name}: off ${o.rps.toFixed(0)}/s, on ${n.rps.toFixed(0)}/s (${pct(o, n)})`,
+          `${workload}, ${on.name}: off ${o.rps.toFixed(0)}/s, on ${n.rps.toFixed(0)}/s (${pct(o, n)}); ` +
+            `CPU ${o.cpuUsPerRequest.toFixed(0)} vs ${n.cpuUsPerRequest.toFixed(0)} µs/request (${cpuPct(o, n)})`,
         );
         if (o.non2xx + n.non2xx > 0) {
           throw new Error(
@@ -163,8 +194,8 @@ export async function compareObservabilityCost(opts: {
 
 /**
  * The metrics' own work, in this process, without HTTP: one request recorded (what every request
- * pays with metrics on) and one scrape rendered. Less noisy than the throughput difference on a
- * busy machine; the median of 5 rounds.
+ * pays with metrics on) and one scrape rendered, in CPU time (process.cpuUsage), which other
+ * processes on the machine do not stretch as they stretch wall-clock time; the median of 5 rounds.
  */
 export async function metricsWork(): Promise<{ perRequestUs: number; perScrapeMs: number }> {
   const m = createMetrics({ version: 'bench', role: 'api' });
@@ -173,16 +204,21 @@ export async function metricsWork(): Promise<{ perRequestUs: number; perScrapeMs
   for (const r of routes) for (const st of statuses) m.observeRequest('GET', r, st, 0);
   const N = 200_000;
   const rounds: number[] = [];
+  const cpuUs = (since: NodeJS.CpuUsage) => {
+    const d = process.cpuUsage(since);
+    return d.user + d.system;
+  };
   for (let r = 0; r < 5; r++) {
     const t = performance.now();
+    const c = process.cpuUsage();
     for (let i = 0; i < N; i++) m.observeRequest('GET', '/v1/keys/{key}', 200, t);
-    rounds.push(((performance.now() - t) * 1000) / N);
+    rounds.push(cpuUs(c) / N);
   }
   const scrapes: number[] = [];
   for (let r = 0; r < 5; r++) {
-    const t = performance.now();
-    await m.registry.metrics();
-    scrapes.push(performance.now() - t);
+    const c = process.cpuUsage();
+    for (let i = 0; i < 10; i++) await m.registry.metrics();
+    scrapes.push(cpuUs(c) / 10 / 1000);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   return { perRequestUs: median(rounds), perScrapeMs: median(scrapes) };
@@ -193,13 +229,19 @@ function pct(off: HttpResult, on: HttpResult): string {
   return `${((1 - on.rps / off.rps) * 100).toFixed(1)} %`;
 }
 
+/** The API's CPU per request added with it on, as a share of off's. */
+function cpuPct(off: Run, on: Run): string {
+  return `${((on.cpuUsPerRequest / off.cpuUsPerRequest - 1) * 100).toFixed(1)} %`;
+}
+
 export function costTable(rows: CostRow[]): string {
   return [
-    '| workload | off req/s | on req/s | cost | p50 / p99 off (ms) | p50 / p99 on (ms) | target |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| workload | API CPU µs/request off | on | CPU cost | req/s off | on | throughput cost | p50 / p99 off (ms) | on | target |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.workload} | ${r.off.rps.toFixed(0)} | ${r.on.rps.toFixed(0)} | ${pct(r.off, r.on)} | ` +
+        `| ${r.workload} | ${r.off.cpuUsPerRequest.toFixed(0)} | ${r.on.cpuUsPerRequest.toFixed(0)} | ${cpuPct(r.off, r.on)} | ` +
+        `${r.off.rps.toFixed(0)} | ${r.on.rps.toFixed(0)} | ${pct(r.off, r.on)} | ` +
         `${String(r.off.p50)} / ${String(r.off.p99)} | ${String(r.on.p50)} / ${String(r.on.p99)} | ≤ 5 % |`,
     ),
   ].join('\n');
@@ -215,18 +257,16 @@ function parseEnv(s: string): Record<string, string> {
   );
 }
 
-async function abba(
-  a: () => Promise<HttpResult>,
-  b: () => Promise<HttpResult>,
-): Promise<[HttpResult, HttpResult]> {
+async function abba(a: () => Promise<Run>, b: () => Promise<Run>): Promise<[Run, Run]> {
   await a();
   await b();
   const a1 = await a();
   const b1 = await b();
   const b2 = await b();
   const a2 = await a();
-  const mean = (x: HttpResult, y: HttpResult): HttpResult => ({
+  const mean = (x: Run, y: Run): Run => ({
     rps: (x.rps + y.rps) / 2,
+    cpuUsPerRequest: (x.cpuUsPerRequest + y.cpuUsPerRequest) / 2,
     p50: Math.round(((x.p50 + y.p50) / 2) * 10) / 10,
     p99: Math.round(((x.p99 + y.p99) / 2) * 10) / 10,
     errors: x.errors + y.errors,

@@ -208,7 +208,7 @@ if (args.observability) {
     console.log(
       `\n${machine()}, load by ${WRK ? 'wrk' : 'autocannon'}, ${String(DURATION)} s per run, ` +
         `1-minute load average ${load1.toFixed(1)} before, ${load2.toFixed(1)} after; auth: ${auth}\n\n${costTable(rows)}\n\n` +
-        `In-process, without HTTP: ${work.perRequestUs.toFixed(2)} µs to record one request; ${work.perScrapeMs.toFixed(2)} ms to render one scrape.`,
+        `In-process, without HTTP, CPU time: ${work.perRequestUs.toFixed(2)} µs to record one request; ${work.perScrapeMs.toFixed(2)} ms to render one scrape.`,
     );
   } finally {
     await stopAll();
