@@ -119,11 +119,14 @@ export async function load(
     prefix: string;
     keys: number;
     body?: string;
+    /** Sent with every request (e.g. Authorization). */
+    headers?: Record<string, string>;
     dir: string;
     connections: number;
     seconds: number;
   },
 ): Promise<HttpResult> {
+  const headers = opts.headers ?? {};
   if (WRK) {
     const script = join(opts.dir, `wrk-${opts.method}.lua`);
     writeFileSync(
@@ -133,6 +136,7 @@ export async function load(
         `wrk.method = "${opts.method}"`,
         opts.body === undefined ? '' : `wrk.body = '${opts.body}'`,
         opts.body === undefined ? '' : 'wrk.headers["Content-Type"] = "application/json"',
+        ...Object.entries(headers).map(([k, v]) => `wrk.headers["${k}"] = "${v}"`),
         `request = function() n = n + 1; return wrk.format(nil, "${opts.prefix}" .. (n % ${String(opts.keys)})) end`,
       ].join('\n'),
     );
@@ -171,9 +175,11 @@ export async function load(
     requests: [
       {
         method: opts.method,
-        ...(opts.body === undefined
-          ? {}
-          : { body: opts.body, headers: { 'content-type': 'application/json' } }),
+        headers: {
+          ...headers,
+          ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(opts.body === undefined ? {} : { body: opts.body }),
         setupRequest: (req) => ({ ...req, path: `${opts.prefix}${String(n++ % opts.keys)}` }),
       },
     ],

@@ -7,13 +7,16 @@
  *   npm run bench -- --partitions 1,12
  *                                 only the partition comparison (bench/partitions.ts; ~3 min,
  *                                 with --smoke ~1 min), tables printed, nothing written
+ *   npm run bench -- --observability
+ *                                 only what metrics and auth cost the API, on vs off, reads and
+ *                                 accepted writes (bench/observability.ts; ~5 min), table printed
  *
  * Where a worker's time goes per applied job at each partition count (same backlog replayed from
  * an RDB snapshot, counts drained side by side): `node bench/partitions-replay.ts` after a build.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -38,6 +41,7 @@ import {
   WRK,
 } from './harness.ts';
 import { bytesPerKey } from './memory.ts';
+import { compareObservabilityCost, costTable, metricsWork } from './observability.ts';
 import { comparePartitions, partitionTables } from './partitions.ts';
 
 const { values: args } = parseArgs({
@@ -45,6 +49,7 @@ const { values: args } = parseArgs({
     smoke: { type: 'boolean', default: false },
     out: { type: 'string' },
     partitions: { type: 'string' },
+    observability: { type: 'boolean', default: false },
   },
 });
 const SMOKE = args.smoke;
@@ -180,6 +185,30 @@ if (args.partitions !== undefined) {
     });
     console.log(
       `\n${machine()}, load by ${WRK ? 'wrk' : 'autocannon'}\n\n${partitionTables(runs, counts)}`,
+    );
+  } finally {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+if (args.observability) {
+  try {
+    const load1 = loadavg()[0] ?? 0;
+    const { rows, auth } = await compareObservabilityCost({
+      dir,
+      seconds: DURATION,
+      connections: CONNECTIONS,
+      log: (l) => {
+        console.error(l);
+      },
+    });
+    const load2 = loadavg()[0] ?? 0;
+    const work = await metricsWork();
+    console.log(
+      `\n${machine()}, load by ${WRK ? 'wrk' : 'autocannon'}, ${String(DURATION)} s per run, ` +
+        `1-minute load average ${load1.toFixed(1)} before, ${load2.toFixed(1)} after; auth: ${auth}\n\n${costTable(rows)}\n\n` +
+        `In-process, without HTTP, CPU time: ${work.perRequestUs.toFixed(2)} µs to record one request; ${work.perScrapeMs.toFixed(2)} ms to render one scrape.`,
     );
   } finally {
     await stopAll();

@@ -1,8 +1,10 @@
 /**
  * `npm run metrics:check`: starts `kvq dev` (its own two redis-server children, in a temporary
- * directory) with METRICS_PORT on a free loopback port, sends a little traffic through both
- * transports, scrapes `/metrics` and lints the scrape with `promtool check metrics` (Debian:
- * `apt-get install prometheus`). Exit 1 on any lint problem, or when promtool is missing.
+ * directory) with METRICS_PORT on a free loopback port and QUEUE_METRICS on (as the one role
+ * that reads the queue), sends a little traffic through both transports, scrapes `/metrics`,
+ * lints the scrape with `promtool check metrics` (Debian: `apt-get install prometheus`) and
+ * checks that every metric the alerts and the dashboard use is in it
+ * (k8s/components/monitoring). Exit 1 on any problem, or when promtool is missing.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { freePort } from '../src/redis/index.ts';
+import { missingFromScrape } from './monitoring.ts';
 import { waitReady } from './wait-ready.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -27,6 +30,7 @@ const child = spawn(process.execPath, [join(root, 'src/bin/kvq.ts'), 'dev'], {
     ...process.env,
     PORT: String(port),
     METRICS_PORT: String(metricsPort),
+    QUEUE_METRICS: 'true',
     HOST: '127.0.0.1',
     DEV_DATA_DIR: dir,
     LOG_LEVEL: 'fatal',
@@ -53,12 +57,20 @@ try {
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: scrape, encoding: 'utf8' });
   const problems = `${lint.stdout}${lint.stderr}`.trim();
   const series = scrape.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+  const missing = missingFromScrape(scrape);
   if (lint.status === 0 && problems === '') {
     console.log(`promtool check metrics: a scrape of ${String(series)} samples is clean`);
-    code = 0;
   } else {
     console.error(`promtool check metrics (exit ${String(lint.status)}):\n${problems}`);
   }
+  if (missing.length === 0) {
+    console.log('every metric the alerts and the dashboard use is in the scrape');
+  } else {
+    console.error(
+      `used by alerts or the dashboard but not in the scrape:\n  ${missing.join('\n  ')}`,
+    );
+  }
+  if (lint.status === 0 && problems === '' && missing.length === 0) code = 0;
 } catch (err) {
   console.error(`metrics check: ${(err as Error).message}`);
 } finally {

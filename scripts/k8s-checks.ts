@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 
+import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as autoscaling from 'kubernetes-models/autoscaling/v2';
 import * as batch from 'kubernetes-models/batch/v1';
@@ -61,6 +62,9 @@ const MODELS: Record<string, Model> = {
   'networking.k8s.io/v1/NetworkPolicy': networking.NetworkPolicy as Model,
   'rbac.authorization.k8s.io/v1/Role': rbac.Role as Model,
   'rbac.authorization.k8s.io/v1/RoleBinding': rbac.RoleBinding as Model,
+  // Prometheus Operator CRDs (k8s/components/monitoring), from the operator's own schemas.
+  'monitoring.coreos.com/v1/ServiceMonitor': monitoring.ServiceMonitor as Model,
+  'monitoring.coreos.com/v1/PrometheusRule': monitoring.PrometheusRule as Model,
 };
 /** CRDs with no model here; their shape is checked by the typed check in test/k8s. */
 const CRDS = new Set(['keda.sh/v1alpha1/ScaledObject', 'keda.sh/v1alpha1/TriggerAuthentication']);

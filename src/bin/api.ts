@@ -41,7 +41,7 @@ import {
 } from '../queue/index.ts';
 import { closeClient, createRedisClient, memoryProbe, type RedisClient } from '../redis/index.ts';
 import { type ApiKeyStore, createApiKeyStore, guard, type Ledger } from '../store/index.ts';
-import { watchRedis } from './metrics.ts';
+import { watchQueue, watchRedis } from './metrics.ts';
 import { awaitRedis } from './redis-reachability.ts';
 import { createStores, enforcePartitionCount } from './stores.ts';
 
@@ -154,6 +154,7 @@ export async function startApi(
         config,
         keyPrefix: layout.global.rateLimits,
         logger,
+        onLimited: metrics && ((kind) => metrics.observeRateLimited(kind)),
       }),
       trustedProxies: trustedProxies(config.TRUSTED_PROXIES, config.TRUSTED_PROXY_HEADER),
     },
@@ -163,9 +164,11 @@ export async function startApi(
       : undefined,
     auth,
     apiKeys,
+    onAuthDenied: metrics && ((reason) => metrics.observeAuthDenial(reason)),
     isShuttingDown: () => lifecycle.shuttingDown,
   };
   if (metrics) watchRedis(metrics, { queue: queueRedis, data: kvRedis }, lifecycle);
+  watchQueue(config, metrics, () => ({ queues, connection: queueRedis, deadLetters }), lifecycle);
   const app = createApp(deps);
   // The hot `GET` and `PUT /v1/keys/{key}` are answered without Hono in the plain case (see
   // raw-paths.ts); every other request goes to Hono.

@@ -2,9 +2,12 @@ import { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
 
 import { createAutoscaler, k8sScaleTarget } from '../autoscaler/index.ts';
 import type { Config, Lifecycle, Logger } from '../core/index.ts';
+import type { Metrics } from '../metrics/index.ts';
 import { createQueueHandles } from '../queue/index.ts';
 import { closeClient, createRedisClient } from '../redis/index.ts';
+import { createDeadLetters } from '../store/index.ts';
 import { startHealthServer } from './health-server.ts';
+import { watchQueue } from './metrics.ts';
 import { layoutOf } from './stores.ts';
 
 /**
@@ -17,6 +20,7 @@ export async function startAutoscaler(
   logger: Logger,
   lifecycle: Lifecycle,
   kubeConfig?: KubeConfig,
+  metrics?: Metrics,
 ) {
   const kc = kubeConfig ?? new KubeConfig();
   if (!kubeConfig) {
@@ -26,8 +30,16 @@ export async function startAutoscaler(
   const apps = kc.makeApiClient(AppsV1Api);
   const redis = createRedisClient(queueUrl, 'command', config, 'autoscaler');
   lifecycle.register('redis', () => closeClient(redis));
-  const queues = createQueueHandles(layoutOf(config), redis);
+  const layout = layoutOf(config);
+  const queues = createQueueHandles(layout, redis);
   lifecycle.register('queue', () => queues.close());
+  // The manifests give this role QUEUE_METRICS: one replica, and it reads the queue already.
+  watchQueue(
+    config,
+    metrics,
+    () => ({ queues, connection: redis, deadLetters: createDeadLetters({ redis, layout }) }),
+    lifecycle,
+  );
 
   const autoscaler = createAutoscaler({
     // Summed over the partitions' queues.

@@ -149,7 +149,14 @@ async function main(argv: string[]): Promise<number> {
       await startWorker(config, requireRedisUrls(config), logger, lifecycle, metrics, tracer);
     } else if (role === 'autoscaler') {
       const { startAutoscaler } = await import('./autoscaler.ts');
-      await startAutoscaler(config, config.QUEUE_REDIS_URL ?? '', logger, lifecycle);
+      await startAutoscaler(
+        config,
+        config.QUEUE_REDIS_URL ?? '',
+        logger,
+        lifecycle,
+        undefined,
+        metrics,
+      );
     } else {
       const { startDev } = await import('./dev.ts');
       // On a terminal the dev loop logs a line per request unless ACCESS_LOG says otherwise.

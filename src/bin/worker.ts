@@ -2,7 +2,7 @@ import type { Job, Worker } from 'bullmq';
 
 import type { Config, JobPayload, Lifecycle, Logger, Tracer } from '../core/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import { createJobSource, createPartitionWorkers } from '../queue/index.ts';
+import { createJobSource, createPartitionWorkers, createQueueHandles } from '../queue/index.ts';
 import { closeClient, createRedisClient } from '../redis/index.ts';
 import {
   createProcessor,
@@ -16,7 +16,7 @@ import {
   withJobContext,
 } from '../workers/index.ts';
 import { startHealthServer } from './health-server.ts';
-import { watchRedis } from './metrics.ts';
+import { watchQueue, watchRedis } from './metrics.ts';
 import { awaitRedis } from './redis-reachability.ts';
 import { createStores, enforcePartitionCount } from './stores.ts';
 
@@ -45,7 +45,7 @@ export async function startWorker(
     awaitRedis(kvRedis, 'data', urls.kvUrl, 5000, logger, 'retrying'),
   ]);
 
-  const { layout, ledger, records } = createStores(config, queueRedis, kvRedis);
+  const { layout, ledger, records, deadLetters } = createStores(config, queueRedis, kvRedis);
   await enforcePartitionCount(queueRedis, layout, 'queue', logger, lifecycle);
   await enforcePartitionCount(kvRedis, layout, 'data', logger, lifecycle);
   const retry = DEFAULT_IN_JOB_RETRY;
@@ -95,6 +95,16 @@ export async function startWorker(
   if (metrics) {
     metrics.addWorkerConcurrency(consumers.perPartition * layout.count);
     watchRedis(metrics, { queue: queueRedis, data: kvRedis }, lifecycle);
+    watchQueue(
+      config,
+      metrics,
+      () => {
+        const queues = createQueueHandles(layout, queueRedis);
+        lifecycle.register('metrics-queue', () => queues.close());
+        return { queues, connection: queueRedis, deadLetters };
+      },
+      lifecycle,
+    );
   }
   // The failed set holds only final failures (a retry goes back to delayed/wait). The reconciler
   // dead-letters them; this handler does it at once, the periodic tick covers crashed processes.

@@ -312,6 +312,12 @@ const schema = z.object({
    */
   METRICS_PORT: port().default(0),
   /**
+   * This process also reads the queue (jobs by state, oldest waiting job, dead letters) into its
+   * metrics. Meant for one role only (the manifests: kvq-autoscaler, a single replica), so the
+   * queue Redis is read once per interval whatever the number of pods. Needs METRICS_PORT.
+   */
+  QUEUE_METRICS: bool.default(false),
+  /**
    * Writes get 503 QUEUE_FULL / DATA_FULL once that Redis' used_memory reaches this share of its
    * maxmemory (a Redis without maxmemory is never full by this test). The rest is headroom for
    * the ops already accepted: their jobs, receipts and values still have to be written.

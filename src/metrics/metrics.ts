@@ -30,6 +30,53 @@ export interface Metrics {
   ): void;
   /** An audit entry that could not be written to the audit stream (it is still logged). */
   auditWriteFailed(): void;
+  /**
+   * A request refused by authentication or authorization, before any handler ran; `reason` is
+   * one of AUTH_DENIAL_REASONS (kvq_auth_denials_total{reason}). Call it once per refused request,
+   * from whichever lane refused it.
+   */
+  observeAuthDenial(reason: AuthDenialReason): void;
+  /**
+   * A request answered 429 by a rate limit; `kind` says which limit: `key` (the API key's own) or
+   * `address` (the client address', for requests without a valid key)
+   * (kvq_rate_limited_requests_total{kind}).
+   */
+  observeRateLimited(kind: RateLimitKind): void;
+  /**
+   * One reading of the queue (summed over its partitions), or `null` when it could not be read;
+   * kept by the one role that collects queue metrics (QUEUE_METRICS).
+   */
+  recordQueue(queue: string, reading: QueueReading | null): void;
+}
+
+/** Why a request was refused by authentication or authorization. */
+export const AUTH_DENIAL_REASONS = [
+  'missing',
+  'malformed',
+  'bad_checksum',
+  'unknown',
+  'expired',
+  'revoked',
+  'insufficient_scope',
+  'prefix_forbidden',
+] as const;
+export type AuthDenialReason = (typeof AUTH_DENIAL_REASONS)[number];
+
+/** Which rate limit refused a request: the API key's own, or the client address'. */
+export const RATE_LIMIT_KINDS = ['key', 'address'] as const;
+export type RateLimitKind = (typeof RATE_LIMIT_KINDS)[number];
+
+/** The BullMQ job states kvq_queue_jobs reports. */
+export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed'] as const;
+export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
+
+/** The queue, summed over its partitions' BullMQ queues. */
+export interface QueueReading {
+  jobs: Record<QueueJobState, number>;
+  /** Age of the oldest job waiting in any partition (0 when none waits). */
+  oldestWaitingSeconds: number;
+  /** Ops in the dead-letter list. */
+  deadLetters: number;
 }
 
 const BAD_DEFAULT_NAMES = [
@@ -69,6 +116,10 @@ export function createMetrics(build: { version: string; role: string }): Metrics
     buckets: SECONDS,
     registers: [registry],
   });
+  const requestChildren = new Map<
+    string,
+    { count: ReturnType<typeof requests.labels>; time: ReturnType<typeof duration.labels> }
+  >();
   const accepted = new Counter({
     name: 'kvq_ops_accepted_total',
     help: 'Writes accepted as new ops, by op type.',
@@ -139,13 +190,60 @@ export function createMetrics(build: { version: string; role: string }): Metrics
     registers: [registry],
   });
 
+  const authDenials = new Counter({
+    name: 'kvq_auth_denials_total',
+    help: 'Requests refused by authentication or authorization, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const r of AUTH_DENIAL_REASONS) authDenials.labels(r).inc(0);
+  const rateLimited = new Counter({
+    name: 'kvq_rate_limited_requests_total',
+    help: 'Requests answered 429 by a rate limit, by kind (key: the API key, address: the client address).',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  for (const k of RATE_LIMIT_KINDS) rateLimited.labels(k).inc(0);
+  const queueJobs = new Gauge({
+    name: 'kvq_queue_jobs',
+    help: 'Jobs in the queue by state, summed over its partitions (from the role with QUEUE_METRICS).',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+  });
+  const queueOldest = new Gauge({
+    name: 'kvq_queue_oldest_waiting_job_age_seconds',
+    help: 'Age of the oldest waiting job in any partition of the queue; 0 when none waits.',
+    labelNames: ['queue'],
+    registers: [registry],
+  });
+  const deadLetters = new Gauge({
+    name: 'kvq_dead_letters',
+    help: 'Ops in the dead-letter list of the queue, waiting for a replay or a discard.',
+    labelNames: ['queue'],
+    registers: [registry],
+  });
+  const queueUp = new Gauge({
+    name: 'kvq_queue_metrics_up',
+    help: '1 when the last reading of the queue succeeded, else 0 (the other kvq_queue_* keep their last values).',
+    labelNames: ['queue'],
+    registers: [registry],
+  });
+
   return {
     registry,
     observeRequest(method, route, status, startedMs) {
       const m = METHODS.has(method) ? method : 'OTHER';
-      const s = String(status);
-      requests.labels(m, route, s).inc();
-      duration.labels(m, route, s).observe((performance.now() - startedMs) / 1000);
+      // On every request: the children of a label set are looked up once, then kept (the label
+      // values are bounded, see above), rather than hashed by prom-client each time.
+      const id = `${m} ${route} ${String(status)}`;
+      let child = requestChildren.get(id);
+      if (!child) {
+        const s = String(status);
+        child = { count: requests.labels(m, route, s), time: duration.labels(m, route, s) };
+        requestChildren.set(id, child);
+      }
+      child.count.inc();
+      child.time.observe((performance.now() - startedMs) / 1000);
     },
     opAccepted(type) {
       accepted.labels(type).inc();
@@ -175,6 +273,19 @@ export function createMetrics(build: { version: string; role: string }): Metrics
     },
     auditWriteFailed() {
       auditFailures.inc();
+    },
+    observeAuthDenial(reason) {
+      authDenials.labels(reason).inc();
+    },
+    observeRateLimited(kind) {
+      rateLimited.labels(kind).inc();
+    },
+    recordQueue(queue, reading) {
+      queueUp.labels(queue).set(reading ? 1 : 0);
+      if (!reading) return;
+      for (const state of QUEUE_JOB_STATES) queueJobs.labels(queue, state).set(reading.jobs[state]);
+      queueOldest.labels(queue).set(reading.oldestWaitingSeconds);
+      deadLetters.labels(queue).set(reading.deadLetters);
     },
   };
 }

@@ -10,4 +10,5 @@ export {
   type QueueHandles,
   QueueUnavailableError,
 } from './queue-handle.ts';
+export { createQueueStats, type QueueStats } from './queue-stats.ts';
 export { traceAcceptAndEnqueue, traceEnqueue } from './trace-producer.ts';

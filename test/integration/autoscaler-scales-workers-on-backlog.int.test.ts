@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { startAutoscaler } from '../../src/bin/autoscaler.ts';
 import { layoutOf } from '../../src/bin/stores.ts';
 import { createLifecycle, createLogger, loadConfig } from '../../src/core/index.ts';
+import { createMetrics } from '../../src/metrics/index.ts';
 import { eventually } from '../helpers/stack.ts';
 
 /**
@@ -133,6 +134,46 @@ it('scales the worker Deployment to ceil(backlog / target), clamped, and back do
     );
   } finally {
     await Promise.all([queue.close(), other.close()]);
+    await lifecycle.shutdown('test');
+  }
+}, 30_000);
+
+it('with QUEUE_METRICS, reads the queue into its metrics: the one role that does, in the manifests', async () => {
+  const config = loadConfig({
+    QUEUE_REDIS_URL: inject('queueRedisUrl'),
+    QUEUE_NAME: `asm${String(Date.now())}`,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    AUTOSCALER_NAMESPACE: 'kvq-test',
+    QUEUE_METRICS: 'true',
+    LOG_LEVEL: 'silent',
+  });
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'fake', server: `http://127.0.0.1:${String(port)}`, skipTLSVerify: true }],
+    users: [{ name: 'sa', token: 'test-token' }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'sa', namespace: 'kvq-test' }],
+    currentContext: 'fake',
+  });
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'autoscaler');
+  const lifecycle = createLifecycle({ deadlineMs: 5000, logger });
+  const metrics = createMetrics({ version: '0.0.0', role: 'autoscaler' });
+  const queue = new Queue(layoutOf(config).queueName(1), {
+    connection: { url: inject('queueRedisUrl') },
+  });
+  const waiting = async () =>
+    (await metrics.registry.getSingleMetric('kvq_queue_jobs')?.get())?.values.find(
+      (v) => v.labels.state === 'waiting' && v.labels.queue === config.QUEUE_NAME,
+    )?.value;
+  try {
+    await startAutoscaler(config, inject('queueRedisUrl'), logger, lifecycle, kc, metrics);
+    // Its Redis connection may not be ready for the first reading; the next comes 5 s later.
+    expect(await eventually(async () => (await waiting()) === 0, 12_000, 100)).toBe(true);
+    await queue.addBulk(Array.from({ length: 7 }, (_, i) => ({ name: 'apply', data: { i } })));
+    expect(await eventually(async () => (await waiting()) === 7, 10_000, 100)).toBe(true);
+  } finally {
+    await queue.obliterate({ force: true });
+    await queue.close();
     await lifecycle.shutdown('test');
   }
 }, 30_000);

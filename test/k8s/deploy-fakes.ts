@@ -69,7 +69,7 @@ case "$1 $2" in
   "kustomize "*) exec "${realKubectl}" "$@" ;;
   "get --raw=/readyz") [ -z "$FAKE_UNREACHABLE" ] || exit 1; echo ok; exit 0 ;;
   "get apiservice") [ -n "$FAKE_METRICS" ] || exit 1; echo True; exit 0 ;;
-  "get crd") exit 0 ;;
+  "get crd") case "$3" in *.monitoring.coreos.com) [ -n "$FAKE_MONITORING" ] || exit 1 ;; esac; exit 0 ;;
 esac
 case "$*" in
   *"get secret kvq-secrets"*) [ -n "$FAKE_TOKEN" ] || exit 1; printf '%s' "$FAKE_TOKEN" | base64 | tr -d '\\n'; exit 0 ;;

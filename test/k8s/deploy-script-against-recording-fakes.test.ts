@@ -136,6 +136,25 @@ it('the API CPU autoscaler is applied only where the metrics API is served; work
   expect(withMetrics.calls.some((c) => / delete hpa /.test(c))).toBe(false);
 }, 60_000);
 
+it('the monitoring (ServiceMonitors, PrometheusRule, dashboard) is applied only where the Prometheus Operator is installed', () => {
+  const without = box.run(['up']);
+  expect(without.status, without.stderr).toBe(0);
+  expect(without.manifest).not.toContain('kind: ServiceMonitor');
+  expect(without.manifest).not.toContain('kind: PrometheusRule');
+  const withOperator = box.run(['up'], { env: { FAKE_MONITORING: '1' } });
+  expect(withOperator.status, withOperator.stderr).toBe(0);
+  const crd = firstIndex(
+    withOperator.calls,
+    /^kubectl --context kind-dev get crd servicemonitors\.monitoring\.coreos\.com prometheusrules\.monitoring\.coreos\.com$/,
+  );
+  expect(crd).toBeGreaterThanOrEqual(0);
+  expect(crd).toBeLessThan(firstIndex(withOperator.calls, / apply -k /));
+  expect(withOperator.manifest).toMatch(/kind: ServiceMonitor\n/);
+  expect(withOperator.manifest).toMatch(/kind: PrometheusRule\n/);
+  expect(withOperator.manifest).toContain('grafana_dashboard: "1"');
+  expect(withOperator.stdout).toContain('with ServiceMonitors, alerts and dashboard');
+}, 60_000);
+
 describe('--overlay', () => {
   it('sentinel: applies overlays/sentinel, waits for the Sentinels too; kvq gets redis+sentinel:// URLs', () => {
     const r = box.run(['up', '--overlay', 'sentinel']);

@@ -9,8 +9,12 @@ import type { K8sObject } from '../../scripts/k8s-checks.ts';
  * Unknown-field detection: each rendered object becomes an object literal typed with
  * kubernetes-types, and tsc's excess-property check rejects any field Kubernetes does not define
  * (a typo such as `resource:` that schema validation lets through). KEDA's two CRDs get exact
- * local types.
+ * local types; the Prometheus Operator's come with their models.
  */
+const CRD_TYPES: Record<string, string> = {
+  'monitoring.coreos.com/v1/ServiceMonitor': 'IServiceMonitor',
+  'monitoring.coreos.com/v1/PrometheusRule': 'IPrometheusRule',
+};
 const TYPES: Record<string, [string, string]> = {
   'v1/Namespace': ['core/v1', 'Namespace'],
   'v1/ConfigMap': ['core/v1', 'ConfigMap'],
@@ -64,6 +68,11 @@ export function typedCheck(objects: K8sObject[], name: string): string {
     if (t) {
       typeName = `${t[1]}_${t[0].replace(/\W/g, '_')}`;
       imports.add(`import type { ${t[1]} as ${typeName} } from 'kubernetes-types/${t[0]}';`);
+    } else if (CRD_TYPES[key]) {
+      typeName = CRD_TYPES[key];
+      imports.add(
+        `import type { ${typeName} } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';`,
+      );
     } else if (
       key === 'keda.sh/v1alpha1/ScaledObject' ||
       key === 'keda.sh/v1alpha1/TriggerAuthentication'
