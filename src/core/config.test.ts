@@ -347,7 +347,7 @@ describe('admin settings', () => {
 
   it('an open dashboard (ADMIN_UI=on without API_TOKENS) only on a loopback HOST', () => {
     expect(() => loadConfig({ ADMIN_UI: 'on', HOST: '0.0.0.0' })).toThrow(
-      /ADMIN_UI: "on" without API_TOKENS needs a loopback HOST/,
+      /ADMIN_UI: "on" without authentication \(AUTH=off\) needs a loopback HOST/,
     );
     for (const HOST of ['127.0.0.1', '::1', 'localhost']) {
       expect(loadConfig({ ADMIN_UI: 'on', HOST }).ADMIN_UI).toBe('on');

@@ -143,12 +143,12 @@ describe('traffic, worker stopped: writes stay pending', () => {
   });
 
   it('rate limits: the RateLimit fields on answers, 429 with retry-after once over', async () => {
-    // One request per 600 s per client address (bearer tokens name no key to count against).
+    // One request per 600 s per key (the deprecated API_TOKENS entry is an admin key).
     const limited = await startStack({
       worker: false,
       env: {
         API_TOKENS: TOKEN,
-        RATE_LIMIT_ANON_PER_SECOND: String(1 / 600),
+        RATE_LIMIT_PER_SECOND: String(1 / 600),
         RATE_LIMIT_WINDOW_SECONDS: '600',
       },
     });
