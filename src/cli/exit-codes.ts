@@ -9,7 +9,7 @@ export const EXIT = {
   USAGE: 2,
   /** The server could not answer now: 503 (Retry-After), unreachable, or no answer in time. */
   UNAVAILABLE: 3,
-  /** 401: a missing or wrong token. */
+  /** 401 or 403: a missing or wrong API key, or one whose scope or prefixes do not allow this. */
   AUTH: 4,
   /** 404: no such key, op or dead letter. */
   NOT_FOUND: 5,
@@ -27,7 +27,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export function exitCodeOfError(err: KvqError): ExitCode {
   if (err.code === 'INVALID_URL') return EXIT.USAGE;
   if (err.status === 0 || err.status === 503) return EXIT.UNAVAILABLE;
-  if (err.status === 401) return EXIT.AUTH;
+  if (err.status === 401 || err.status === 403) return EXIT.AUTH;
   if (err.status === 404) return EXIT.NOT_FOUND;
   if (err.status === 409 || err.status === 412) return EXIT.CONDITION_FAILED;
   return EXIT.ERROR;

@@ -14,7 +14,7 @@ export { EXIT, type ExitCode } from './exit-codes.ts';
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 export interface CliIo {
-  /** KVQ_URL and KVQ_TOKEN are read from here. */
+  /** KVQ_URL and KVQ_API_KEY (or the older KVQ_TOKEN) are read from here. */
   env: Readonly<Record<string, string | undefined>>;
   stdin: Readable;
   stdout: Writable;
@@ -23,6 +23,7 @@ export interface CliIo {
 
 const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
   url: { type: 'string' },
+  'api-key': { type: 'string' },
   token: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -30,12 +31,13 @@ const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
 
 const GLOBAL_HELP = `options for every command:
   --url <url>        the API (default: $KVQ_URL, else ${DEFAULT_URL})
-  --token <token>    bearer token (default: $KVQ_TOKEN)
+  --api-key <key>    the API key, sent as a bearer token (default: $KVQ_API_KEY;
+                     --token and $KVQ_TOKEN are older names for the same)
   --json             machine output: one JSON document on stdout (errors as {"error": {...}})
   -h, --help         this help
 
 exit codes: 0 ok, 1 other error, 2 usage, 3 unavailable (503, unreachable, timeout),
-  4 unauthorized (401), 5 not found, 6 condition failed (412/409), 7 a waited-for op was not
+  4 unauthorized or forbidden (401, 403), 5 not found, 6 condition failed (412/409), 7 a waited-for op was not
   applied (superseded, failed, dead), 8 a wait ended with the op still pending`;
 
 /** The client commands `kvq` takes besides its server roles. */
@@ -154,7 +156,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   const out = createOutput(values.json === true, io.stdout, io.stderr);
   const url = (typeof values.url === 'string' ? values.url : undefined) ?? io.env.KVQ_URL;
-  const token = (typeof values.token === 'string' ? values.token : undefined) ?? io.env.KVQ_TOKEN;
+  const given = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const token =
+    given(values['api-key']) ?? given(values.token) ?? io.env.KVQ_API_KEY ?? io.env.KVQ_TOKEN;
   const base = url === undefined || url === '' ? DEFAULT_URL : url;
   if (!URL.canParse(base) || !/^https?:$/.test(new URL(base).protocol)) {
     await out.usage(`--url must be an http(s) URL, not "${base}"`, commandHelp(command));

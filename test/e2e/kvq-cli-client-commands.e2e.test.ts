@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { apiKeyKeys } from '../../src/core/index.ts';
 import { freePort } from '../../src/redis/index.ts';
-import { createLedger, type Ledger } from '../../src/store/index.ts';
+import { createApiKeyStore, createLedger, type Ledger, newApiKey } from '../../src/store/index.ts';
 import { runKvq } from '../helpers/processes.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
@@ -253,6 +254,28 @@ describe('connection, auth and usage', () => {
     expect(flag.code).toBe(0);
     const wrong = await kvq(['get', 'cli/num', '--token', 'wrong']);
     expect(wrong.code).toBe(4);
+  }, 120_000);
+
+  it('an API key from --api-key or KVQ_API_KEY; a key without the scope exits 4 (403)', async () => {
+    const store = createApiKeyStore({ redis: s.kvRedis, keys: apiKeyKeys(s.config.KEY_PREFIX) });
+    const reader = newApiKey({ name: 'cli-reader', scope: 'read', now: Date.now() });
+    await store.create(reader.key);
+    const only = { KVQ_URL: s.url };
+    // Authenticated and allowed: the answer is the key's (not found, 5), not 401 (4).
+    const viaEnv = await runKvq(['get', 'cli/none'], {
+      env: { ...only, KVQ_API_KEY: reader.secret },
+    });
+    expect(viaEnv.code).toBe(5);
+    const viaFlag = await runKvq(['get', 'cli/none', '--api-key', reader.secret], { env: only });
+    expect(viaFlag.code).toBe(5);
+    const wrong = await runKvq(['get', 'cli/none', '--api-key', `${reader.secret}x`], {
+      env: only,
+    });
+    expect(wrong.code).toBe(4);
+    // --api-key wins over the older KVQ_TOKEN.
+    const write = await runKvq(['put', 'cli/by-reader', '1', '--api-key', reader.secret], { env });
+    expect(write.code).toBe(4);
+    expect(write.stderr).toContain('INSUFFICIENT_SCOPE (403)');
   }, 120_000);
 
   it('--url overrides KVQ_URL; a server that is not there exits 3', async () => {
