@@ -4,23 +4,25 @@
  *
  * - off: METRICS_PORT=0 (no registry, nothing measured) and no auth;
  * - metrics: METRICS_PORT set, its /metrics scraped every SCRAPE_MS by the bench;
- * - metrics + auth: the same, with auth on. Which auth is a switch: BENCH_AUTH_ENV (extra
- *   environment of that API, default `API_TOKENS=<a token>`) and BENCH_AUTH_TOKEN (the bearer the
- *   load sends, default that token). BENCH_AUTH=off leaves this configuration out.
+ * - metrics + auth: the same, with AUTH=keys and a `write` API key made in the data Redis (as
+ *   `kvq keys create` makes it), which the load sends as its bearer. BENCH_AUTH_ENV (extra
+ *   environment of that API) and BENCH_AUTH_TOKEN (the bearer) replace both, e.g.
+ *   `API_TOKENS=t` / `t` for the deprecated tokens. BENCH_AUTH=off leaves this configuration out.
  *
  * Each pair (off vs one of the others) is loaded A-B-B-A and averaged, as in run.ts, through both
  * lanes: plain `GET`/`PUT /v1/keys/{key}` take the raw fast lane. Writes are accepted with no
  * worker running (the acceptance cost alone); the queue Redis is emptied after each write run.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Redis } from 'ioredis';
 
+import { apiKeyKeys, loadConfig } from '../src/core/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { freePort, startRedisServer } from '../src/redis/index.ts';
+import { createApiKeyStore, newApiKey } from '../src/store/index.ts';
 import { type HttpResult, launch, load, stop } from './harness.ts';
 
 const SCRAPE_MS = 5000;
@@ -69,8 +71,21 @@ export async function compareObservabilityCost(opts: {
     HOST: '127.0.0.1',
     MAX_BACKLOG: '0',
   };
-  const token = process.env.BENCH_AUTH_TOKEN ?? `bench${randomBytes(16).toString('hex')}`;
-  const authEnv = parseEnv(process.env.BENCH_AUTH_ENV ?? `API_TOKENS=${token}`);
+  let token = process.env.BENCH_AUTH_TOKEN ?? '';
+  let authEnv: Record<string, string>;
+  if (process.env.BENCH_AUTH_ENV !== undefined) {
+    authEnv = parseEnv(process.env.BENCH_AUTH_ENV);
+  } else {
+    // A real API key, stored as `kvq keys create` stores it.
+    const kr = new Redis(dataRedis.url);
+    const made = newApiKey({ name: 'bench', scope: 'write', now: Date.now() });
+    await createApiKeyStore({ redis: kr, keys: apiKeyKeys(loadConfig({}).KEY_PREFIX) }).create(
+      made.key,
+    );
+    kr.disconnect();
+    token = made.secret;
+    authEnv = { AUTH: 'keys' };
+  }
   const withAuth = process.env.BENCH_AUTH !== 'off';
   const apis: Api[] = [];
   let scraper: NodeJS.Timeout | undefined;
