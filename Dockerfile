@@ -11,10 +11,12 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
 # The type declarations are for the published package's `kvq/client`; the image only runs.
+# TypeScript survives the prune as an optional peer of valibot (through @bull-board/api), which
+# needs it only for type checking: the image has no compiler.
 RUN npm run build \
   && find dist -name '*.d.ts' -delete -o -name '*.d.ts.map' -delete \
   && npm prune --omit=dev --no-audit --no-fund \
-  && rm -rf node_modules/.cache
+  && rm -rf node_modules/.cache node_modules/typescript
 
 FROM node:24-bookworm-slim AS runtime
 ARG VERSION=0.1.0
