@@ -21,6 +21,7 @@ import {
   trustedProxies,
 } from '../api/index.ts';
 import {
+  activeTraceId,
   apiKeyKeys,
   AppError,
   type Config,
@@ -144,6 +145,8 @@ export async function startApi(
     logger,
     accessLog: config.ACCESS_LOG,
     tracer,
+    // Audit entries name the trace of the request that made them.
+    traceId: tracer && activeTraceId,
     metrics,
     limits: { maxKeyBytes: config.MAX_KEY_BYTES, maxValueBytes: config.MAX_VALUE_BYTES },
     readAfterWaitMs: config.READ_AFTER_WAIT_MS,

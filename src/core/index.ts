@@ -32,7 +32,7 @@ export { createLifecycle } from './lifecycle.ts';
 export type { Listening } from './listen.ts';
 export { listen } from './listen.ts';
 export type { LogFields } from './log-context.ts';
-export { logContextFields, withLogFields } from './log-context.ts';
+export { activeTraceId, logContextFields, withLogFields } from './log-context.ts';
 export { formatLogLine } from './log-format.ts';
 export type { LogFormat, Logger, LoggerOptions } from './logger.ts';
 export { createLogger, logFormatFor } from './logger.ts';

@@ -37,3 +37,9 @@ export function logContextFields(): Readonly<Record<string, unknown>> {
   if (!isSpanContextValid(sc)) return fields?.requestId === undefined ? NONE : { ...fields };
   return { ...fields, traceId: sc.traceId, spanId: sc.spanId };
 }
+
+/** The active span's trace id; undefined outside a traced request or job. */
+export function activeTraceId(): string | undefined {
+  const sc = trace.getActiveSpan()?.spanContext();
+  return sc && isSpanContextValid(sc) ? sc.traceId : undefined;
+}

@@ -131,8 +131,19 @@ function describe(k: StoredApiKey): string {
   return parts.join(', ');
 }
 
-/** Runs `kvq keys <argv>`; `store` is built only when keysNeedRedis says so. */
-export async function runKeys(argv: string[], io: Io, store: () => ApiKeyStore): Promise<number> {
+/** Records a key created or revoked from the command line in the audit log. */
+export type KeysAudit = (action: 'key.create' | 'key.revoke', target: string) => Promise<void>;
+
+/**
+ * Runs `kvq keys <argv>`; `store` is built only when keysNeedRedis says so. Each key created or
+ * revoked (in the data Redis) is passed to `audit`.
+ */
+export async function runKeys(
+  argv: string[],
+  io: Io,
+  store: () => ApiKeyStore,
+  audit?: KeysAudit,
+): Promise<number> {
   const [sub, ...rest] = argv;
   try {
     if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
@@ -146,6 +157,7 @@ export async function runKeys(argv: string[], io: Io, store: () => ApiKeyStore):
         return EXIT.OK;
       }
       await store().create(made.key);
+      await audit?.('key.create', made.key.id);
       if (json) {
         await write(
           io.stdout,
@@ -185,6 +197,7 @@ export async function runKeys(argv: string[], io: Io, store: () => ApiKeyStore):
         await write(io.stderr, `kvq: no API key ${id}\n`);
         return EXIT.NOT_FOUND;
       }
+      await audit?.('key.revoke', k.id);
       await write(
         io.stdout,
         values.json ? `${JSON.stringify(publicApiKey(k))}\n` : `revoked ${describe(k)}\n`,

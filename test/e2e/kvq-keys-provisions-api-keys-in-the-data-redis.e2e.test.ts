@@ -106,6 +106,15 @@ describe('kvq keys', () => {
     const after = await call(s.url, 'GET', '/v1/keys/acme/x', { headers: bearer(made.secret) });
     expect(after.status).toBe(401);
     expect(after.body.detail).toMatch(/revoked/);
+
+    // Each create and revoke is in the audit log, by the user and host that ran kvq keys.
+    const audit = await call(s.url, 'GET', '/v1/admin/audit?limit=100', { headers: bearer(admin) });
+    expect(audit.status).toBe(200);
+    const mine = (audit.body.items as { action: string; target: string; actor: string }[]).filter(
+      (e) => e.target === made.key.id,
+    );
+    expect(mine.map((e) => e.action)).toEqual(['key.revoke', 'key.revoke', 'key.create']);
+    for (const e of mine) expect(e.actor).toMatch(/^cli:.+@.+$/);
   });
 
   it('answers usage problems with exit 2, an unknown id with 5', async () => {

@@ -165,6 +165,19 @@ describe('tracing on', () => {
       ['GET /v1/keys/{key}', SpanKind.SERVER, 200],
     ]);
   });
+
+  it("an admin action's audit entry carries the request's trace id", async () => {
+    const traceId = hex(16);
+    const res = await call(stack.url, 'DELETE', '/v1/dlq/no-such-op', {
+      headers: { traceparent: `00-${traceId}-${hex(8)}-01` },
+    });
+    expect(res.status).toBe(404);
+    const page = await call(stack.url, 'GET', '/v1/admin/audit?limit=10');
+    const entry = (page.body.items as { target: string; traceId?: string }[]).find(
+      (e) => e.target === 'no-such-op',
+    );
+    expect(entry?.traceId).toBe(traceId);
+  });
 });
 
 describe('a repeated Idempotency-Key', () => {

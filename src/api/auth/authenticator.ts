@@ -1,11 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-import {
-  apiKeyFormatProblem,
-  AppError,
-  type Principal,
-  rulesOf,
-} from '../../core/index.ts';
+import { apiKeyFormatProblem, AppError, type Principal, rulesOf } from '../../core/index.ts';
 import type { ApiKeyStore, StoredApiKey } from '../../store/index.ts';
 
 /** Why a request was refused: the label of kvq_auth_denials_total (see onDenied). */
