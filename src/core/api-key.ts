@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 /**
@@ -68,7 +68,7 @@ export function apiKeyFormatProblem(token: string): KeyFormatProblem | undefined
 
 /** The only form of a key that is ever stored: SHA-256, lowercase hex. */
 export function apiKeyDigest(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /** A short public fingerprint of a stored key (of its digest, never of the secret). */
