@@ -129,6 +129,33 @@ describe('kvq keys', () => {
     expect(noRedis.stderr).toMatch(/KV_REDIS_URL: required/);
   });
 
+  it('create and revoke leave audit entries, as through the API', async () => {
+    const made = await runKvq(
+      ['keys', 'create', '--name', 'audited', '--scope', 'read', '--json'],
+      {
+        env,
+      },
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const id = (JSON.parse(made.stdout) as { key: { id: string } }).key.id;
+    expect((await runKvq(['keys', 'revoke', id], { env })).code).toBe(0);
+    expect((await runKvq(['keys', 'revoke', 'key_unheard'], { env })).code).toBe(5);
+    const audit = await call(s.url, 'GET', '/v1/admin/audit?limit=3', { headers: bearer(admin) });
+    expect(audit.status).toBe(200);
+    const entries = (audit.body.items as Record<string, unknown>[]).map((e) => [
+      e.actor,
+      e.action,
+      e.target,
+      e.outcome,
+      e.code,
+    ]);
+    expect(entries).toEqual([
+      ['kvq-keys', 'key.revoke', 'key_unheard', 'refused', 'API_KEY_NOT_FOUND'],
+      ['kvq-keys', 'key.revoke', id, 'ok', undefined],
+      ['kvq-keys', 'key.create', id, 'ok', undefined],
+    ]);
+  });
+
   it('--file-entry stores nothing and prints a keys-file entry for the key', async () => {
     const r = await runKvq(
       ['keys', 'create', '--name', 'ci', '--scope', 'read', '--prefix', 'ci/', '--file-entry'],
