@@ -116,6 +116,7 @@ describe('kvq keys', () => {
       ['keys', 'create', '--name', 'x', '--scope', 'read', '--prefix', 'a/=write'],
       ['keys', 'create', '--name', 'x', '--scope', 'read', '--expires-in', 'soon'],
       ['keys', 'create', '--name', 'x', '--scope', 'read', '--bogus'],
+      ['keys', 'create', '--name', 'x\u001b[2J', '--scope', 'read'],
       ['keys', 'frobnicate'],
       ['keys', 'revoke'],
     ]) {

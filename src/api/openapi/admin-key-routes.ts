@@ -52,7 +52,12 @@ export const apiKeyInfo = z
 
 export const createApiKeyBody = z
   .strictObject({
-    name: z.string().min(1).max(200),
+    // Printed by `kvq keys list` and in logs: no control characters (terminal escapes).
+    name: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^\P{Cc}*$/u, { error: 'no control characters' }),
     scope: z.enum(SCOPES),
     prefixes: z.array(prefixRule).min(1).max(100).optional(),
     expiresInSeconds: z
