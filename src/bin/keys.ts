@@ -4,44 +4,28 @@
  * src/provision/keys-command.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { hostname, userInfo } from 'node:os';
 
-import { apiKeyKeys, AppError, type Config, ConfigError, keyLayout } from '../core/index.ts';
-import { type KeysAudit, keysNeedRedis, runKeys } from '../provision/keys-command.ts';
+import { apiKeyKeys, AppError, type Config, ConfigError } from '../core/index.ts';
+import {
+  type AuditKeysAction,
+  KEYS_CLI_ACTOR,
+  keysNeedRedis,
+  runKeys,
+} from '../provision/keys-command.ts';
 import { closeClient, createRedisClient, type RedisClient, waitReady } from '../redis/index.ts';
-import { type ApiKeyStore, createApiKeyStore, createAuditLog } from '../store/index.ts';
-
-/**
- * The audit log entry of a key created or revoked from the command line: the actor is the
- * operating-system user and host that ran it (no API key is involved). A failed write is reported
- * on stderr; the key change stands.
- */
-function keysAudit(redis: RedisClient, config: Config): KeysAudit {
-  const log = createAuditLog({
-    redis,
-    key: keyLayout({
-      prefix: config.KEY_PREFIX,
-      queueName: config.QUEUE_NAME,
-      partitions: config.PARTITIONS,
-    }).global.auditLog,
-    maxEntries: config.AUDIT_LOG_MAX_ENTRIES,
-  });
-  const actor = `cli:${userInfo().username}@${hostname()}`;
-  return async (action, target) => {
-    try {
-      await log.append({ actor, action, target, outcome: 'ok', requestId: randomUUID() });
-    } catch (err) {
-      process.stderr.write(
-        `kvq keys: the audit log entry was not written: ${err instanceof Error ? err.message : String(err)}\n`,
-      );
-    }
-  };
-}
+import {
+  type ApiKeyStore,
+  type AuditLog,
+  createApiKeyStore,
+  createAuditLog,
+} from '../store/index.ts';
+import { layoutOf } from './stores.ts';
 
 export async function keysCommand(argv: string[], config: Config): Promise<number> {
   const { stdout, stderr } = process;
   let redis: RedisClient | undefined;
   let store: ApiKeyStore | undefined;
+  let auditLog: AuditLog | undefined;
   if (argv.length > 0 && keysNeedRedis(argv)) {
     if (!config.KV_REDIS_URL) {
       throw new ConfigError(['KV_REDIS_URL: required for kvq keys (keys live in the data Redis)']);
@@ -53,9 +37,23 @@ export async function keysCommand(argv: string[], config: Config): Promise<numbe
       throw new AppError('DATA_UNAVAILABLE', `cannot reach the data Redis (KV_REDIS_URL)`);
     }
     store = createApiKeyStore({ redis, keys: apiKeyKeys(config.KEY_PREFIX) });
+    auditLog = createAuditLog({
+      redis,
+      key: layoutOf(config).global.auditLog,
+      maxEntries: config.AUDIT_LOG_MAX_ENTRIES,
+    });
   }
+  // As on the API, an entry the data Redis does not take never undoes the action: it is reported.
+  const audit: AuditKeysAction = async (record) => {
+    try {
+      await auditLog?.append({ ...record, actor: KEYS_CLI_ACTOR, requestId: randomUUID() });
+    } catch (err) {
+      stderr.write(
+        `kvq keys: the audit log did not take this ${record.action}: ${(err as Error).message}\n`,
+      );
+    }
+  };
   try {
-    const audit = redis && keysAudit(redis, config);
     return await runKeys(
       argv,
       { stdout, stderr },

@@ -64,6 +64,7 @@ export {
   checkPrefixRule,
   formatPrefixRule,
   keyAllows,
+  listingPositionAfter,
   parsePrefixRule,
   rulesOf,
   scopeOnKey,

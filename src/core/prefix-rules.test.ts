@@ -5,6 +5,7 @@ import {
   anyReadableUnder,
   formatPrefixRule,
   keyAllows,
+  listingPositionAfter,
   parsePrefixRule,
   scopeOnKey,
 } from './prefix-rules.ts';
@@ -175,5 +176,56 @@ describe('rules on the command line', () => {
         },
       ),
     );
+  });
+});
+
+describe('listingPositionAfter', () => {
+  const MAX = 5;
+  const ALPHABET = ['a', 'b', 'é', '\u{1F600}'];
+  /** Every key of at most MAX bytes over ALPHABET, in byte order. */
+  const all: string[] = [];
+  const grow = (s: string) => {
+    for (const ch of ALPHABET) {
+      const next = s + ch;
+      if (Buffer.byteLength(next) > MAX) continue;
+      all.push(next);
+      grow(next);
+    }
+  };
+  grow('');
+  all.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const after = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b)) > 0;
+
+  const rule = fc.record({
+    prefix: fc
+      .array(fc.constantFrom(...ALPHABET), { minLength: 1, maxLength: 3 })
+      .map((c) => c.join('')),
+    scope: fc.constantFrom<Scope | 'none'>('read', 'none'),
+  });
+
+  it('lies at or after the key and before every readable key after it', () => {
+    fc.assert(
+      fc.property(fc.array(rule, { minLength: 1, maxLength: 5 }), (rules) => {
+        const p = key('write', rules);
+        for (const k of all) {
+          if (keyAllows(p, k, 'read')) continue;
+          const pos = listingPositionAfter(p, k, MAX);
+          const readableAfter = all.filter((x) => after(x, k) && keyAllows(p, x, 'read'));
+          if (pos === undefined) {
+            expect(readableAfter).toEqual([]);
+            continue;
+          }
+          expect(Buffer.byteLength(pos)).toBeLessThanOrEqual(MAX);
+          expect(pos === k || after(pos, k)).toBe(true);
+          for (const x of readableAfter) expect([x, after(x, pos)]).toEqual([x, true]);
+        }
+      }),
+    );
+  });
+
+  it('names no key it was given: the position after a hidden key comes from the rules', () => {
+    const p = key('write', [{ prefix: 'acme/', scope: 'read' }]);
+    expect(listingPositionAfter(p, 'aa-secret', 32)?.startsWith('acme')).toBe(true);
+    expect(listingPositionAfter(p, 'zz-secret', 32)).toBeUndefined();
   });
 });

@@ -50,6 +50,68 @@ export function anyReadableUnder(p: Principal, prefix: string): boolean {
   );
 }
 
+const utf8 = (s: string) => Buffer.from(s, 'utf8');
+const bytesBefore = (a: string, b: string) => Buffer.compare(utf8(a), utf8(b)) < 0;
+
+/** The greatest string of at most `budget` UTF-8 bytes (byte order = code point order). */
+function greatestOf(budget: number): string {
+  let s = '';
+  let left = budget;
+  for (; left >= 4; left -= 4) s += '\u{10FFFF}';
+  return s + (left === 3 ? '\uFFFF' : left === 2 ? '\u07FF' : left === 1 ? '\u007F' : '');
+}
+
+/** The greatest string of at most `maxBytes` UTF-8 bytes that sorts before `s` (non-empty). */
+function greatestBefore(s: string, maxBytes: number): string {
+  // The last code point (a surrogate pair in a well-formed string) and what precedes it.
+  const unit = s.charCodeAt(s.length - 1);
+  const cut = s.length - (s.length > 1 && unit >= 0xdc00 && unit <= 0xdfff ? 2 : 1);
+  const last = s.codePointAt(cut) ?? 0;
+  const head = s.slice(0, cut);
+  if (last === 0) return head;
+  let d = last - 1;
+  if (d >= 0xd800 && d <= 0xdfff) d = 0xd7ff;
+  const stem = head + String.fromCodePoint(d);
+  return stem + greatestOf(maxBytes - Buffer.byteLength(stem));
+}
+
+/**
+ * Where a listing for `p` may go on after `key`, a key `p` may not read, without naming it: a
+ * position made from `p`'s own rules, at or after `key`, with no key `p` may read between `key`
+ * and it (inclusive).
+ * Every readable key after `key` either is under a readable rule whose prefix sorts after `key`,
+ * or is past the whole range of the `none` rule that governs `key`; so the position is just
+ * before the first of those. Undefined when no key after `key` is readable. Order is UTF-8 byte
+ * order, as listings are; keys are at most `maxKeyBytes`.
+ */
+export function listingPositionAfter(
+  p: Principal,
+  key: string,
+  maxKeyBytes: number,
+): string | undefined {
+  const rules = rulesOf(p) ?? [];
+  let best: string | undefined;
+  const consider = (candidate: string) => {
+    if (best === undefined || bytesBefore(candidate, best)) best = candidate;
+  };
+  for (const r of rules) {
+    if (r.scope === 'none' || r.prefix === '' || Buffer.byteLength(r.prefix) > maxKeyBytes)
+      continue;
+    if (bytesBefore(key, r.prefix)) consider(greatestBefore(r.prefix, maxKeyBytes));
+  }
+  let governing: PrefixRule | undefined;
+  for (const r of rules) {
+    if (key.startsWith(r.prefix) && (!governing || r.prefix.length > governing.prefix.length)) {
+      governing = r;
+    }
+  }
+  if (governing?.scope === 'none') {
+    const rest = maxKeyBytes - Buffer.byteLength(governing.prefix);
+    if (rest >= 0) consider(governing.prefix + greatestOf(rest));
+  }
+  return best;
+}
+
 const RULE_SCOPES: readonly string[] = [...SCOPES, 'none'];
 
 /**

@@ -9,7 +9,21 @@ import {
   type Scope,
   SCOPES,
 } from '../core/index.ts';
-import { type ApiKeyStore, newApiKey, publicApiKey, type StoredApiKey } from '../store/index.ts';
+import {
+  type ApiKeyStore,
+  type AuditRecord,
+  newApiKey,
+  publicApiKey,
+  type StoredApiKey,
+} from '../store/index.ts';
+
+/** Who the audit log names for a key created or revoked with `kvq keys` (no API key involved). */
+export const KEYS_CLI_ACTOR = 'kvq-keys';
+
+/** Records an action in the audit log; src/bin/keys.ts writes it to the data Redis. */
+export type AuditKeysAction = (
+  record: Pick<AuditRecord, 'action' | 'target' | 'outcome' | 'code'>,
+) => Promise<void>;
 
 /**
  * `kvq keys create|list|revoke`: provisioning that talks to the data Redis directly (KV_REDIS_URL),
@@ -131,18 +145,12 @@ function describe(k: StoredApiKey): string {
   return parts.join(', ');
 }
 
-/** Records a key created or revoked from the command line in the audit log. */
-export type KeysAudit = (action: 'key.create' | 'key.revoke', target: string) => Promise<void>;
-
-/**
- * Runs `kvq keys <argv>`; `store` is built only when keysNeedRedis says so. Each key created or
- * revoked (in the data Redis) is passed to `audit`.
- */
+/** Runs `kvq keys <argv>`; `store` is built only when keysNeedRedis says so. */
 export async function runKeys(
   argv: string[],
   io: Io,
   store: () => ApiKeyStore,
-  audit?: KeysAudit,
+  audit: AuditKeysAction = () => Promise.resolve(),
 ): Promise<number> {
   const [sub, ...rest] = argv;
   try {
@@ -157,7 +165,7 @@ export async function runKeys(
         return EXIT.OK;
       }
       await store().create(made.key);
-      await audit?.('key.create', made.key.id);
+      await audit({ action: 'key.create', target: made.key.id, outcome: 'ok' });
       if (json) {
         await write(
           io.stdout,
@@ -193,11 +201,15 @@ export async function runKeys(
       if (id === undefined || extra !== undefined)
         throw new KeysUsageError('revoke takes one <id>');
       const k = await store().revoke(id, Date.now());
+      await audit(
+        k
+          ? { action: 'key.revoke', target: id, outcome: 'ok' }
+          : { action: 'key.revoke', target: id, outcome: 'refused', code: 'API_KEY_NOT_FOUND' },
+      );
       if (!k) {
         await write(io.stderr, `kvq: no API key ${id}\n`);
         return EXIT.NOT_FOUND;
       }
-      await audit?.('key.revoke', k.id);
       await write(
         io.stdout,
         values.json ? `${JSON.stringify(publicApiKey(k))}\n` : `revoked ${describe(k)}\n`,

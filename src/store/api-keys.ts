@@ -199,6 +199,8 @@ export function newApiKey(input: {
   rateLimitPerSecond?: number | undefined;
   now: number;
 }): { key: StoredApiKey; secret: string } {
+  // A name is printed (kvq keys list, logs): no control characters, so no terminal escapes.
+  if (/\p{Cc}/u.test(input.name)) throw new Error('name: no control characters');
   const secret = generateApiKey();
   const key: StoredApiKey = {
     id: generateKeyId(),

@@ -66,6 +66,20 @@ export interface AuditLog {
 
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/**
+ * Whether `id` is a stream id with an id before it: each part at most 2^64-1, and not `0-0`
+ * (Redis refuses the exclusive `(0-0` as an end with an error, not an empty page).
+ */
+function isPageableId(id: string): boolean {
+  if (!STREAM_ID.test(id)) return false;
+  const [ms = '', seq = ''] = id.split('-');
+  const a = BigInt(ms);
+  const b = BigInt(seq);
+  return a <= MAX_ID_PART && b <= MAX_ID_PART && a + b > 0n;
+}
+
 /** A stream entry as an AuditEntry. */
 function parse(id: string, flat: string[]): AuditEntry {
   const f = new Map<string, string>();
@@ -119,7 +133,7 @@ export function createAuditLog(deps: {
     async page({ limit, cursor }) {
       let end = '+';
       if (cursor !== undefined && cursor !== '') {
-        if (!STREAM_ID.test(cursor)) {
+        if (!isPageableId(cursor)) {
           throw new AppError('INVALID_CURSOR', 'cursor: not a cursor from this listing');
         }
         end = `(${cursor}`;

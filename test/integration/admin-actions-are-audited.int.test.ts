@@ -148,6 +148,26 @@ describe('dead-letter actions', () => {
     expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
   });
 
+  it('GET /v1/admin/audit answers 4xx, never 500, for a stream id Redis cannot page before', async () => {
+    // `0-0` has no id before it, and 2^64 is past the largest id: both look like stream ids.
+    for (const cursor of ['0-0', '18446744073709551616-0', '1-18446744073709551616']) {
+      const r = await call(s.url, 'GET', `/v1/admin/audit?limit=1&cursor=${cursor}`, {
+        headers: auth,
+      });
+      expect([cursor, r.status, r.body.code]).toEqual([cursor, 400, 'INVALID_CURSOR']);
+    }
+    // The largest id is one: everything is before it.
+    const top = await call(
+      s.url,
+      'GET',
+      `/v1/admin/audit?limit=1&cursor=18446744073709551615-18446744073709551615`,
+      {
+        headers: auth,
+      },
+    );
+    expect(top.status).toBe(200);
+  });
+
   it('a stream the data Redis will not take never fails the action', async () => {
     const key = s.layout.global.auditLog;
     const before = await s.kvRedis.xlen(key);

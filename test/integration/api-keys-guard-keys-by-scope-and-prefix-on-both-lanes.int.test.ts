@@ -340,6 +340,13 @@ describe('admin routes', () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('VALIDATION_FAILED');
+    // A name is printed by `kvq keys list`: a terminal escape in it is refused.
+    const escape = await call(s.url, 'POST', '/v1/admin/keys', {
+      headers: admin,
+      body: { name: 'ci\u001b[2J\u0000', scope: 'read' },
+    });
+    expect([escape.status, escape.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+    expect(escape.body.errors[0].path).toBe('name');
   });
 });
 

@@ -52,7 +52,14 @@ export const apiKeyInfo = z
 
 export const createApiKeyBody = z
   .strictObject({
-    name: z.string().min(1).max(200),
+    // Printed by `kvq keys list` and in logs: no control characters (terminal escapes). The
+    // pattern is spelt without \p{} so that OpenAPI tools read it.
+    name: z
+      .string()
+      .min(1)
+      .max(200)
+      // eslint-disable-next-line no-control-regex
+      .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, { error: 'no control characters' }),
     scope: z.enum(SCOPES),
     prefixes: z.array(prefixRule).min(1).max(100).optional(),
     expiresInSeconds: z

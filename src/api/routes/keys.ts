@@ -2,7 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { zValidator } from '@hono/zod-validator';
 import type { Context } from 'hono';
 
-import { AppError, type Principal, rulesOf } from '../../core/index.ts';
+import { AppError, listingPositionAfter, type Principal, rulesOf } from '../../core/index.ts';
 import { isTerminal, type ListedKey } from '../../store/index.ts';
 import {
   mayRead,
@@ -88,8 +88,14 @@ async function listReadable(
         return { items, more, last: item.key };
       }
     }
-    if (!page.more) return { items, more: false, last: undefined };
-    cursor = page.last;
+    if (!page.more || page.last === undefined) return { items, more: false, last: undefined };
+    // The next cursor must not name a key `p` may not read: past one, go on from a position
+    // made of `p`'s own rules.
+    if (mayRead(p, page.last)) cursor = page.last;
+    else {
+      cursor = listingPositionAfter(p, page.last, deps.limits.maxKeyBytes);
+      if (cursor === undefined) return { items, more: false, last: undefined };
+    }
   }
   return { items, more: true, last: cursor };
 }
