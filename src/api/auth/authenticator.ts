@@ -165,9 +165,33 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     return principal;
   };
 
+  /**
+   * What screening a token answered (a legacy token's principal, or a well-formed key's digest),
+   * remembered in process memory only, for as long as a verified key is trusted (at least 1 s):
+   * the SHA-256 and the checksum are then not repeated on every request of a client that keeps
+   * sending the same key. It holds no verdict: the digest is still looked up (revocation, expiry)
+   * on every request. Bounded like the key cache.
+   */
+  const screened = new Map<string, { result: Principal | string; until: number }>();
+  const memoMs = Math.max(1000, deps.cacheMs);
+
   /** The token's digest once it passed every check that needs no key store. */
   const screen = (authorization: readonly string[]): Principal | string => {
     const token = bearerToken(authorization);
+    const memo = screened.get(token);
+    const t = now();
+    if (memo && memo.until > t) return memo.result;
+    const result = screenToken(token);
+    screened.delete(token);
+    screened.set(token, { result, until: t + memoMs });
+    if (screened.size > CACHE_ENTRIES) {
+      const oldest = screened.keys().next().value;
+      if (oldest !== undefined) screened.delete(oldest);
+    }
+    return result;
+  };
+
+  const screenToken = (token: string): Principal | string => {
     const d = sha(token);
     let match: Principal | undefined;
     for (const l of legacy) if (timingSafeEqual(l.digest, d) && !match) match = l.principal;
@@ -179,7 +203,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     if (problem === 'bad_checksum') {
       throw invalidToken('bad_checksum', "the API key's checksum is wrong: a typo or a cut copy");
     }
-    // apiKeyDigest(token), from the digest already taken (one SHA-256 per request).
+    // apiKeyDigest(token), from the digest already taken.
     return d.toString('hex');
   };
 
