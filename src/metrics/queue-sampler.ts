@@ -1,5 +1,5 @@
-import { createPeriodic, type Periodic } from '../core/index.ts';
 import type { Metrics, QueueReading } from './metrics.ts';
+import { createSampler, type Sampler } from './sampler.ts';
 
 /**
  * Reads the queue every `intervalMs` (and once at `start`) into the kvq_queue_* and
@@ -12,7 +12,7 @@ export function createQueueSampler(
   queue: string,
   read: () => Promise<QueueReading>,
   intervalMs: number,
-): Periodic & { sample: () => Promise<void> } {
+): Sampler {
   const sample = async () => {
     try {
       metrics.recordQueue(queue, await read());
@@ -20,17 +20,5 @@ export function createQueueSampler(
       metrics.recordQueue(queue, null);
     }
   };
-  const timer = createPeriodic(sample, intervalMs, () => undefined);
-  let first: Promise<void> | undefined;
-  return {
-    sample,
-    start: () => {
-      first ??= sample();
-      timer.start();
-    },
-    stop: async () => {
-      await first;
-      await timer.stop();
-    },
-  };
+  return createSampler(sample, intervalMs);
 }

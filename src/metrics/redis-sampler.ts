@@ -1,5 +1,5 @@
-import { createPeriodic, type Periodic } from '../core/index.ts';
 import type { Metrics } from './metrics.ts';
+import { createSampler, type Sampler } from './sampler.ts';
 
 /** How one Redis is read: a PING and its memory (used_memory, maxmemory; max 0 = no limit). */
 export interface RedisProbe {
@@ -16,7 +16,7 @@ export function createRedisSampler(
   metrics: Pick<Metrics, 'recordRedis'>,
   probes: readonly RedisProbe[],
   intervalMs: number,
-): Periodic & { sample: () => Promise<void> } {
+): Sampler {
   const sample = async () => {
     await Promise.all(
       probes.map(async (p) => {
@@ -32,17 +32,5 @@ export function createRedisSampler(
       }),
     );
   };
-  const timer = createPeriodic(sample, intervalMs, () => undefined);
-  let first: Promise<void> | undefined;
-  return {
-    sample,
-    start: () => {
-      first ??= sample();
-      timer.start();
-    },
-    stop: async () => {
-      await first;
-      await timer.stop();
-    },
-  };
+  return createSampler(sample, intervalMs);
 }
