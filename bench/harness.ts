@@ -104,6 +104,35 @@ export interface HttpResult {
   non2xx: number;
 }
 
+/** The mean of two runs of one side (latencies rounded to 0.1 ms, error counts summed). */
+export function meanHttp(x: HttpResult, y: HttpResult): HttpResult {
+  return {
+    rps: (x.rps + y.rps) / 2,
+    p50: Math.round(((x.p50 + y.p50) / 2) * 10) / 10,
+    p99: Math.round(((x.p99 + y.p99) / 2) * 10) / 10,
+    errors: x.errors + y.errors,
+    non2xx: x.non2xx + y.non2xx,
+  };
+}
+
+/**
+ * Runs a, b, b, a and averages each side with `mean`, after one unmeasured warm-up run of each
+ * (both servers' JIT sees load before anything counts).
+ */
+export async function abba<T>(
+  a: () => Promise<T>,
+  b: () => Promise<T>,
+  mean: (x: T, y: T) => T,
+): Promise<[T, T]> {
+  await a();
+  await b();
+  const a1 = await a();
+  const b1 = await b();
+  const b2 = await b();
+  const a2 = await a();
+  return [mean(a1, a2), mean(b1, b2)];
+}
+
 export const WRK =
   process.env.BENCH_LOAD !== 'autocannon' && spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
 

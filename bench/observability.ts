@@ -23,7 +23,7 @@ import { apiKeyKeys, loadConfig } from '../src/core/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { freePort, startRedisServer } from '../src/redis/index.ts';
 import { createApiKeyStore, newApiKey } from '../src/store/index.ts';
-import { type HttpResult, launch, load, stop } from './harness.ts';
+import { abba, type HttpResult, launch, load, meanHttp, stop } from './harness.ts';
 
 const SCRAPE_MS = 5000;
 
@@ -181,6 +181,7 @@ export async function compareObservabilityCost(opts: {
         const [o, n] = await abba(
           () => run(off),
           () => run(on),
+          meanRun,
         );
         opts.log(
           `${workload}, ${on.name}: off ${o.rps.toFixed(0)}/s, on ${n.rps.toFixed(0)}/s (${pct(o, n)}); ` +
@@ -272,20 +273,8 @@ function parseEnv(s: string): Record<string, string> {
   );
 }
 
-async function abba(a: () => Promise<Run>, b: () => Promise<Run>): Promise<[Run, Run]> {
-  await a();
-  await b();
-  const a1 = await a();
-  const b1 = await b();
-  const b2 = await b();
-  const a2 = await a();
-  const mean = (x: Run, y: Run): Run => ({
-    rps: (x.rps + y.rps) / 2,
-    cpuUsPerRequest: (x.cpuUsPerRequest + y.cpuUsPerRequest) / 2,
-    p50: Math.round(((x.p50 + y.p50) / 2) * 10) / 10,
-    p99: Math.round(((x.p99 + y.p99) / 2) * 10) / 10,
-    errors: x.errors + y.errors,
-    non2xx: x.non2xx + y.non2xx,
-  });
-  return [mean(a1, a2), mean(b1, b2)];
-}
+/** The mean of two runs of one API: HTTP figures as the other benches, and CPU per request. */
+const meanRun = (x: Run, y: Run): Run => ({
+  ...meanHttp(x, y),
+  cpuUsPerRequest: (x.cpuUsPerRequest + y.cpuUsPerRequest) / 2,
+});

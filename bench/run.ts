@@ -27,11 +27,12 @@ import { Redis } from 'ioredis';
 import { keyLayout, loadConfig } from '../src/core/index.ts';
 import { freePort, type RedisServer, startRedisServer } from '../src/redis/index.ts';
 import {
+  abba,
   drainRate,
-  type HttpResult,
   KVQ_NODE_OPTIONS,
   launch,
   load,
+  meanHttp,
   partitionQueues,
   root,
   rssMb,
@@ -138,30 +139,6 @@ async function paced(
   await new Promise((r) => setTimeout(r, 1000));
   const since = Date.now();
   return { achieved: run(Math.max(0.5, period - responseMs), DURATION), since };
-}
-
-/**
- * Runs a, b, b, a and averages each side, after one unmeasured warm-up run of each (both
- * servers' JIT sees load before anything counts).
- */
-async function abba(
-  a: () => Promise<HttpResult>,
-  b: () => Promise<HttpResult>,
-): Promise<[HttpResult, HttpResult]> {
-  await a();
-  await b();
-  const a1 = await a();
-  const b1 = await b();
-  const b2 = await b();
-  const a2 = await a();
-  const mean = (x: HttpResult, y: HttpResult): HttpResult => ({
-    rps: (x.rps + y.rps) / 2,
-    p50: Math.round(((x.p50 + y.p50) / 2) * 10) / 10,
-    p99: Math.round(((x.p99 + y.p99) / 2) * 10) / 10,
-    errors: x.errors + y.errors,
-    non2xx: x.non2xx + y.non2xx,
-  });
-  return [mean(a1, a2), mean(b1, b2)];
 }
 
 // kvq is measured as it ships: the compiled build.
@@ -288,6 +265,7 @@ try {
   const [readKvq, readBare] = await abba(
     () => loadAt(kvq, readOpts),
     () => loadAt(bareGetUrl, { ...readOpts, prefix: '/k/r' }),
+    meanHttp,
   );
   console.error(`reads: kvq ${readKvq.rps.toFixed(0)}/s, bare ${readBare.rps.toFixed(0)}/s`);
   // 2. Accepted writes (no workers running: pure acceptance cost).
@@ -297,12 +275,14 @@ try {
   const [acceptKvq, acceptBare] = await abba(
     () => loadAt(kvq, writeOpts),
     () => loadAt(bareAddUrl, { ...writeOpts, prefix: '/k/w' }),
+    meanHttp,
   );
   console.error(`accepted: kvq ${acceptKvq.rps.toFixed(0)}/s, bare ${acceptBare.rps.toFixed(0)}/s`);
   // The reference floor for a versioned acceptance, A-B-B-A against the plain add route.
   const [acceptFloor, acceptBare2] = await abba(
     () => loadAt(`http://127.0.0.1:${String(versionPort)}`, { ...writeOpts, prefix: '/k/w' }),
     () => loadAt(bareAddUrl, { ...writeOpts, prefix: '/k/w' }),
+    meanHttp,
   );
   const floorRatio = acceptFloor.rps / acceptBare2.rps;
   console.error(
