@@ -24,6 +24,10 @@ const { values: args } = parseArgs({
     counts: { type: 'string', default: '1,12' },
     rounds: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '30' },
+    // Drain the counts one after another instead of side by side (cleaner per-call timings).
+    serial: { type: 'boolean', default: false },
+    // Also print, per count, the queue Redis's commands by µs per job (INFO commandstats).
+    commands: { type: 'boolean', default: false },
   },
 });
 const counts = args.counts.split(',').map(Number);
@@ -83,6 +87,16 @@ function processCounters(pid: number): number[] {
   return [Number(stat[11]) + Number(stat[12]), field('syscr'), field('syscw')];
 }
 
+/** INFO commandstats as command → calls and µs over the drain. */
+function commandStats(info: string): Map<string, { calls: number; usec: number }> {
+  return new Map(
+    [...info.matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+)/gm)].map((m) => [
+      m[1]!,
+      { calls: Number(m[2]), usec: Number(m[3]) },
+    ]),
+  );
+}
+
 const commandCount = (info: string) =>
   [...info.matchAll(/^cmdstat_\S+:calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 
@@ -97,6 +111,7 @@ interface ReplayRun {
   dataUs: number;
   queueCommands: number;
   dataCommands: number;
+  queueStats: Map<string, { calls: number; usec: number }>;
 }
 
 /** Drains a fresh copy of count p's backlog with one worker process. */
@@ -157,6 +172,7 @@ async function drain(p: number, tag: string): Promise<ReplayRun> {
       dataUs: ((cpu1[1] - cpu0[1]) * 1e6) / jobs,
       queueCommands: commandCount(queueInfo) / jobs,
       dataCommands: commandCount(dataInfo) / jobs,
+      queueStats: commandStats(queueInfo),
     };
   } finally {
     await queues.close();
@@ -168,6 +184,22 @@ async function drain(p: number, tag: string): Promise<ReplayRun> {
   }
 }
 
+/** The queue Redis's commands by µs per job, one column pair (calls, µs per job) per count. */
+function commandTable(runs: ReplayRun[]): string {
+  const names = [...new Set(runs.flatMap((r) => [...r.queueStats.keys()]))];
+  const perJob = (r: ReplayRun, n: string) => (r.queueStats.get(n)?.usec ?? 0) / r.jobs;
+  names.sort((a, b) => perJob(runs.at(-1)!, b) - perJob(runs.at(-1)!, a));
+  const head = runs.map((r) => `P = ${String(r.partitions)}: calls / µs per job`);
+  return [
+    `| command | ${head.join(' | ')} |`,
+    `| --- | ${runs.map(() => '---:').join(' | ')} |`,
+    ...names.map(
+      (n) =>
+        `| ${n} | ${runs.map((r) => `${((r.queueStats.get(n)?.calls ?? 0) / r.jobs).toFixed(2)} / ${perJob(r, n).toFixed(2)}`).join(' | ')} |`,
+    ),
+  ].join('\n');
+}
+
 try {
   for (const p of counts) await accept(p, Number(args.seconds));
   console.log(
@@ -175,12 +207,15 @@ try {
   );
   console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (let round = 0; round < Number(args.rounds); round++) {
-    const runs = await Promise.all(counts.map((p) => drain(p, String(round))));
+    const runs: ReplayRun[] = [];
+    if (args.serial) for (const p of counts) runs.push(await drain(p, String(round)));
+    else runs.push(...(await Promise.all(counts.map((p) => drain(p, String(round))))));
     for (const r of runs) {
       console.log(
         `| ${String(r.partitions)} | ${String(r.jobs)} | ${r.appliedPerSec.toFixed(0)} | ${r.workerUs.toFixed(1)} | ${r.syscr.toFixed(2)} / ${r.syscw.toFixed(2)} | ${r.queueUs.toFixed(1)} / ${r.queueCommands.toFixed(2)} | ${r.dataUs.toFixed(1)} / ${r.dataCommands.toFixed(2)} |`,
       );
     }
+    if (args.commands) console.log(commandTable(runs));
   }
 } finally {
   await stopAll();

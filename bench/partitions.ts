@@ -30,6 +30,8 @@ const WORKER_CONCURRENCY = 64;
 
 export async function comparePartitions(opts: {
   counts: number[];
+  /** A-B-B-A over the first two counts, this many times (the rest once, after). */
+  rounds?: number;
   dir: string;
   seconds: number;
   connections: number;
@@ -39,7 +41,8 @@ export async function comparePartitions(opts: {
   const [a, b, ...rest] = opts.counts;
   if (a === undefined) throw new Error('--partitions: give at least one partition count');
   // A-B-B-A over the first two, so that drift over the run falls on both equally; the rest once.
-  const order = b === undefined ? [a] : [a, b, b, a, ...rest];
+  const abba = b === undefined ? [a] : [a, b, b, a];
+  const order = [...Array.from({ length: opts.rounds ?? 1 }, () => abba).flat(), ...rest];
   const servers: RedisServer[] = [];
   const runs: PartitionRun[] = [];
   try {

@@ -6,7 +6,8 @@
  *   npm run bench -- --smoke      5-second smoke (CI), table printed, nothing written
  *   npm run bench -- --partitions 1,12
  *                                 only the partition comparison (bench/partitions.ts; ~3 min,
- *                                 with --smoke ~1 min), tables printed, nothing written
+ *                                 with --smoke ~1 min), tables printed, nothing written;
+ *                                 --rounds N repeats its A-B-B-A N times (means over all steps)
  *   npm run bench -- --observability
  *                                 only what metrics and auth cost the API, on vs off, reads and
  *                                 accepted writes (bench/observability.ts; ~5 min), table printed
@@ -50,6 +51,7 @@ const { values: args } = parseArgs({
     smoke: { type: 'boolean', default: false },
     out: { type: 'string' },
     partitions: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
     observability: { type: 'boolean', default: false },
   },
 });
@@ -153,6 +155,7 @@ if (args.partitions !== undefined) {
   try {
     const runs = await comparePartitions({
       counts,
+      rounds: Math.max(1, Number(args.rounds) || 1),
       dir,
       seconds: DURATION,
       connections: CONNECTIONS,

@@ -316,7 +316,9 @@ async function drive(
     'model violations': model.violations.length,
     reads: counts.reads,
     'version regressions seen by readers': counts.regressions,
-    'stale reads (below a version reported applied before the read)': counts.staleReads,
+    'reads with consistency=replicated / answered 503 READ_NOT_REPLICATED': `${String(counts.replicatedReads)} / ${String(counts.readsNotReplicated)}`,
+    'stale reads (below a version reported applied, or read replicated, before the read)':
+      counts.staleReads,
     'unknown-outcome 503s (WRITE_NOT_REPLICATED)': counts.unknownOutcome,
     'SIGKILLs (api / worker)': `${String(kills.api)} / ${String(kills.worker)}`,
     [replicated

@@ -41,8 +41,14 @@ export interface Traffic {
     regressions: number;
     /** 503s that leave the outcome unknown (the write may still take effect). */
     unknownOutcome: number;
-    /** Reads that returned a lower version than one an earlier reported-applied write set. */
+    /**
+     * Reads that returned a lower version than one an earlier reported-applied write set, or
+     * than one an earlier `consistency=replicated` read returned.
+     */
     staleReads: number;
+    /** Reads sent with `consistency=replicated` (every other read), and those answered 503. */
+    replicatedReads: number;
+    readsNotReplicated: number;
   };
   /** performance.now() of the last accepted write (202 or a waited 2xx). */
   lastAcceptedAt(): number;
@@ -106,10 +112,20 @@ export function createTraffic(opts: {
     regressions: 0,
     unknownOutcome: 0,
     staleReads: 0,
+    replicatedReads: 0,
+    readsNotReplicated: 0,
   };
   let lastAccepted = 0;
-  /** Per key: versions reported applied (`Prefer: wait`), with when the client heard it. */
+  /**
+   * Per key: versions reported applied (`Prefer: wait`) or returned by a replicated read, with
+   * when the client heard it: no later read may go below them, failover or not.
+   */
   const appliedFloors = new Map<string, { at: number; version: number }[]>();
+  const addFloor = (key: string, version: number) => {
+    const list = appliedFloors.get(key) ?? [];
+    list.push({ at: performance.now(), version });
+    appliedFloors.set(key, list);
+  };
   const floorBefore = (key: string, t: number) => {
     let v = 0;
     for (const f of appliedFloors.get(key) ?? []) if (f.at < t && f.version > v) v = f.version;
@@ -195,11 +211,7 @@ export function createTraffic(opts: {
     opOwner.set(recorded.id, p.idempotencyKey);
     lastAccepted = performance.now();
     const waited = (body as { op?: { status?: unknown } } | undefined)?.op?.status;
-    if (waited === 'applied' && p.w.kind !== 'delete') {
-      const list = appliedFloors.get(p.w.key) ?? [];
-      list.push({ at: performance.now(), version: recorded.version });
-      appliedFloors.set(p.w.key, list);
-    }
+    if (waited === 'applied' && p.w.kind !== 'delete') addFloor(p.w.key, recorded.version);
     if (recorded.key !== p.w.key) {
       violations.push(
         `op ${recorded.id} answered a write of ${p.w.key} but is for ${recorded.key}`,
@@ -246,22 +258,30 @@ export function createTraffic(opts: {
       const list = opts.urls();
       const url = list[Math.floor(Math.random() * list.length)] ?? '';
       const startedAt = performance.now();
+      const replicated = Math.random() < 0.5;
       try {
-        const r = await fetch(`${url}/v1/keys/${encodeURIComponent(key)}`, {
+        const query = replicated ? '?consistency=replicated' : '';
+        const r = await fetch(`${url}/v1/keys/${encodeURIComponent(key)}${query}`, {
           signal: AbortSignal.timeout(2000),
         });
         counts.reads++;
+        if (replicated) counts.replicatedReads++;
         if (r.status !== 200) {
-          await r.body?.cancel();
+          if (r.status === 503 && replicated) {
+            const { code } = (await r.json()) as { code?: string };
+            if (code === 'READ_NOT_REPLICATED') counts.readsNotReplicated++;
+          } else await r.body?.cancel();
           return;
         }
         const { version } = (await r.json()) as { version: number };
         saw(key, version);
+        // As durable as a reported-applied write: replicas have it (MIN_REPLICA_ACKS).
+        if (replicated) addFloor(key, version);
         const applied = floorBefore(key, startedAt);
         if (version < applied) {
           counts.staleReads++;
           violations.push(
-            `stale read of ${key}: version ${String(applied)} was reported applied before this read started, which saw ${String(version)}`,
+            `stale read of ${key}: version ${String(applied)} was reported applied (or read replicated) before this read started, which saw ${String(version)}`,
           );
         }
         const floor = readOrder.record(key, startedAt, performance.now(), version);

@@ -131,11 +131,20 @@ export const listResult = z
   })
   .openapi('KeyList', { example: ex.keyList });
 
+/** `?consistency=` of a key read. */
+export const READ_CONSISTENCIES = ['primary', 'replicated'] as const;
+export type ReadConsistency = (typeof READ_CONSISTENCIES)[number];
+
 export const readQuery = z.object({
   after: z.string().min(1).optional().openapi({
     description:
       'Op id: wait (prefer: wait=N, else READ_AFTER_WAIT_MS) until that op is terminal, then read; 503 OP_PENDING if it is not.',
     example: ex.OP_ID,
+  }),
+  consistency: z.enum(READ_CONSISTENCIES).optional().openapi({
+    description:
+      '`primary` (default): what the data Redis primary holds now. `replicated`: answered only once MIN_REPLICA_ACKS replicas hold it too (one shared WAIT), so it survives a failover as an applied write does; 503 READ_NOT_REPLICATED if they do not confirm within REPLICA_ACK_TIMEOUT_MS.',
+    example: 'replicated',
   }),
 });
 

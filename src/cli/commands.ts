@@ -18,15 +18,20 @@ import { deadLetterLine, describeDeadLetter, describeOp, jsonText } from './outp
 const get: Command = {
   name: 'get',
   summary: "print a key's value",
-  help: `usage: kvq get <key> [--after <op-id>] [--json]
+  help: `usage: kvq get <key> [--after <op-id>] [--replicated] [--json]
 
 Prints the key's value as JSON; --json prints the whole record (value, version, times).
-  --after <op-id>    read your write: wait until that op is finished, then read`,
-  options: { after: { type: 'string' } },
+  --after <op-id>    read your write: wait until that op is finished, then read
+  --replicated       answer only once the data Redis replicas (MIN_REPLICA_ACKS) have
+                     what was read, so a failover cannot take it back`,
+  options: { after: { type: 'string' }, replicated: { type: 'boolean' } },
   async run(ctx) {
     const key = keyArg(ctx, 0);
     noMore(ctx, 1);
-    const record = await ctx.client.get(key, { after: stringOption(ctx.values, 'after') });
+    const record = await ctx.client.get(key, {
+      after: stringOption(ctx.values, 'after'),
+      consistency: ctx.values.replicated === true ? 'replicated' : undefined,
+    });
     await ctx.out.result(record, () => jsonText(record.value));
     return EXIT.OK;
   },

@@ -198,7 +198,7 @@ export function createClient(options: ClientOptions): KvqClient {
     async get(key, o = {}) {
       return json<KeyRecord>({
         method: 'GET',
-        path: keyPath(key) + queryString({ after: o.after }),
+        path: keyPath(key) + queryString({ after: o.after, consistency: o.consistency }),
         headers: {
           Prefer: o.waitSeconds === undefined ? undefined : `wait=${String(o.waitSeconds)}`,
         },

@@ -70,6 +70,12 @@ export interface GetOptions {
   after?: string | undefined;
   /** With `after`: how long to wait, in seconds (the server's READ_AFTER_WAIT_MS otherwise). */
   waitSeconds?: number | undefined;
+  /**
+   * `replicated`: answer only once MIN_REPLICA_ACKS replicas of the data Redis hold what was read,
+   * so a failover cannot take it back (503 READ_NOT_REPLICATED if they do not confirm in time).
+   * `primary` (the default): what the primary holds now.
+   */
+  consistency?: 'primary' | 'replicated' | undefined;
 }
 
 /**

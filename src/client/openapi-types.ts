@@ -70,7 +70,7 @@ export interface paths {
     };
     /**
      * Read a key
-     * @description With ?after=<op id>, first waits (bounded) until that op is terminal: read-your-writes.
+     * @description With ?after=<op id>, first waits (bounded) until that op is terminal: read-your-writes. With ?consistency=replicated, answers only what MIN_REPLICA_ACKS replicas of the data Redis hold too.
      */
     get: operations['getKey'];
     /**
@@ -87,7 +87,7 @@ export interface paths {
     options?: never;
     /**
      * Read a key (headers only)
-     * @description With ?after=<op id>, first waits (bounded) until that op is terminal: read-your-writes.
+     * @description With ?after=<op id>, first waits (bounded) until that op is terminal: read-your-writes. With ?consistency=replicated, answers only what MIN_REPLICA_ACKS replicas of the data Redis hold too.
      */
     head: operations['headKey'];
     patch?: never;
@@ -2213,6 +2213,8 @@ export interface operations {
       query?: {
         /** @description Op id: wait (prefer: wait=N, else READ_AFTER_WAIT_MS) until that op is terminal, then read; 503 OP_PENDING if it is not. */
         after?: string;
+        /** @description `primary` (default): what the data Redis primary holds now. `replicated`: answered only once MIN_REPLICA_ACKS replicas hold it too (one shared WAIT), so it survives a failover as an applied write does; 503 READ_NOT_REPLICATED if they do not confirm within REPLICA_ACK_TIMEOUT_MS. */
+        consistency?: 'primary' | 'replicated';
       };
       header?: {
         /**
@@ -2312,7 +2314,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; INVALID_KEY: Invalid key */
+      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; INVALID_KEY: Invalid key; VALIDATION_FAILED: Request validation failed */
       400: {
         headers: {
           /**
@@ -2342,7 +2344,7 @@ export interface operations {
             /** @constant */
             status?: 400;
             /** @enum {unknown} */
-            code?: 'BAD_REQUEST' | 'INVALID_HEADER' | 'INVALID_KEY';
+            code?: 'BAD_REQUEST' | 'INVALID_HEADER' | 'INVALID_KEY' | 'VALIDATION_FAILED';
           };
         };
       };
@@ -2559,7 +2561,7 @@ export interface operations {
           };
         };
       };
-      /** @description DATA_UNAVAILABLE: Data store unavailable; OP_PENDING: Operation not finished yet; QUEUE_UNAVAILABLE: Queue store unavailable */
+      /** @description DATA_UNAVAILABLE: Data store unavailable; OP_PENDING: Operation not finished yet; QUEUE_UNAVAILABLE: Queue store unavailable; READ_NOT_REPLICATED: Value read from the primary is not yet on its replicas */
       503: {
         headers: {
           /**
@@ -2589,7 +2591,7 @@ export interface operations {
             /** @constant */
             status?: 503;
             /** @enum {unknown} */
-            code?: 'DATA_UNAVAILABLE' | 'OP_PENDING' | 'QUEUE_UNAVAILABLE';
+            code?: 'DATA_UNAVAILABLE' | 'OP_PENDING' | 'QUEUE_UNAVAILABLE' | 'READ_NOT_REPLICATED';
           };
         };
       };
@@ -3710,6 +3712,8 @@ export interface operations {
       query?: {
         /** @description Op id: wait (prefer: wait=N, else READ_AFTER_WAIT_MS) until that op is terminal, then read; 503 OP_PENDING if it is not. */
         after?: string;
+        /** @description `primary` (default): what the data Redis primary holds now. `replicated`: answered only once MIN_REPLICA_ACKS replicas hold it too (one shared WAIT), so it survives a failover as an applied write does; 503 READ_NOT_REPLICATED if they do not confirm within REPLICA_ACK_TIMEOUT_MS. */
+        consistency?: 'primary' | 'replicated';
       };
       header?: {
         /**
@@ -3790,7 +3794,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; INVALID_KEY: Invalid key */
+      /** @description BAD_REQUEST: Malformed HTTP request; INVALID_HEADER: Invalid header; INVALID_KEY: Invalid key; VALIDATION_FAILED: Request validation failed */
       400: {
         headers: {
           /**
@@ -3981,7 +3985,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description DATA_UNAVAILABLE: Data store unavailable; OP_PENDING: Operation not finished yet; QUEUE_UNAVAILABLE: Queue store unavailable */
+      /** @description DATA_UNAVAILABLE: Data store unavailable; OP_PENDING: Operation not finished yet; QUEUE_UNAVAILABLE: Queue store unavailable; READ_NOT_REPLICATED: Value read from the primary is not yet on its replicas */
       503: {
         headers: {
           /**

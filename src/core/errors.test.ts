@@ -41,6 +41,7 @@ describe('the error catalogue', () => {
     QUEUE_FULL: 503,
     DATA_FULL: 503,
     WRITE_NOT_REPLICATED: 503,
+    READ_NOT_REPLICATED: 503,
     DATA_NOT_REPLICATED: 503,
     VERSION_REISSUED: 409,
   };

@@ -58,6 +58,15 @@ export const ERRORS = {
     retryable: true,
     title: 'Write accepted by the primary but not yet by its replicas; outcome unknown',
   },
+  /**
+   * A read with `consistency=replicated`: MIN_REPLICA_ACKS replicas of the data Redis did not
+   * confirm within REPLICA_ACK_TIMEOUT_MS that they hold what the primary answered.
+   */
+  READ_NOT_REPLICATED: {
+    status: 503,
+    retryable: true,
+    title: 'Value read from the primary is not yet on its replicas',
+  },
   /** An apply did not reach MIN_REPLICA_ACKS replicas of the data Redis in time (worker-side). */
   DATA_NOT_REPLICATED: { status: 503, retryable: true, title: 'Apply not yet replicated' },
   /**

@@ -47,7 +47,15 @@ it.each(cases)(
     if (!result.ok) console.log(flaggedKeysDump(result));
     expect(result.violations.slice(0, 20)).toEqual([]);
     expect(result.ok).toBe(true);
-    expect(result.stats['stale reads (below a version reported applied before the read)']).toBe(0);
+    expect(
+      result.stats[
+        'stale reads (below a version reported applied, or read replicated, before the read)'
+      ],
+    ).toBe(0);
+    // Replicated reads ran (every other read), so their floors were checked too.
+    expect(
+      result.stats['reads with consistency=replicated / answered 503 READ_NOT_REPLICATED'],
+    ).toMatch(/^[1-9]\d* \/ \d+$/);
     // The faults met real traffic (not a speed check): writes were accepted, both failovers ran.
     expect(result.history.ops.size).toBeGreaterThan(0);
     expect(result.stats['primary failures (replica promoted, old primary back as a replica)']).toBe(

@@ -120,6 +120,26 @@ describe('PUT then GET', () => {
     expect(unknown.body.code).toBe('OP_NOT_FOUND');
   });
 
+  it('?consistency=replicated reads as the primary does without MIN_REPLICA_ACKS; other values are refused', async () => {
+    const p = await call(s.url, 'PUT', '/v1/keys/rc', {
+      body: { value: 1 },
+      headers: { Prefer: 'wait=10' },
+    });
+    expect(p.status).toBe(201);
+    const r = await call(s.url, 'GET', '/v1/keys/rc?consistency=replicated');
+    expect([r.status, r.body.value, r.body.version]).toEqual([200, 1, 1]);
+    expect((await call(s.url, 'GET', '/v1/keys/rc?consistency=primary')).body.value).toBe(1);
+    const missing = await call(s.url, 'GET', '/v1/keys/rc-none?consistency=replicated');
+    expect(missing.body.code).toBe('KEY_NOT_FOUND');
+    for (const bad of ['bogus', '', 'REPLICATED']) {
+      const q = await call(s.url, 'GET', `/v1/keys/rc?consistency=${bad}`);
+      expect(q.status).toBe(400);
+      expect(q.headers.get('content-type')).toContain('application/problem+json');
+      expect(q.body.code).toBe('VALIDATION_FAILED');
+      expect(q.body.errors[0].path).toBe('consistency');
+    }
+  });
+
   it('deletes with 202, then 404 on read; Prefer: wait gives 204', async () => {
     await call(s.url, 'PUT', '/v1/keys/del', { body: { value: 1 }, headers: { Prefer: 'wait=5' } });
     const d = await call(s.url, 'DELETE', '/v1/keys/del');

@@ -172,3 +172,59 @@ it('a stalled data replica holds the op short of applied, then it is applied onc
   expect(done.body.op.status).toBe('applied');
   expect((await call(s.url, 'GET', '/v1/keys/held')).body.value).toBe('h');
 }, 30_000);
+
+it('?consistency=replicated answers only what the data replica has: 503 READ_NOT_REPLICATED while it is stalled', async () => {
+  const key = 'replicated-read';
+  const first = await call(s.url, 'PUT', `/v1/keys/${key}`, {
+    body: { value: 1 },
+    headers: { Prefer: 'wait=10' },
+  });
+  expect(first.status).toBe(201);
+  const ok = await call(s.url, 'GET', `/v1/keys/${key}?consistency=replicated`);
+  expect([ok.status, ok.body.value, ok.body.version]).toEqual([200, 1, 1]);
+
+  data.replica.child.kill('SIGSTOP');
+  try {
+    // Applied on the primary, not on the replica: a primary read sees it, a replicated one
+    // must not answer it (a failover now could take it back).
+    const second = await call(s.url, 'PUT', `/v1/keys/${key}`, { body: { value: 2 } });
+    expect(second.status).toBe(202);
+    const dp = new Redis(data.primary.url);
+    try {
+      await expect
+        .poll(() => dp.hget(s.dataKeysOf(key).record(key), 'val'), { timeout: 10_000 })
+        .toBe('2');
+    } finally {
+      dp.disconnect();
+    }
+    expect((await call(s.url, 'GET', `/v1/keys/${key}`)).body.value).toBe(2);
+    for (const target of [`/v1/keys/${key}`, '/v1/keys/replicated-read-absent']) {
+      const t = Date.now();
+      const r = await call(s.url, 'GET', `${target}?consistency=replicated`);
+      expect(r.status).toBe(503);
+      expect(r.headers.get('content-type')).toContain('application/problem+json');
+      expect(r.body.code).toBe('READ_NOT_REPLICATED');
+      expect(r.headers.get('retry-after')).toBe('1');
+      expect(Date.now() - t).toBeLessThan(3000);
+    }
+    const head = await fetch(`${s.url}/v1/keys/${key}?consistency=replicated`, { method: 'HEAD' });
+    expect(head.status).toBe(503);
+  } finally {
+    data.replica.child.kill('SIGCONT');
+  }
+  await expect
+    .poll(
+      async () => {
+        const r = await call(s.url, 'GET', `/v1/keys/${key}?consistency=replicated`);
+        return [r.status, r.body?.value];
+      },
+      { timeout: 10_000 },
+    )
+    .toEqual([200, 2]);
+  const dr = new Redis(data.replica.url);
+  try {
+    expect(await dr.hget(s.dataKeysOf(key).record(key), 'val')).toBe('2');
+  } finally {
+    dr.disconnect();
+  }
+});

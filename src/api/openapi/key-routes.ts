@@ -190,7 +190,7 @@ export const getRoute = createRoute({
   operationId: 'getKey',
   summary: 'Read a key',
   description:
-    'With ?after=<op id>, first waits (bounded) until that op is terminal: read-your-writes.',
+    'With ?after=<op id>, first waits (bounded) until that op is terminal: read-your-writes. With ?consistency=replicated, answers only what MIN_REPLICA_ACKS replicas of the data Redis hold too.',
   parameters: headerParams('IfNoneMatchRead', 'PreferWait'),
   request: { params: keyParam, query: readQuery },
   responses: {
@@ -210,7 +210,9 @@ export const getRoute = createRoute({
         'KEY_NOT_FOUND',
         'OP_NOT_FOUND',
         'KEY_TOO_LONG',
+        'VALIDATION_FAILED',
         'OP_PENDING',
+        'READ_NOT_REPLICATED',
         'QUEUE_UNAVAILABLE',
         'DATA_UNAVAILABLE',
       ],

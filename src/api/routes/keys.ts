@@ -27,7 +27,7 @@ import {
 } from '../openapi/key-routes.ts';
 import { requestIdOf } from '../problem.ts';
 import { readResponse, sendParts, untyped } from '../render.ts';
-import { putBody } from '../schemas.ts';
+import { putBody, READ_CONSISTENCIES, type ReadConsistency } from '../schemas.ts';
 import { submitPut, submitWrite, type WriteRequest } from '../write-flow.ts';
 
 /**
@@ -100,8 +100,36 @@ async function listReadable(
   return { items, more: true, last: cursor };
 }
 
+/** `?consistency=` of a key read; an unknown value is refused, never read as the default. */
+function readConsistency(raw: string | undefined): ReadConsistency {
+  if (raw === undefined) return 'primary';
+  if ((READ_CONSISTENCIES as readonly string[]).includes(raw)) return raw as ReadConsistency;
+  throw new AppError(
+    'VALIDATION_FAILED',
+    `consistency must be one of ${READ_CONSISTENCIES.join(', ')}`,
+    {
+      errors: [{ path: 'consistency', message: `not one of ${READ_CONSISTENCIES.join(', ')}` }],
+    },
+  );
+}
+
 export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   const { limits } = deps;
+  /**
+   * The key's record (or its absence) from the data primary; with `replicated`, answered only
+   * once MIN_REPLICA_ACKS replicas have every write the primary had made when it was read (the
+   * writers' shared WAIT, records.replicated), so a failover cannot take it back.
+   */
+  const readRecord = async (key: string, consistency: ReadConsistency) => {
+    const rec = await deps.records.get(key);
+    if (consistency === 'replicated' && !(await deps.records.replicated(key))) {
+      throw new AppError(
+        'READ_NOT_REPLICATED',
+        `${rec ? `version ${String(rec.version)} of ${key}` : `the absence of ${key}`} is on the primary, not yet confirmed by MIN_REPLICA_ACKS replicas; retry the read`,
+      );
+    }
+    return rec;
+  };
   const body = jsonBody(maxWriteBodyBytes(limits));
   const keyOf = (c: Context) => {
     // `/v1/keys/*` also matches the collection itself, which is not a key: answer as unrouted.
@@ -200,7 +228,7 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
         });
       }
     }
-    let get = deps.records.get(key);
+    let get = readRecord(key, readConsistency(c.req.query('consistency')));
     if (answerBy !== undefined) {
       // After a wait the read keeps to the wait's deadline (or half a grace, if the wait used it
       // all), so that the whole request answers within its wait plus 1.5 s whatever Redis does.
