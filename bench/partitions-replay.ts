@@ -1,12 +1,15 @@
 /**
- * `node bench/partitions-replay.ts [--counts 1,12] [--rounds 2] [--seconds 30]`: where a worker
+ * `node bench/partitions-replay.ts [--counts 1,12] [--rounds 2] [--seconds 30] [--serial]
+ * [--commands]`: where a worker
  * process's time goes per applied job, per partition count. Each count's backlog is accepted once
  * (blind PUTs through the API) and both Redis are saved to RDB; every drain then starts from a
  * fresh copy of that snapshot, so all drains apply the same jobs, and the counts drain side by
  * side (each with its own redis-servers), so that both see the same load from the rest of the
  * host. Per drain, per job: the worker's CPU and syscalls between 10 % and 90 % drained, and each
  * Redis's CPU and commands (INFO commandstats, counting those run inside scripts) over the whole
- * drain. BENCHMARKS.md ("Where P = 12's extra apply cost goes") explains the figures.
+ * drain. `--serial` drains the counts one after another instead; `--commands` adds the queue
+ * Redis's commands by µs per job; a count written `12@768` drains with WORKER_CONCURRENCY=768.
+ * BENCHMARKS.md ("Where P = 12's extra apply cost goes") explains the figures.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +24,7 @@ import { launch, load, partitionQueues, redisCpuSeconds, stop, stopAll } from '.
 
 const { values: args } = parseArgs({
   options: {
+    // A count may carry the worker's WORKER_CONCURRENCY as `count@concurrency` (default 64).
     counts: { type: 'string', default: '1,12' },
     rounds: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '30' },
@@ -30,7 +34,11 @@ const { values: args } = parseArgs({
     commands: { type: 'boolean', default: false },
   },
 });
-const counts = args.counts.split(',').map(Number);
+const drains = args.counts.split(',').map((c) => {
+  const [p, concurrency] = c.split('@');
+  return { p: Number(p), concurrency: Number(concurrency ?? 64), label: c };
+});
+const counts = [...new Set(drains.map((d) => d.p))];
 const defaults = loadConfig({});
 const layoutOf = (partitions: number) =>
   keyLayout({ prefix: defaults.KEY_PREFIX, queueName: defaults.QUEUE_NAME, partitions });
@@ -102,6 +110,8 @@ const commandCount = (info: string) =>
 
 interface ReplayRun {
   partitions: number;
+  /** The count as given (`12@768`: 12 partitions, WORKER_CONCURRENCY=768). */
+  label: string;
   jobs: number;
   appliedPerSec: number;
   workerUs: number;
@@ -115,8 +125,11 @@ interface ReplayRun {
 }
 
 /** Drains a fresh copy of count p's backlog with one worker process. */
-async function drain(p: number, tag: string): Promise<ReplayRun> {
-  const base = join(dir, `drain-${String(p)}-${tag}`);
+async function drain(
+  { p, concurrency, label }: (typeof drains)[number],
+  tag: string,
+): Promise<ReplayRun> {
+  const base = join(dir, `drain-${label}-${tag}`);
   for (const side of ['q', 'd']) {
     mkdirSync(join(base, side), { recursive: true });
     copyFileSync(join(dir, `backlog-${String(p)}`, side, 'dump.rdb'), join(base, side, 'dump.rdb'));
@@ -138,7 +151,7 @@ async function drain(p: number, tag: string): Promise<ReplayRun> {
       KV_REDIS_URL: data.url,
       HOST: '127.0.0.1',
       PARTITIONS: String(p),
-      WORKER_CONCURRENCY: '64',
+      WORKER_CONCURRENCY: String(concurrency),
     });
     const marks: { t: number; done: number; counters: number[] }[] = [];
     for (const deadline = Date.now() + 600_000; Date.now() < deadline;) {
@@ -163,6 +176,7 @@ async function drain(p: number, tag: string): Promise<ReplayRun> {
     const per = (i: number) => (b.counters[i]! - a.counters[i]!) / n;
     return {
       partitions: p,
+      label,
       jobs,
       appliedPerSec: (n / (b.t - a.t)) * 1000,
       workerUs: (per(0) * 1e6) / 100, // clock ticks of 10 ms
@@ -189,7 +203,7 @@ function commandTable(runs: ReplayRun[]): string {
   const names = [...new Set(runs.flatMap((r) => [...r.queueStats.keys()]))];
   const perJob = (r: ReplayRun, n: string) => (r.queueStats.get(n)?.usec ?? 0) / r.jobs;
   names.sort((a, b) => perJob(runs.at(-1)!, b) - perJob(runs.at(-1)!, a));
-  const head = runs.map((r) => `P = ${String(r.partitions)}: calls / µs per job`);
+  const head = runs.map((r) => `P = ${r.label}: calls / µs per job`);
   return [
     `| command | ${head.join(' | ')} |`,
     `| --- | ${runs.map(() => '---:').join(' | ')} |`,
@@ -208,11 +222,11 @@ try {
   console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (let round = 0; round < Number(args.rounds); round++) {
     const runs: ReplayRun[] = [];
-    if (args.serial) for (const p of counts) runs.push(await drain(p, String(round)));
-    else runs.push(...(await Promise.all(counts.map((p) => drain(p, String(round))))));
+    if (args.serial) for (const d of drains) runs.push(await drain(d, String(round)));
+    else runs.push(...(await Promise.all(drains.map((d) => drain(d, String(round))))));
     for (const r of runs) {
       console.log(
-        `| ${String(r.partitions)} | ${String(r.jobs)} | ${r.appliedPerSec.toFixed(0)} | ${r.workerUs.toFixed(1)} | ${r.syscr.toFixed(2)} / ${r.syscw.toFixed(2)} | ${r.queueUs.toFixed(1)} / ${r.queueCommands.toFixed(2)} | ${r.dataUs.toFixed(1)} / ${r.dataCommands.toFixed(2)} |`,
+        `| ${r.label} | ${String(r.jobs)} | ${r.appliedPerSec.toFixed(0)} | ${r.workerUs.toFixed(1)} | ${r.syscr.toFixed(2)} / ${r.syscw.toFixed(2)} | ${r.queueUs.toFixed(1)} / ${r.queueCommands.toFixed(2)} | ${r.dataUs.toFixed(1)} / ${r.dataCommands.toFixed(2)} |`,
       );
     }
     if (args.commands) console.log(commandTable(runs));
