@@ -1,3 +1,4 @@
+import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 
 import { formatLogLine } from './log-format.ts';
@@ -43,6 +44,25 @@ describe('JSON logs', () => {
     expect(entries[0]).not.toHaveProperty('err');
     // Errors that are not about reaching Redis keep their stack, every time.
     expect(entries[2]).toHaveProperty('err.stack');
+  });
+
+  it("logs a Redis reply error's command name, never its arguments (values, key digests)", () => {
+    const { logger, lines } = capture('json');
+    // As ioredis rejects a command: the reply error carries the command it answered.
+    const err = Object.assign(
+      new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value'),
+      { command: { name: 'hgetall', args: ['kvq:{apikeys}:key:5ec7e7d1gest', '{"v":1}'] } },
+    );
+    logger.error({ err }, 'key lookup failed');
+    logger.error({ error: err }, 'apply failed');
+    expect(lines.join('')).not.toContain('5ec7e7d1gest');
+    expect(lines.join('')).not.toContain('{\\"v\\":1}');
+    for (const l of lines) {
+      const entry = JSON.parse(l) as Record<string, { command?: unknown; message?: string }>;
+      const e = entry.err ?? entry.error;
+      expect(e?.command).toEqual({ name: 'hgetall' });
+      expect(e?.message).toContain('WRONGTYPE');
+    }
   });
 
   it('folds repeats of a reply that is not RESP (something other than Redis on the port)', () => {

@@ -58,6 +58,20 @@ function createRepeatFilter(now: () => number = Date.now) {
   };
 }
 
+/**
+ * pino's error serializer, without the arguments of the Redis command an ioredis reply error
+ * carries (`command.args`): they hold stored values and API-key digests. The command's name stays.
+ */
+function serializeError(e: unknown): unknown {
+  if (!(e instanceof Error)) return e;
+  const out = pino.stdSerializers.err(e) as ReturnType<typeof pino.stdSerializers.err> & {
+    command?: unknown;
+  };
+  const command = out.command as { name?: unknown } | undefined;
+  if (command && typeof command === 'object') out.command = { name: command.name };
+  return out;
+}
+
 /** The format LOG_FORMAT asks for, or pretty on a terminal and JSON elsewhere. */
 export function logFormatFor(configured: LogFormat | undefined, isTTY: boolean): LogFormat {
   return configured ?? (isTTY ? 'pretty' : 'json');
@@ -76,6 +90,7 @@ export function createLogger(level: string, role: string, opts: LoggerOptions = 
     level,
     base: { role, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { err: serializeError, error: serializeError },
     mixin: logContextFields,
     mixinMergeStrategy: (fields: object, context: object) =>
       context === NO_LOG_FIELDS ? fields : Object.assign(context, fields),
