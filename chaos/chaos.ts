@@ -7,7 +7,7 @@ import { type Cluster, startCluster, type Topology } from './cluster.ts';
 import type { History } from './history.ts';
 import type { FinalRead } from './model.ts';
 import { describeStuck, drain, getJson, readFinals } from './settle.ts';
-import { createTraffic, type PendingWrite } from './traffic.ts';
+import { createTraffic, type PendingWrite, WRITE_PATIENCE_MS } from './traffic.ts';
 
 /**
  * The chaos run: real processes on loopback, blind and conditional writes, creates, deletes and
@@ -51,6 +51,8 @@ export interface ChaosResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A sleep that does not keep the process alive: a bound on something else. */
+const bound = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 interface RedisFault {
   which: 'queue' | 'data';
@@ -240,14 +242,41 @@ async function drive(
   );
   const killing = killer();
   const tasks = [writer(), killing, ...Array.from({ length: 4 }, () => reader())];
+  // Bounds that keep a stuck fault or task from holding the run (each then a violation).
+  const faultBoundMs = opts.durationMs * 2 + 120_000;
+  const taskBoundMs = WRITE_PATIENCE_MS + 30_000;
+  const harness: string[] = [];
   try {
     // The faults are what the run is for: traffic keeps flowing until both Redis restarts have
     // happened, however slow the machine (a busy one can take longer than their slots).
-    await Promise.all([sleep(opts.durationMs), Promise.race([faulted, killing])]);
+    const [, faults] = await Promise.all([
+      sleep(opts.durationMs),
+      Promise.race([
+        faulted.then(() => 'done'),
+        killing.then(() => 'done'),
+        bound(faultBoundMs).then(() => 'late'),
+      ]),
+    ]);
+    if (faults === 'late') {
+      harness.push(`the Redis faults did not all happen within ${String(faultBoundMs / 1000)} s`);
+    }
   } finally {
     running = false;
   }
-  await Promise.all(tasks);
+  const tasksDone = await Promise.race([
+    Promise.all(tasks).then(() => true),
+    bound(taskBoundMs).then(() => false),
+  ]);
+  if (!tasksDone) {
+    harness.push(
+      `writers, readers or the killer still busy ${String(taskBoundMs / 1000)} s after the run`,
+    );
+  }
+  // A kvq process must ride out a failover (or a restart during one), not exit.
+  for (const e of cluster.selfExits) {
+    opts.log(`  ${e}`);
+    harness.push(e);
+  }
   const writeSeconds = (Date.now() - started) / 1000;
   for (const url of urls()) await cluster.waitReady(url, 20_000);
 
@@ -273,7 +302,7 @@ async function drive(
   const finals = await readFinals(cluster, urls, opts.keys, keyName, readProblems);
   const model = history.check(finals);
 
-  const violations = [...traffic.violations, ...readProblems, ...model.violations];
+  const violations = [...harness, ...traffic.violations, ...readProblems, ...model.violations];
   if (stillOpen.length > 0) {
     violations.push(
       `${String(stillOpen.length)} writes got no definitive answer (first: ${stillOpen[0]?.idempotencyKey ?? ''})`,
@@ -321,6 +350,7 @@ async function drive(
       counts.staleReads,
     'unknown-outcome 503s (WRITE_NOT_REPLICATED)': counts.unknownOutcome,
     'SIGKILLs (api / worker)': `${String(kills.api)} / ${String(kills.worker)}`,
+    'kvq processes that exited by themselves': cluster.selfExits.length,
     [replicated
       ? 'primary failures (replica promoted, old primary back as a replica)'
       : 'Redis restarts']: restarts.join(', ') || 'none',

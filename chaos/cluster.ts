@@ -7,6 +7,7 @@ import {
   type LocalCluster,
   type LocalSentinelSet,
   type RedisServer,
+  startChildWatchdog,
   startRedisCluster,
   startRedisServer,
   startSentinelSet,
@@ -15,7 +16,8 @@ import {
 /**
  * A local kvq deployment for chaos runs: the queue and the data Redis (standalone redis-server
  * with AOF, a primary + 2 replicas + 3 Sentinels each, or a 3+3 cluster each), N API and M worker
- * processes on loopback. Every process is started here and ended here, by PID.
+ * processes on loopback. Every process is started here and ended here, by PID; a watchdog ends
+ * them if the run itself is interrupted or killed.
  */
 
 export type Topology = 'standalone' | 'sentinel' | 'cluster';
@@ -56,8 +58,13 @@ export interface Cluster {
   apis: Member[];
   workers: Member[];
   apiUrls(): string[];
-  /** SIGKILL a member by PID and start a replacement (an API keeps its port). */
+  /**
+   * SIGKILL a member by PID (unless it has exited already) and start a replacement (an API keeps
+   * its port).
+   */
   killAndRestart(m: Member): Promise<Member>;
+  /** Members that exited without being stopped or killed: role, index, exit code or signal. */
+  readonly selfExits: string[];
   /** Standalone: SIGTERM and AOF reload. */
   restartRedis(which: 'queue' | 'data'): Promise<void>;
   waitReady(url: string, ms: number): Promise<boolean>;
@@ -73,26 +80,42 @@ export async function startCluster(opts: {
   topology?: Topology;
 }): Promise<Cluster> {
   const topology = opts.topology ?? 'standalone';
+  const watchdog = startChildWatchdog();
+  const onSpawn = (pid: number) => {
+    watchdog.watchPid(pid);
+  };
   const [queue, data] = await Promise.all([
-    startRole(topology, `${opts.dir}/queue`, { noeviction: true, fsync: opts.fsync }),
-    startRole(topology, `${opts.dir}/data`, { noeviction: false, fsync: opts.fsync }),
+    startRole(topology, `${opts.dir}/queue`, { noeviction: true, fsync: opts.fsync, onSpawn }),
+    startRole(topology, `${opts.dir}/data`, { noeviction: false, fsync: opts.fsync, onSpawn }),
   ]);
   const env = () => ({
     ...process.env,
     QUEUE_REDIS_URL: cluster.queue.url,
     KV_REDIS_URL: cluster.data.url,
-    LOG_LEVEL: 'error',
+    // CHAOS_LOG_LEVEL=warn shows the kvq processes' warnings (on stderr) when a run goes wrong.
+    LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'error',
     WORKER_HEALTH_PORT: '0',
     ...opts.env,
   });
 
+  /** Children this harness signalled: their exits are expected. */
+  const signalled = new WeakSet<ChildProcess>();
   function launch(role: 'api' | 'worker', index: number, port?: number): Member {
     const child = spawn(process.execPath, [KVQ, role], {
       env: { ...env(), ...(port ? { PORT: String(port), HOST: '127.0.0.1' } : {}) },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      // Their logs (stdout) only when CHAOS_LOG_LEVEL asks for them.
+      stdio: ['ignore', process.env.CHAOS_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
+    });
+    if (child.pid !== undefined) watchdog.watchPid(child.pid);
+    child.once('exit', (code, signal) => {
+      if (signalled.has(child)) return;
+      cluster.selfExits.push(
+        `${role} ${String(index)} (pid ${String(child.pid)}) exited by itself: ${signal ?? `code ${String(code)}`}`,
+      );
     });
     return port === undefined ? { role, index, child } : { role, index, port, child };
   }
+  const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
 
   const cluster: Cluster = {
     topology,
@@ -101,10 +124,15 @@ export async function startCluster(opts: {
     apis: [],
     workers: [],
     apiUrls: () => cluster.apis.map((a) => `http://127.0.0.1:${String(a.port)}`),
+    selfExits: [],
     async killAndRestart(m) {
-      const exited = new Promise((r) => m.child.once('exit', r));
-      if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL');
-      await exited;
+      // A member that exited by itself has nothing left to kill (and no exit event to wait for).
+      if (running(m.child)) {
+        const exited = new Promise((r) => m.child.once('exit', r));
+        signalled.add(m.child);
+        m.child.kill('SIGKILL');
+        await exited;
+      }
       const next = launch(m.role, m.index, m.port);
       const list = m.role === 'api' ? cluster.apis : cluster.workers;
       list[m.index] = next;
@@ -119,8 +147,9 @@ export async function startCluster(opts: {
       const all = [...cluster.apis, ...cluster.workers];
       await Promise.all(
         all.map(async (m) => {
-          if (m.child.exitCode !== null || m.child.signalCode !== null) return;
+          if (!running(m.child)) return;
           const exited = new Promise((r) => m.child.once('exit', r));
+          signalled.add(m.child);
           m.child.kill('SIGTERM');
           const t = setTimeout(() => m.child.kill('SIGKILL'), 15_000);
           await exited;
@@ -128,6 +157,7 @@ export async function startCluster(opts: {
         }),
       );
       await Promise.all([cluster.queue.stop(), cluster.data.stop()]);
+      watchdog.close();
     },
   };
 
@@ -145,13 +175,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function startRole(
   topology: Topology,
   dir: string,
-  opts: { noeviction: boolean; fsync: 'always' | 'everysec' | undefined },
+  opts: {
+    noeviction: boolean;
+    fsync: 'always' | 'everysec' | undefined;
+    onSpawn: (pid: number) => void;
+  },
 ): Promise<RedisRole> {
+  const { onSpawn } = opts;
   if (topology === 'standalone') {
     let server = await startRedisServer({
       dir,
       noeviction: opts.noeviction,
       appendfsync: opts.fsync ?? 'everysec',
+      onSpawn,
     });
     return {
       get url() {
@@ -177,6 +213,7 @@ async function startRole(
       downAfterMs: 1000,
       failoverTimeoutMs: 3000,
       extraConfig: [...replicated, ...eviction],
+      onSpawn,
     });
     return sentinelRole(set);
   }
@@ -187,6 +224,7 @@ async function startRole(
     replicasPer: 2,
     nodeTimeoutMs: 1500,
     extraConfig: [...replicated, ...eviction],
+    onSpawn,
   });
   return clusterRole(cluster);
 }

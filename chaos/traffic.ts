@@ -10,7 +10,7 @@ import { ReadOrderChecker } from './read-order.ts';
 
 const WEIGHT = SHAPES.reduce((n, [, w]) => n + w, 0);
 /** How long a writer keeps retrying one write while the run is on. */
-const WRITE_PATIENCE_MS = 30_000;
+export const WRITE_PATIENCE_MS = 30_000;
 const WRITE_TIMEOUT_MS = 5000;
 
 /** A write whose outcome the client does not know yet: how it was sent, and what came back. */

@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 
 import {
   type Config,
+  isTransient,
   type KeyLayout,
   keyLayout,
   type Lifecycle,
@@ -60,12 +61,17 @@ export function createStores(
   };
 }
 
+/** How soon a partition-count check that could not be made (Redis unreachable or refusing) is retried. */
+const PARTITION_CHECK_RETRY_MS = 1000;
+
 /**
  * Refuses to run against data written with another partition count: checked now when the Redis
- * is reachable (a mismatch fails startup), else as soon as it becomes so (a mismatch then shuts
- * the process down with exit code 1). `verified()` says whether the check has passed: the API
- * accepts no write before it has (a worker with the wrong count consumes queue names no correct
- * API fills, so it cannot apply anything).
+ * is reachable (a mismatch fails startup), else until it can be (a mismatch then shuts the
+ * process down with exit code 1). A check the Redis cannot answer yet (unreachable, or refusing
+ * during a failover) is retried every PARTITION_CHECK_RETRY_MS instead of failing startup: a
+ * process restarted during a failover must start. `verified()` says whether the check has
+ * passed: the API accepts no write before it has (a worker with the wrong count consumes queue
+ * names no correct API fills, so it cannot apply anything).
  */
 export async function enforcePartitionCount(
   redis: Redis | Cluster,
@@ -75,24 +81,38 @@ export async function enforcePartitionCount(
   lifecycle: Lifecycle,
 ): Promise<{ verified: () => boolean }> {
   let ok = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
   const check = async () => {
     await checkPartitionCount(redis, layout, which);
     ok = true;
   };
-  if (redis.status === 'ready') {
-    await check();
-    return { verified: () => ok };
-  }
-  const onReady = () => {
-    check().catch((err: unknown) => {
-      if (!(err instanceof PartitionCountMismatch)) {
-        redis.once('ready', onReady);
-        return;
-      }
-      logger.fatal({ err }, 'partition count mismatch');
-      void lifecycle.shutdown('partition count mismatch').then(() => process.exit(1));
-    });
+  const later = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      check().catch((err: unknown) => {
+        if (!(err instanceof PartitionCountMismatch)) {
+          later();
+          return;
+        }
+        logger.fatal({ err }, 'partition count mismatch');
+        void lifecycle.shutdown('partition count mismatch').then(() => process.exit(1));
+      });
+    }, PARTITION_CHECK_RETRY_MS);
+    timer.unref();
   };
-  redis.once('ready', onReady);
+  lifecycle.register(`${which} partition count check`, () => {
+    stopped = true;
+    clearTimeout(timer);
+  });
+  if (redis.status === 'ready') {
+    try {
+      await check();
+    } catch (err) {
+      if (err instanceof PartitionCountMismatch || !isTransient(err)) throw err;
+      logger.warn({ err }, `${which} Redis cannot record the partition count yet; retrying`);
+      later();
+    }
+  } else later();
   return { verified: () => ok };
 }

@@ -15,7 +15,10 @@ export class PartitionCountMismatch extends Error {
 
 /**
  * Records the partition count in a Redis on first use, and rejects with PartitionCountMismatch
- * when it holds another one. (One plain key: on a cluster, whichever node owns its slot.)
+ * when it holds another one. (One plain key: on a cluster, whichever node owns its slot.) Read
+ * first, written only when absent: a deployment records its count once, and a read is answered
+ * where a write is refused (a primary short of `min-replicas-to-write` replicas during a
+ * failover, a full one), so a process restarted then still starts.
  */
 export async function checkPartitionCount(
   redis: Redis | Cluster,
@@ -23,6 +26,7 @@ export async function checkPartitionCount(
   which: 'queue' | 'data',
 ): Promise<void> {
   const mine = String(layout.count);
-  const prev = await redis.set(layout.global.partitions, mine, 'NX', 'GET');
+  const key = layout.global.partitions;
+  const prev = (await redis.get(key)) ?? (await redis.set(key, mine, 'NX', 'GET'));
   if (prev !== null && prev !== mine) throw new PartitionCountMismatch(which, prev, layout.count);
 }

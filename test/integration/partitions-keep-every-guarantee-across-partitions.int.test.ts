@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -5,6 +9,7 @@ import { startApi } from '../../src/bin/api.ts';
 import { startWorker } from '../../src/bin/worker.ts';
 import { createLifecycle, createLogger, loadConfig } from '../../src/core/index.ts';
 import { EVENT_STREAM_MAX_LEN } from '../../src/queue/index.ts';
+import { startRedisServer } from '../../src/redis/index.ts';
 import { PartitionCountMismatch } from '../../src/store/index.ts';
 import { call, type Stack, startStack } from '../helpers/stack.ts';
 
@@ -243,6 +248,48 @@ describe('the partition count', () => {
       } finally {
         await lifecycle.shutdown('test');
       }
+    }
+  });
+});
+
+describe('the partition count check, with a Redis that refuses writes', () => {
+  it('does not stop a process starting (a restart during a failover); an unrecorded count is recorded once writes are taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvq-noreplicas-'));
+    const [queue, data] = await Promise.all([
+      startRedisServer({ dir: join(dir, 'q'), appendonly: false }),
+      startRedisServer({ dir: join(dir, 'd'), appendonly: false }),
+    ]);
+    const q = new Redis(queue.url);
+    const d = new Redis(data.url);
+    const logger = createLogger('silent', 'test');
+    const lifecycles: ReturnType<typeof createLifecycle>[] = [];
+    try {
+      // The queue Redis has its count already (an established deployment), the data Redis not
+      // yet; then both primaries lose their replicas: every write is refused with NOREPLICAS.
+      await q.set(s.layout.global.partitions, '12');
+      for (const r of [q, d]) await r.config('SET', 'min-replicas-to-write', '1');
+      await expect(d.set('probe', '1')).rejects.toThrow(/NOREPLICAS/);
+      const config = loadConfig({
+        ...Object.fromEntries(Object.entries(s.config).map(([k, v]) => [k, String(v)])),
+        API_TOKENS: '',
+        PORT: '0',
+        WORKER_HEALTH_PORT: '0',
+        METRICS_PORT: '0',
+      });
+      for (const start of [startApi, startWorker]) {
+        const lifecycle = createLifecycle({ deadlineMs: 5000, logger });
+        lifecycles.push(lifecycle);
+        await start(config, { queueUrl: queue.url, kvUrl: data.url }, logger, lifecycle);
+      }
+      expect(await d.get(s.layout.global.partitions)).toBeNull();
+      await d.config('SET', 'min-replicas-to-write', '0');
+      await expect.poll(() => d.get(s.layout.global.partitions), { timeout: 10_000 }).toBe('12');
+    } finally {
+      for (const l of lifecycles) await l.shutdown('test');
+      q.disconnect();
+      d.disconnect();
+      await Promise.all([queue.stop(), data.stop()]);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
