@@ -1,6 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 
-import { slotOf } from '../core/index.ts';
+import { isTransient, slotOf } from '../core/index.ts';
 
 /**
  * `WAIT n timeout` for writes already made: resolves true when at least `n` replicas have every
@@ -15,6 +15,11 @@ import { slotOf } from '../core/index.ts';
  * Group commit: every caller whose write has been answered before a WAIT is sent is covered by
  * it (replies come in order on one connection), so the calls of one event-loop turn share one
  * WAIT per connection instead of queueing one each behind a blocking command.
+ *
+ * A node that is no primary any more (demoted by a failover, or a slot map gone stale) refuses the
+ * INCR (READONLY, MOVED) and WAIT itself: that is a shortfall, not an error to pass on; so is a
+ * cluster whose slot map does not name the key's master (not loaded yet, or mid-failover): no
+ * replica confirmed anything.
  */
 export type ReplicaAcks = (touchKey: string) => Promise<boolean>;
 
@@ -26,23 +31,17 @@ export function createReplicaAcks(
   if (replicas <= 0) return () => Promise.resolve(true);
   const pending = new Map<Redis, Promise<boolean>>();
 
-  function connectionFor(redisKey: string): Redis {
+  function connectionFor(redisKey: string): Redis | undefined {
     if (!(redis instanceof Cluster)) return redis;
     const nodeKey = redis.slots[slotOf(redisKey)]?.[0];
-    const node = redis
+    return redis
       .nodes('master')
       .find((n) => `${String(n.options.host)}:${String(n.options.port)}` === nodeKey);
-    if (!node) throw new Error(`no connection to the master of ${redisKey} (slot map not loaded)`);
-    return node;
   }
 
   return (touchKey) => {
-    let conn: Redis;
-    try {
-      conn = connectionFor(touchKey);
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+    const conn = connectionFor(touchKey);
+    if (!conn) return Promise.resolve(false);
     const joined = pending.get(conn);
     if (joined) return joined;
     const next = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
@@ -52,7 +51,12 @@ export function createReplicaAcks(
         () => true,
         () => false,
       );
-      const acked = conn.wait(replicas, timeoutMs);
+      // A connection-level failure stays an error (the caller's 503 for an unavailable Redis); a
+      // refusal by the node (WAIT on a replica) is a shortfall.
+      const acked = conn.wait(replicas, timeoutMs).catch((err: unknown) => {
+        if (isTransient(err)) throw err;
+        return 0;
+      });
       return Promise.all([touched, acked]).then(([t, n]) => t && n >= replicas);
     });
     pending.set(conn, next);

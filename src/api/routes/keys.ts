@@ -100,10 +100,19 @@ async function listReadable(
   return { items, more: true, last: cursor };
 }
 
-/** `?consistency=` of a key read; an unknown value is refused, never read as the default. */
-function readConsistency(raw: string | undefined): ReadConsistency {
+/**
+ * `?consistency=` of a key read; an unknown value is refused, never read as the default, and so is
+ * a repeated one (the first of `primary&consistency=replicated` would silently weaken the read).
+ */
+function readConsistency(raw: string[] | undefined): ReadConsistency {
   if (raw === undefined) return 'primary';
-  if ((READ_CONSISTENCIES as readonly string[]).includes(raw)) return raw as ReadConsistency;
+  const [one] = raw;
+  if (
+    raw.length === 1 &&
+    one !== undefined &&
+    (READ_CONSISTENCIES as readonly string[]).includes(one)
+  )
+    return one as ReadConsistency;
   throw new AppError(
     'VALIDATION_FAILED',
     `consistency must be one of ${READ_CONSISTENCIES.join(', ')}`,
@@ -213,6 +222,8 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   // op id), and the record's JSON text goes out through c.body.
   app.get(KEY_ROUTE, async (c) => {
     const key = keyOf(c);
+    // Checked before any wait for `after`: a bad request is refused at once.
+    const consistency = readConsistency(c.req.queries('consistency'));
     const after = c.req.query('after');
     let answerBy: number | undefined;
     if (after !== undefined) {
@@ -228,7 +239,7 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
         });
       }
     }
-    let get = readRecord(key, readConsistency(c.req.query('consistency')));
+    let get = readRecord(key, consistency);
     if (answerBy !== undefined) {
       // After a wait the read keeps to the wait's deadline (or half a grace, if the wait used it
       // all), so that the whole request answers within its wait plus 1.5 s whatever Redis does.
