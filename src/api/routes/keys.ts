@@ -127,7 +127,7 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   /**
    * The key's record (or its absence) from the data primary; with `replicated`, answered only
    * once MIN_REPLICA_ACKS replicas have every write the primary had made when it was read (the
-   * writers' shared WAIT, records.replicated), so a failover cannot take it back.
+   * writers' shared WAIT, records.replicated): as durable as an applied write.
    */
   const readRecord = async (key: string, consistency: ReadConsistency) => {
     const rec = await deps.records.get(key);
