@@ -36,12 +36,15 @@ beforeAll(async () => {
   s = await startStack({
     queueUrl: queue.primary.url,
     kvUrl: data.primary.url,
-    env: { MIN_REPLICA_ACKS: '1', REPLICA_ACK_TIMEOUT_MS: '300' },
+    env: { MIN_REPLICA_ACKS: '1', REPLICA_ACK_TIMEOUT_MS: '300', REDIS_COMMAND_TIMEOUT_MS: '600' },
   });
 }, 30_000);
 afterAll(async () => {
   await s.stop();
-  for (const x of servers) await x.stop();
+  for (const x of servers) {
+    x.child.kill('SIGCONT');
+    await x.stop();
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -114,3 +117,67 @@ it('a bad consistency is refused before ?after is looked at', async () => {
     expect([r.status, r.body.code]).toEqual([400, 'VALIDATION_FAILED']);
   }
 });
+
+it('a full data primary (maxmemory) refuses the INCR: a replicated read is 503, a plain one answers', async () => {
+  const put = await call(s.url, 'PUT', '/v1/keys/full', {
+    body: { value: 1 },
+    headers: { Prefer: 'wait=10' },
+  });
+  expect(put.status).toBe(201);
+  const dp = new Redis(data.primary.url);
+  try {
+    const used = Number(/used_memory:(\d+)/.exec(await dp.info('memory'))?.[1]);
+    await dp.config('SET', 'maxmemory', String(used - 256 * 1024));
+    await expect(dp.incr('probe')).rejects.toThrow(/^OOM/);
+    const r = await call(s.url, 'GET', '/v1/keys/full?consistency=replicated');
+    expect([r.status, r.body.code, r.headers.get('retry-after')]).toEqual([
+      503,
+      'READ_NOT_REPLICATED',
+      '1',
+    ]);
+    expect((await call(s.url, 'GET', '/v1/keys/full')).body.value).toBe(1);
+  } finally {
+    await dp.config('SET', 'maxmemory', '0');
+    dp.disconnect();
+  }
+  const again = await call(s.url, 'GET', '/v1/keys/full?consistency=replicated');
+  expect([again.status, again.body.value]).toEqual([200, 1]);
+});
+
+it('a stalled data primary: replicated reads (with ?after, and HEAD) answer 503 within the stall bound', async () => {
+  const put = await call(s.url, 'PUT', '/v1/keys/stalled', {
+    body: { value: 1 },
+    headers: { Prefer: 'wait=10' },
+  });
+  expect(put.status).toBe(201);
+  const opId = put.body.op.id as string;
+  data.primary.child.kill('SIGSTOP');
+  try {
+    const targets = [
+      '/v1/keys/stalled?consistency=replicated',
+      `/v1/keys/stalled?consistency=replicated&after=${opId}`,
+    ];
+    for (const method of ['GET', 'HEAD']) {
+      for (const target of targets) {
+        const t = Date.now();
+        const r = await fetch(`${s.url}${target}`, { method, headers: { Prefer: 'wait=1' } });
+        const text = await r.text();
+        expect([method, target, r.status]).toEqual([method, target, 503]);
+        expect(r.headers.get('retry-after')).toBe('1');
+        if (method === 'GET') expect(JSON.parse(text)).toMatchObject({ code: 'DATA_UNAVAILABLE' });
+        // REDIS_COMMAND_TIMEOUT_MS is 600: a stuck command fails within 1.25 times that.
+        expect(Date.now() - t).toBeLessThan(3000);
+      }
+    }
+  } finally {
+    data.primary.child.kill('SIGCONT');
+  }
+  await expect
+    .poll(
+      async () => (await call(s.url, 'GET', '/v1/keys/stalled?consistency=replicated')).status,
+      {
+        timeout: 10_000,
+      },
+    )
+    .toBe(200);
+}, 30_000);
