@@ -21,8 +21,25 @@ import { isTransient, slotOf } from '../core/index.ts';
  * cluster whose slot map does not name the key's master (not loaded yet, or mid-failover): no
  * replica confirmed anything.
  */
-export type ReplicaAcks = (touchKey: string) => Promise<boolean>;
+export type ReplicaAcks = (touchKey: string, readOn?: Redis) => Promise<boolean>;
 
+/**
+ * The connection to the primary that the client's slot map names for `redisKey` now: the client
+ * itself unless it is a cluster; undefined when the map names no known master (not loaded yet,
+ * or mid-failover).
+ */
+export function primaryConnection(redis: Redis | Cluster, redisKey: string): Redis | undefined {
+  if (!(redis instanceof Cluster)) return redis;
+  const nodeKey = redis.slots[slotOf(redisKey)]?.[0];
+  return redis
+    .nodes('master')
+    .find((n) => `${String(n.options.host)}:${String(n.options.port)}` === nodeKey);
+}
+
+/**
+ * With `readOn`, the connection a read was answered on: a shortfall unless `touchKey`'s primary
+ * is still that connection (the WAIT counts the replicas of the node it is sent to).
+ */
 export function createReplicaAcks(
   redis: Redis | Cluster,
   replicas: number,
@@ -31,17 +48,9 @@ export function createReplicaAcks(
   if (replicas <= 0) return () => Promise.resolve(true);
   const pending = new Map<Redis, Promise<boolean>>();
 
-  function connectionFor(redisKey: string): Redis | undefined {
-    if (!(redis instanceof Cluster)) return redis;
-    const nodeKey = redis.slots[slotOf(redisKey)]?.[0];
-    return redis
-      .nodes('master')
-      .find((n) => `${String(n.options.host)}:${String(n.options.port)}` === nodeKey);
-  }
-
-  return (touchKey) => {
-    const conn = connectionFor(touchKey);
-    if (!conn) return Promise.resolve(false);
+  return (touchKey, readOn) => {
+    const conn = primaryConnection(redis, touchKey);
+    if (!conn || (readOn !== undefined && readOn !== conn)) return Promise.resolve(false);
     const joined = pending.get(conn);
     if (joined) return joined;
     const next = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {

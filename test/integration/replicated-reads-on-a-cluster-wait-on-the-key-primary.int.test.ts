@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { AppError, keyLayout, loadConfig } from '../../src/core/index.ts';
+import { AppError, keyLayout, loadConfig, slotOf } from '../../src/core/index.ts';
 import {
   closeClient,
   createRedisClient,
@@ -11,6 +11,7 @@ import {
   type RedisClient,
   type RedisServer,
   startRedisCluster,
+  waitReady,
 } from '../../src/redis/index.ts';
 import { createRecordStore, type RecordStore, unavailable } from '../../src/store/index.ts';
 
@@ -33,6 +34,7 @@ let records: RecordStore;
 beforeAll(async () => {
   cluster = await startRedisCluster({ primaries: 3, replicasPer: 1, nodeTimeoutMs: 1000 });
   client = createRedisClient(cluster.url, 'command', config, 'test-replicated-reads');
+  if (!(await waitReady(client, 10_000))) throw new Error('cluster client not ready in 10 s');
   records = createRecordStore({
     redis: client,
     layout,
@@ -131,3 +133,43 @@ it('a failover of the key primary: each replicated read is answered, refused, or
   expect([...outcomes].filter((o) => o.startsWith('raw'))).toEqual([]);
   await expect.poll(() => records.replicated(key), { timeout: 10_000 }).toBe(true);
 }, 40_000);
+
+it('a slot mid-migration: a record the target node answers (ASK) is not confirmed by the source replicas', async () => {
+  const key = 'migrating-read';
+  const recordKey = layout.data(layout.of(key)).record(key);
+  const now = Date.now();
+  await records.apply({
+    opId: 'm1',
+    key,
+    type: 'put',
+    version: 1,
+    valueJson: '1',
+    acceptedAt: now,
+    deadline: now + 60_000,
+  });
+  expect(await records.getReplicated(key)).toMatchObject({
+    replicated: true,
+    record: { version: 1 },
+  });
+  const source = await cluster.primaryOf(recordKey);
+  const target = (await cluster.primaries()).find((n) => n.port !== source.port) as RedisServer;
+  const targetReplica = await replicaOf(target);
+  const src = new Redis({ host: '127.0.0.1', port: source.port, maxRetriesPerRequest: 1 });
+  const dst = new Redis({ host: '127.0.0.1', port: target.port, maxRetriesPerRequest: 1 });
+  targetReplica.child.kill('SIGSTOP');
+  try {
+    const slot = slotOf(recordKey);
+    await dst.cluster('SETSLOT', slot, 'IMPORTING', await src.cluster('MYID'));
+    await src.cluster('SETSLOT', slot, 'MIGRATING', await dst.cluster('MYID'));
+    // The record moves to the target, whose replica is stalled: only the target holds it now.
+    await src.migrate('127.0.0.1', target.port, '', 0, 5000, 'KEYS', recordKey);
+    // A read through the cluster client follows ASK to the target, while the WAIT would go to
+    // the source (the slot map still names it), whose replicas say nothing about the target's.
+    expect((await records.get(key))?.version).toBe(1);
+    expect((await records.getReplicated(key)).replicated).toBe(false);
+  } finally {
+    targetReplica.child.kill('SIGCONT');
+    src.disconnect();
+    dst.disconnect();
+  }
+}, 30_000);

@@ -127,14 +127,16 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   /**
    * The key's record (or its absence) from the data primary; with `replicated`, answered only
    * once MIN_REPLICA_ACKS replicas have every write the primary had made when it was read (the
-   * writers' shared WAIT, records.replicated): as durable as an applied write.
+   * writers' shared WAIT, on the connection that read it: records.getReplicated): as durable as an
+   * applied write.
    */
   const readRecord = async (key: string, consistency: ReadConsistency) => {
-    const rec = await deps.records.get(key);
-    if (consistency === 'replicated' && !(await deps.records.replicated(key))) {
+    if (consistency === 'primary') return deps.records.get(key);
+    const { record: rec, replicated } = await deps.records.getReplicated(key);
+    if (!replicated) {
       throw new AppError(
         'READ_NOT_REPLICATED',
-        `${rec ? `version ${String(rec.version)} of ${key}` : `the absence of ${key}`} is on the primary, not yet confirmed by MIN_REPLICA_ACKS replicas; retry the read`,
+        `${rec ? `version ${String(rec.version)} of ${key}` : `what the primary holds for ${key}`} is not yet confirmed by MIN_REPLICA_ACKS replicas; retry the read`,
       );
     }
     return rec;
