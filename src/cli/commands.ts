@@ -23,7 +23,7 @@ const get: Command = {
 Prints the key's value as JSON; --json prints the whole record (value, version, times).
   --after <op-id>    read your write: wait until that op is finished, then read
   --replicated       answer only once the data Redis replicas (MIN_REPLICA_ACKS) have
-                     what was read, so a failover cannot take it back`,
+                     what was read: as durable as an applied write`,
   options: { after: { type: 'string' }, replicated: { type: 'boolean' } },
   async run(ctx) {
     const key = keyArg(ctx, 0);

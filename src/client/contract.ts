@@ -72,7 +72,9 @@ export interface GetOptions {
   waitSeconds?: number | undefined;
   /**
    * `replicated`: answer only once MIN_REPLICA_ACKS replicas of the data Redis hold what was read,
-   * so a failover cannot take it back (503 READ_NOT_REPLICATED if they do not confirm in time).
+   * as durable as an applied write: a failover that keeps acknowledged writes keeps it (with
+   * MIN_REPLICA_ACKS=0, no more than a primary read). 503 READ_NOT_REPLICATED if they do not
+   * confirm in time.
    * `primary` (the default): what the primary holds now.
    */
   consistency?: 'primary' | 'replicated' | undefined;

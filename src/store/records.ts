@@ -1,9 +1,9 @@
 import type { Cluster, Redis } from 'ioredis';
 
-import type { KeyLayout, OpType } from '../core/index.ts';
+import { AppError, type KeyLayout, type OpType } from '../core/index.ts';
 import { guard } from './guard.ts';
 import { defineScript } from './lua.ts';
-import { createReplicaAcks } from './replica-acks.ts';
+import { createReplicaAcks, primaryConnection } from './replica-acks.ts';
 
 /** A live record as stored: the value stays JSON text end to end (never re-serialised). */
 export interface KvRecord {
@@ -87,6 +87,11 @@ export interface RecordStore {
   clock(): number;
   syncClock(): Promise<void>;
   get(key: string): Promise<KvRecord | null>;
+  /**
+   * The key's record (or its absence), and whether MIN_REPLICA_ACKS replicas of the node that
+   * answered hold every write it had made by then (true at once when no acks are asked for).
+   */
+  getReplicated(key: string): Promise<{ record: KvRecord | null; replicated: boolean }>;
   /** Live keys after `after` (exclusive) in byte order, optionally under a prefix. */
   list(opts: { prefix?: string | undefined; after?: string | undefined; limit: number }): Promise<{
     items: ListedKey[];
@@ -116,7 +121,8 @@ export function createRecordStore(deps: {
   replicaAckTimeoutMs?: number;
 }): RecordStore {
   const { redis, layout } = deps;
-  const acks = createReplicaAcks(redis, deps.minReplicaAcks ?? 0, deps.replicaAckTimeoutMs ?? 1000);
+  const minReplicaAcks = deps.minReplicaAcks ?? 0;
+  const acks = createReplicaAcks(redis, minReplicaAcks, deps.replicaAckTimeoutMs ?? 1000);
   const partitions = Array.from({ length: layout.count }, (_, i) => layout.data(i));
   /** The data keys of the user key's partition. */
   const keysOf = (key: string) => layout.data(layout.of(key));
@@ -127,6 +133,26 @@ export function createRecordStore(deps: {
 
   function isLive(v: string | null, d: string | null, e: number | null, now: number): boolean {
     return v !== null && d !== '1' && (e === null || e > now);
+  }
+
+  /** A live record as read on `conn` (the client, or one cluster node's connection). */
+  async function fetchRecord(conn: Redis | Cluster, key: string): Promise<KvRecord | null> {
+    const [v, val, c, u, e, d] = await guard(
+      conn.hmget(keysOf(key).record(key), 'v', 'val', 'c', 'u', 'e', 'd'),
+      'DATA_UNAVAILABLE',
+    );
+    const exp = num(e);
+    if (!isLive(v ?? null, d ?? null, exp, Date.now()) || val === null || val === undefined) {
+      return null;
+    }
+    return {
+      key,
+      valueJson: val,
+      version: Number(v),
+      createdAt: Number(c),
+      updatedAt: Number(u),
+      expiresAt: exp,
+    };
   }
 
   // Data Redis clock minus ours, measured from replies that carry Redis TIME (half the round trip
@@ -220,23 +246,25 @@ export function createRecordStore(deps: {
       observe(Number(sec) * 1000 + Math.floor(Number(micro) / 1000), sentAt);
     },
 
-    async get(key) {
-      const [v, val, c, u, e, d] = await guard(
-        redis.hmget(keysOf(key).record(key), 'v', 'val', 'c', 'u', 'e', 'd'),
-        'DATA_UNAVAILABLE',
-      );
-      const exp = num(e);
-      if (!isLive(v ?? null, d ?? null, exp, Date.now()) || val === null || val === undefined) {
-        return null;
+    get: (key) => fetchRecord(redis, key),
+
+    async getReplicated(key) {
+      if (minReplicaAcks <= 0) return { record: await fetchRecord(redis, key), replicated: true };
+      const keys = keysOf(key);
+      // Read and WAIT on one connection, to the slot's primary as the slot map names it now:
+      // through the cluster client the read could be answered by another node than the one whose
+      // replicas the WAIT counts (an ASK redirect while the slot migrates, a failover that moves
+      // the slot while the read is in flight). That node's refusal (MOVED, ASK) is a shortfall.
+      const conn = primaryConnection(redis, keys.record(key));
+      if (!conn) return { record: null, replicated: false };
+      let record: KvRecord | null;
+      try {
+        record = await fetchRecord(conn, key);
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        return { record: null, replicated: false };
       }
-      return {
-        key,
-        valueJson: val,
-        version: Number(v),
-        createdAt: Number(c),
-        updatedAt: Number(u),
-        expiresAt: exp,
-      };
+      return { record, replicated: await guard(acks(keys.acks, conn), 'DATA_UNAVAILABLE') };
     },
 
     async list({ prefix, after, limit }) {

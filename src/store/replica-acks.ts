@@ -1,6 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 
-import { slotOf } from '../core/index.ts';
+import { isTransient, slotOf } from '../core/index.ts';
 
 /**
  * `WAIT n timeout` for writes already made: resolves true when at least `n` replicas have every
@@ -15,9 +15,31 @@ import { slotOf } from '../core/index.ts';
  * Group commit: every caller whose write has been answered before a WAIT is sent is covered by
  * it (replies come in order on one connection), so the calls of one event-loop turn share one
  * WAIT per connection instead of queueing one each behind a blocking command.
+ *
+ * A node that is no primary any more (demoted by a failover, or a slot map gone stale) refuses the
+ * INCR (READONLY, MOVED) and WAIT itself: that is a shortfall, not an error to pass on; so is a
+ * cluster whose slot map does not name the key's master (not loaded yet, or mid-failover): no
+ * replica confirmed anything.
  */
-export type ReplicaAcks = (touchKey: string) => Promise<boolean>;
+export type ReplicaAcks = (touchKey: string, readOn?: Redis) => Promise<boolean>;
 
+/**
+ * The connection to the primary that the client's slot map names for `redisKey` now: the client
+ * itself unless it is a cluster; undefined when the map names no known master (not loaded yet,
+ * or mid-failover).
+ */
+export function primaryConnection(redis: Redis | Cluster, redisKey: string): Redis | undefined {
+  if (!(redis instanceof Cluster)) return redis;
+  const nodeKey = redis.slots[slotOf(redisKey)]?.[0];
+  return redis
+    .nodes('master')
+    .find((n) => `${String(n.options.host)}:${String(n.options.port)}` === nodeKey);
+}
+
+/**
+ * With `readOn`, the connection a read was answered on: a shortfall unless `touchKey`'s primary
+ * is still that connection (the WAIT counts the replicas of the node it is sent to).
+ */
 export function createReplicaAcks(
   redis: Redis | Cluster,
   replicas: number,
@@ -26,23 +48,9 @@ export function createReplicaAcks(
   if (replicas <= 0) return () => Promise.resolve(true);
   const pending = new Map<Redis, Promise<boolean>>();
 
-  function connectionFor(redisKey: string): Redis {
-    if (!(redis instanceof Cluster)) return redis;
-    const nodeKey = redis.slots[slotOf(redisKey)]?.[0];
-    const node = redis
-      .nodes('master')
-      .find((n) => `${String(n.options.host)}:${String(n.options.port)}` === nodeKey);
-    if (!node) throw new Error(`no connection to the master of ${redisKey} (slot map not loaded)`);
-    return node;
-  }
-
-  return (touchKey) => {
-    let conn: Redis;
-    try {
-      conn = connectionFor(touchKey);
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+  return (touchKey, readOn) => {
+    const conn = primaryConnection(redis, touchKey);
+    if (!conn || (readOn !== undefined && readOn !== conn)) return Promise.resolve(false);
     const joined = pending.get(conn);
     if (joined) return joined;
     const next = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
@@ -52,7 +60,12 @@ export function createReplicaAcks(
         () => true,
         () => false,
       );
-      const acked = conn.wait(replicas, timeoutMs);
+      // A connection-level failure stays an error (the caller's 503 for an unavailable Redis); a
+      // refusal by the node (WAIT on a replica) is a shortfall.
+      const acked = conn.wait(replicas, timeoutMs).catch((err: unknown) => {
+        if (isTransient(err)) throw err;
+        return 0;
+      });
       return Promise.all([touched, acked]).then(([t, n]) => t && n >= replicas);
     });
     pending.set(conn, next);

@@ -100,10 +100,19 @@ async function listReadable(
   return { items, more: true, last: cursor };
 }
 
-/** `?consistency=` of a key read; an unknown value is refused, never read as the default. */
-function readConsistency(raw: string | undefined): ReadConsistency {
+/**
+ * `?consistency=` of a key read; an unknown value is refused, never read as the default, and so is
+ * a repeated one (the first of `primary&consistency=replicated` would silently weaken the read).
+ */
+function readConsistency(raw: string[] | undefined): ReadConsistency {
   if (raw === undefined) return 'primary';
-  if ((READ_CONSISTENCIES as readonly string[]).includes(raw)) return raw as ReadConsistency;
+  const [one] = raw;
+  if (
+    raw.length === 1 &&
+    one !== undefined &&
+    (READ_CONSISTENCIES as readonly string[]).includes(one)
+  )
+    return one as ReadConsistency;
   throw new AppError(
     'VALIDATION_FAILED',
     `consistency must be one of ${READ_CONSISTENCIES.join(', ')}`,
@@ -118,14 +127,16 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   /**
    * The key's record (or its absence) from the data primary; with `replicated`, answered only
    * once MIN_REPLICA_ACKS replicas have every write the primary had made when it was read (the
-   * writers' shared WAIT, records.replicated), so a failover cannot take it back.
+   * writers' shared WAIT, on the connection that read it: records.getReplicated): as durable as an
+   * applied write.
    */
   const readRecord = async (key: string, consistency: ReadConsistency) => {
-    const rec = await deps.records.get(key);
-    if (consistency === 'replicated' && !(await deps.records.replicated(key))) {
+    if (consistency === 'primary') return deps.records.get(key);
+    const { record: rec, replicated } = await deps.records.getReplicated(key);
+    if (!replicated) {
       throw new AppError(
         'READ_NOT_REPLICATED',
-        `${rec ? `version ${String(rec.version)} of ${key}` : `the absence of ${key}`} is on the primary, not yet confirmed by MIN_REPLICA_ACKS replicas; retry the read`,
+        `${rec ? `version ${String(rec.version)} of ${key}` : `what the primary holds for ${key}`} is not yet confirmed by MIN_REPLICA_ACKS replicas; retry the read`,
       );
     }
     return rec;
@@ -213,6 +224,8 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   // op id), and the record's JSON text goes out through c.body.
   app.get(KEY_ROUTE, async (c) => {
     const key = keyOf(c);
+    // Checked before any wait for `after`: a bad request is refused at once.
+    const consistency = readConsistency(c.req.queries('consistency'));
     const after = c.req.query('after');
     let answerBy: number | undefined;
     if (after !== undefined) {
@@ -228,7 +241,7 @@ export function registerKeyRoutes(app: OpenAPIHono, deps: ApiDeps): void {
         });
       }
     }
-    let get = readRecord(key, readConsistency(c.req.query('consistency')));
+    let get = readRecord(key, consistency);
     if (answerBy !== undefined) {
       // After a wait the read keeps to the wait's deadline (or half a grace, if the wait used it
       // all), so that the whole request answers within its wait plus 1.5 s whatever Redis does.
