@@ -1,12 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import type { RedisServer } from '../../src/redis/index.ts';
-import { startReplicatedPair } from '../helpers/replicated-pair.ts';
-import { call, type Stack, startStack } from '../helpers/stack.ts';
+import { type ReplicatedStack, startReplicatedStack } from '../helpers/replicated-pair.ts';
+import { call, type Stack } from '../helpers/stack.ts';
 
 /**
  * With MIN_REPLICA_ACKS=1, an apply that ran while the data replica lagged is retried and found
@@ -15,35 +11,21 @@ import { call, type Stack, startStack } from '../helpers/stack.ts';
  * test once saw a fresh key's PUT answered 200 after a data failover: the `already` outcome was
  * settled without the apply's details. apply.lua and resolve.lua now report them.)
  */
-let dir: string;
-const servers: RedisServer[] = [];
+let r: ReplicatedStack;
 let dataReplica: RedisServer;
 let s: Stack;
 
-async function pair(name: string) {
-  const p = await startReplicatedPair(dir, name);
-  servers.push(p.primary, p.replica);
-  return p;
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kvq-already-'));
-  const queue = await pair('queue');
-  const data = await pair('data');
-  dataReplica = data.replica;
-  s = await startStack({
-    queueUrl: queue.primary.url,
-    kvUrl: data.primary.url,
-    env: { MIN_REPLICA_ACKS: '1', REPLICA_ACK_TIMEOUT_MS: '300', JOB_BACKOFF_MS: '100' },
+  r = await startReplicatedStack('already', {
+    MIN_REPLICA_ACKS: '1',
+    REPLICA_ACK_TIMEOUT_MS: '300',
+    JOB_BACKOFF_MS: '100',
   });
+  s = r.stack;
+  dataReplica = r.data.replica;
 }, 30_000);
 afterAll(async () => {
-  await s.stop();
-  for (const x of servers) {
-    x.child.kill('SIGCONT');
-    await x.stop();
-  }
-  rmSync(dir, { recursive: true, force: true });
+  await r.stop();
 });
 
 it('a PUT with a TTL applied on a retry answers 201 with its expiry', async () => {

@@ -1,13 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import type { RedisServer } from '../../src/redis/index.ts';
-import { startReplicatedPair } from '../helpers/replicated-pair.ts';
-import { call, type Stack, startStack } from '../helpers/stack.ts';
+import { type ReplicatedStack, startReplicatedStack } from '../helpers/replicated-pair.ts';
+import { call, type Stack } from '../helpers/stack.ts';
 
 /**
  * MIN_REPLICA_ACKS = 1 against a primary with one replica for each Redis: a write is answered
@@ -16,43 +11,25 @@ import { call, type Stack, startStack } from '../helpers/stack.ts';
  * answer into 503 WRITE_NOT_REPLICATED (outcome unknown, retry with the Idempotency-Key), or
  * holds the op short of `applied` until the replica has it.
  */
-let dir: string;
-const servers: RedisServer[] = [];
-let queue: { primary: RedisServer; replica: RedisServer };
-let data: { primary: RedisServer; replica: RedisServer };
+let r: ReplicatedStack;
+let queue: ReplicatedStack['queue'];
+let data: ReplicatedStack['data'];
 let s: Stack;
 
-async function pair(name: string) {
-  const p = await startReplicatedPair(dir, name);
-  servers.push(p.primary, p.replica);
-  return p;
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kvq-acks-'));
-  queue = await pair('queue');
-  data = await pair('data');
-  s = await startStack({
-    queueUrl: queue.primary.url,
-    kvUrl: data.primary.url,
-    // Few, quick attempts: a data replica stalled for longer than all of them must still not
-    // get an op reported applied (it stays open; the reconciler closes it once replicated).
-    env: {
-      MIN_REPLICA_ACKS: '1',
-      REPLICA_ACK_TIMEOUT_MS: '300',
-      JOB_ATTEMPTS: '2',
-      JOB_BACKOFF_MS: '100',
-      RECONCILE_INTERVAL_MS: '500',
-    },
+  // Few, quick attempts: a data replica stalled for longer than all of them must still not
+  // get an op reported applied (it stays open; the reconciler closes it once replicated).
+  r = await startReplicatedStack('acks', {
+    MIN_REPLICA_ACKS: '1',
+    REPLICA_ACK_TIMEOUT_MS: '300',
+    JOB_ATTEMPTS: '2',
+    JOB_BACKOFF_MS: '100',
+    RECONCILE_INTERVAL_MS: '500',
   });
+  ({ stack: s, queue, data } = r);
 }, 30_000);
 afterAll(async () => {
-  await s.stop();
-  for (const x of servers) {
-    x.child.kill('SIGCONT');
-    await x.stop();
-  }
-  rmSync(dir, { recursive: true, force: true });
+  await r.stop();
 });
 
 it('answers a write once the queue replica has it, and reports applied once the data replica has it', async () => {

@@ -1,16 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { keyLayout } from '../../src/core/index.ts';
-import type { RedisServer } from '../../src/redis/index.ts';
 import { createRecordStore } from '../../src/store/index.ts';
-import { startReplicatedPair } from '../helpers/replicated-pair.ts';
-import { call, type Stack, startStack } from '../helpers/stack.ts';
+import { type ReplicatedStack, startReplicatedStack } from '../helpers/replicated-pair.ts';
+import { call, type Stack } from '../helpers/stack.ts';
 
 /**
  * `?consistency=replicated` where the data Redis cannot confirm anything: a node that is no
@@ -18,9 +14,8 @@ import { call, type Stack, startStack } from '../helpers/stack.ts';
  * for two consistencies at once. Each is a refusal (503 READ_NOT_REPLICATED, or 400), never a 500
  * nor a weaker read than asked for.
  */
-let dir: string;
-const servers: RedisServer[] = [];
-let data: { primary: RedisServer; replica: RedisServer };
+let r: ReplicatedStack;
+let data: ReplicatedStack['data'];
 let s: Stack;
 const layout = keyLayout({
   prefix: `rr${randomBytes(3).toString('hex')}:`,
@@ -29,23 +24,15 @@ const layout = keyLayout({
 });
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kvq-rr-'));
-  const queue = await startReplicatedPair(dir, 'queue');
-  data = await startReplicatedPair(dir, 'data');
-  servers.push(queue.primary, queue.replica, data.primary, data.replica);
-  s = await startStack({
-    queueUrl: queue.primary.url,
-    kvUrl: data.primary.url,
-    env: { MIN_REPLICA_ACKS: '1', REPLICA_ACK_TIMEOUT_MS: '300', REDIS_COMMAND_TIMEOUT_MS: '600' },
+  r = await startReplicatedStack('rr', {
+    MIN_REPLICA_ACKS: '1',
+    REPLICA_ACK_TIMEOUT_MS: '300',
+    REDIS_COMMAND_TIMEOUT_MS: '600',
   });
+  ({ stack: s, data } = r);
 }, 30_000);
 afterAll(async () => {
-  await s.stop();
-  for (const x of servers) {
-    x.child.kill('SIGCONT');
-    await x.stop();
-  }
-  rmSync(dir, { recursive: true, force: true });
+  await r.stop();
 });
 
 it('a data connection left on a demoted primary (now a replica) is a shortfall, not an error', async () => {
