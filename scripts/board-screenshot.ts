@@ -77,8 +77,12 @@ try {
     // Rendered: every queue named, and the UI's own words loaded (not their message keys).
     const end = Date.now() + 30_000;
     for (;;) {
-      dom = String(await page.evaluate('document.documentElement.outerHTML'));
-      const text = String(await page.evaluate('document.body ? document.body.innerText : ""'));
+      // One snapshot: the DOM and its text read apart could straddle a render.
+      const snap = (await page.evaluate(
+        '({ dom: document.documentElement.outerHTML, text: document.body ? document.body.innerText : "" })',
+      )) as { dom?: string; text?: string } | undefined;
+      dom = snap?.dom ?? '';
+      const text = snap?.text ?? '';
       const done = queueNames.every((n) => text.includes(n)) && !text.includes('MENU.QUEUES');
       if (done || Date.now() > end) break;
       await new Promise((r) => setTimeout(r, 250));
